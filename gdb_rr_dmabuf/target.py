@@ -95,6 +95,17 @@ class Target:
                 pass
         return out
 
+    def auxv(self) -> Dict[int, int]:
+        """The process's auxiliary vector (AT_* -> value); {} when not known. AT_ENTRY (9) gives the
+        load bias of a PIE executable: auxv[9] - ELF e_entry."""
+        if self.pid is None:
+            return {}
+        try:
+            with open("/proc/%d/auxv" % self.pid, "rb") as f:
+                return parse_auxv(f.read())
+        except OSError:
+            return {}
+
     def environ(self) -> Optional[Dict[str, str]]:
         """The process environment, when readable from /proc."""
         if self.pid is None:
@@ -148,6 +159,20 @@ class Target:
             return False
 
 
+AT_ENTRY = 9
+
+
+def parse_auxv(raw: bytes) -> Dict[int, int]:
+    """64-bit auxv bytes (pairs of u64, ending with AT_NULL) -> dict."""
+    out: Dict[int, int] = {}
+    for i in range(0, len(raw) - 15, 16):
+        key, val = struct.unpack_from("<QQ", raw, i)
+        if key == 0:
+            break
+        out[key] = val
+    return out
+
+
 class MemoryTarget(Target):
     """A target made of byte ranges and a register dict, for tests and for `--request` decoding."""
 
@@ -155,7 +180,8 @@ class MemoryTarget(Target):
 
     def __init__(self, regions: Optional[Dict[int, bytes]] = None, regs: Optional[Dict[str, int]] = None,
                  arch: str = ARCH_X86_64, tid: Optional[int] = None, executable: Optional[str] = None,
-                 frames: Optional[List[NativeFrame]] = None, links: Optional[Dict[int, str]] = None):
+                 frames: Optional[List[NativeFrame]] = None, links: Optional[Dict[int, str]] = None,
+                 auxv: Optional[Dict[int, int]] = None):
         self._starts: List[int] = []
         self._regions: List[Tuple[int, bytes]] = []
         for start, data in sorted((regions or {}).items()):
@@ -167,6 +193,7 @@ class MemoryTarget(Target):
         self.executable = executable
         self._frames = list(frames or [])
         self._links = dict(links or {})
+        self._auxv = dict(auxv or {})
         self.reads = 0  # number of read() calls, for tests of block reading
 
     def read(self, addr: int, size: int) -> bytes:
@@ -190,6 +217,9 @@ class MemoryTarget(Target):
 
     def fd_links(self) -> Dict[int, str]:
         return dict(self._links)
+
+    def auxv(self) -> Dict[int, int]:
+        return dict(self._auxv)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -263,6 +293,7 @@ class CoreTarget(Target):
             self.threads: List[CoreThread] = []
             self._segments: List[_Segment] = []
             self._files: List[_FileMap] = []
+            self._auxv: Dict[int, int] = {}
             for seg in elf.iter_segments():
                 if seg["p_type"] == "PT_LOAD":
                     self._segments.append(_Segment(seg["p_vaddr"], seg["p_memsz"], seg.data()))
@@ -294,6 +325,20 @@ class CoreTarget(Target):
             pid = struct.unpack_from("<i", raw, _PRSTATUS_PID_OFF)[0]
             vals = struct.unpack_from("<%dQ" % len(names), raw, _PRSTATUS_REG_OFF)
             self.threads.append(CoreThread(pid, dict(zip(names, vals))))
+        elif t == "NT_AUXV":
+            desc = note["n_desc"]
+            raw = desc if isinstance(desc, bytes) else note.get("n_descdata")
+            if isinstance(raw, bytes):
+                self._auxv = parse_auxv(raw)
+            else:
+                try:
+                    for entry in desc["auxv"]:
+                        t_ = entry["a_type"]
+                        key = t_ if isinstance(t_, int) else {"AT_ENTRY": 9}.get(t_, None)
+                        if key is not None:
+                            self._auxv[key] = entry["a_val"]
+                except (KeyError, TypeError):
+                    pass
         elif t == "NT_FILE":
             desc = note["n_desc"]
             try:
@@ -321,6 +366,9 @@ class CoreTarget(Target):
 
     def registers(self) -> Dict[str, int]:
         return dict(self._thread.regs)
+
+    def auxv(self) -> Dict[int, int]:
+        return dict(self._auxv)
 
     def read(self, addr: int, size: int) -> bytes:
         out = bytearray()
