@@ -1,0 +1,19 @@
+"""gdb commands: the only package (with gdbinit.py) that imports gdb."""
+from __future__ import annotations
+
+_registered = False
+COMMANDS = ("dmabuf-why", "go-callers")
+
+
+def register() -> bool:
+    """Register every command once; sourcing gdbinit.py again is harmless. Returns True the first time."""
+    global _registered
+    if _registered:
+        return False
+    from . import dmabuf_why, go_callers  # noqa: F401  (instantiating registers them)
+    dmabuf_why.DmabufWhy()
+    go_callers.GoCallers()
+    from . import gdbtarget
+    gdbtarget.install_cache_hooks()
+    _registered = True
+    return True

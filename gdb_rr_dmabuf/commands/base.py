@@ -1,0 +1,101 @@
+"""argparse-based gdb commands: help comes from the parser, every error is one line, --json everywhere."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import List, Optional
+
+import gdb  # type: ignore
+
+from ..errors import UserError
+
+
+class _ParserExit(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would sys.exit(): one line instead
+        raise UserError(message, "see `help %s`" % self.prog)
+
+    def exit(self, status=0, message=None):
+        if message:
+            gdb.write(message)
+        raise _ParserExit()
+
+    def print_help(self, file=None):
+        gdb.write(self.format_help())
+
+    def print_usage(self, file=None):
+        gdb.write(self.format_usage())
+
+
+class Command(gdb.Command):
+    """Subclasses set NAME, build_parser() and run(args) -> str (text to print)."""
+
+    NAME = ""
+
+    def __init__(self):
+        self.parser = self.build_parser()
+        self.__doc__ = self.parser.format_help()
+        super().__init__(self.NAME, gdb.COMMAND_USER)
+
+    @classmethod
+    def new_parser(cls, description: str) -> argparse.ArgumentParser:
+        p = _Parser(prog=cls.NAME, description=description, add_help=True,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--json", action="store_true", help="print one JSON object (documented in the README)")
+        p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour the output (auto: on a terminal, with gdb's `style enabled` on and NO_COLOR unset)")
+        return p
+
+    def build_parser(self) -> argparse.ArgumentParser:
+        raise NotImplementedError
+
+    def run(self, args) -> str:
+        raise NotImplementedError
+
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        self.dont_repeat()
+        args = None
+        try:
+            args = self.parser.parse_args(gdb.string_to_argv(argument))
+            text = self.run(args)
+            if text:
+                gdb.write(text if text.endswith("\n") else text + "\n")
+        except _ParserExit:
+            return
+        except UserError as e:
+            self._fail(args, e.what, e.todo)
+        except KeyboardInterrupt:
+            self._fail(args, "interrupted", "")
+        except gdb.error as e:  # gdb refused something (no registers, no frame, ...)
+            self._fail(args, "gdb: %s" % str(e).strip().splitlines()[0] if str(e).strip() else "gdb error",
+                       "check that a process or core is loaded and a thread is selected")
+        except Exception as e:  # a bug of ours: still one line, traceback only on request
+            if os.environ.get("GDB_RR_DMABUF_DEBUG"):
+                traceback.print_exc()
+            self._fail(args, "internal error: %s: %s" % (type(e).__name__, e),
+                       "please report it with this line (GDB_RR_DMABUF_DEBUG=1 shows the traceback)")
+
+    def _fail(self, args, what: str, todo: str) -> None:
+        if args is not None and getattr(args, "json", False):
+            gdb.write(json.dumps({"error": {"what": what, "todo": todo}}) + "\n")
+        else:
+            gdb.flush()  # keep the order of stdout and stderr when both go to one pipe
+            gdb.write("%s: %s%s\n" % (self.NAME, what, (": " + todo) if todo else ""), gdb.STDERR)
+            gdb.flush(gdb.STDERR) if hasattr(gdb, "STDERR") else None
+
+    # helpers --------------------------------------------------------------------------------------
+    @staticmethod
+    def colour(args) -> bool:
+        from ..render import colour_wanted
+        force = {"always": True, "never": False}.get(getattr(args, "color", "auto"))
+        try:
+            styled = gdb.parameter("style enabled")
+        except Exception:
+            styled = True
+        return colour_wanted(os.isatty(1), styled, force)

@@ -1,0 +1,182 @@
+"""One place for text output: colour, tables and JSON. Imports pygments/tabulate lazily and falls back
+to plain text when they are missing."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, List, Optional, Sequence
+
+_ANSI = {
+    "title": "1",          # bold
+    "name": "1;36",        # bold cyan: ioctl names, functions
+    "good": "32",
+    "bad": "1;31",
+    "warn": "33",
+    "dim": "2",
+    "caller": "1;33",      # the highlighted Go caller
+    "cmd": "1;32",         # commands to copy
+}
+
+
+class Style:
+    def __init__(self, colour: bool = False):
+        self.colour = colour
+
+    def __call__(self, text: str, role: str) -> str:
+        if not self.colour or role not in _ANSI:
+            return text
+        return "\x1b[%sm%s\x1b[0m" % (_ANSI[role], text)
+
+
+def colour_wanted(terminal: bool, gdb_style_enabled: Optional[bool] = True, force: Optional[bool] = None) -> bool:
+    """Colour when forced, else only on a terminal, with gdb's `style enabled` on and NO_COLOR unset."""
+    if force is not None:
+        return force
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(terminal and gdb_style_enabled)
+
+
+def table(rows: Sequence[Sequence[Any]], indent: str = "  ") -> str:
+    """Rows of cells as aligned plain columns (tabulate when available)."""
+    rows = [["" if c is None else str(c) for c in r] for r in rows]
+    if not rows:
+        return ""
+    try:
+        from tabulate import tabulate  # lazy: start-up time matters
+        text = tabulate(rows, tablefmt="plain", disable_numparse=True)
+    except ImportError:
+        widths = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(max(len(r) for r in rows))]
+        text = "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
+    return "\n".join(indent + line.rstrip() for line in text.splitlines())
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False)
+
+
+def highlight_source(lines: List[str], filename: str, colour: bool) -> List[str]:
+    """Syntax-colour source lines with pygments when colour is on and pygments is there."""
+    if not colour:
+        return lines
+    try:
+        from pygments import highlight
+        from pygments.formatters import TerminalFormatter
+        from pygments.lexers import get_lexer_for_filename
+        lexer = get_lexer_for_filename(filename)
+        out = highlight("\n".join(lines), lexer, TerminalFormatter()).rstrip("\n").split("\n")
+        return out if len(out) == len(lines) else lines
+    except Exception:  # any pygments problem: plain text is fine
+        return lines
+
+
+# --------------------------------------------------------------------------------------------------
+# dmabuf-why
+
+def _fmt_value(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return str(v) if -4096 < v < 4096 else "0x%x" % v
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def why_text(rep, style: Optional[Style] = None) -> str:
+    """Plain-text report of a why.WhyReport."""
+    s = style or Style(False)
+    out: List[str] = []
+    ioc = rep.ioc
+    sc = rep.syscall
+    where = ""
+    if sc is not None:
+        where = {"entry": "stopped at the call's entry (the kernel has not run it yet)",
+                 "exit": "stopped after the call returned (where rr stops)",
+                 "interrupted": "the call was interrupted by a signal"}.get(sc.state, sc.state)
+    elif rep.source == "log":
+        where = "from rr's log"
+    elif rep.source == "request":
+        where = "decoded from the number alone"
+    head = "ioctl %s" % s(rep.name, "name" if rep.names else "bad")
+    out.append(s(head, "title") + ("  (" + ", ".join(x for x in [
+        ("thread %d" % rep.tid) if rep.tid else "", where] if x) + ")" if (rep.tid or where) else ""))
+    rows = []
+    if rep.fd is not None:
+        rows.append(["fd", "%d -> %s" % (rep.fd, rep.fd_link) if rep.fd_link else "%d" % rep.fd])
+    elif sc is not None and sc.args[0] is None:
+        rows.append(["fd", "unknown (lost at the exit stop on aarch64)"])
+    tc = ioc.type_char
+    rows.append(["request", "0x%08x  dir=%s type=%s (0x%02x) nr=0x%02x size=%d" % (
+        rep.request, ioc.dir_name, ("'%s'" % tc) if len(tc) == 1 else tc, ioc.type, ioc.nr, ioc.size)])
+    if len(rep.all_names) > 1 and rep.names != rep.all_names:
+        rows.append(["", "one of: %s; the fd's link says %s" % (" or ".join(rep.all_names), " or ".join(rep.names))])
+    elif not rep.names:
+        rows.append(["", "no kernel uapi name has this number (driver-private or new)"])
+    if rep.result is not None:
+        if rep.result >= 0:
+            res = "%d (success)" % rep.result
+        else:
+            res = "%d (%s)" % (rep.result, rep.errno or "errno %d" % -rep.result)
+        rows.append(["result", res])
+    out.append(table(rows))
+    a = rep.argument
+    if a is not None:
+        out.append("  argument  struct %s at 0x%x (%d bytes)" % (a.struct, a.address, a.size))
+        if a.error:
+            out.append("            " + s(a.error, "bad"))
+        frows = []
+        for f in a.fields:
+            val = _fmt_value(f.value)
+            extra = []
+            if f.names:
+                extra.append(" | ".join(f.names))
+            if f.note:
+                extra.append(f.note)
+            frows.append([f.name, f.ctype, f.role, val, "  ".join(extra)])
+        if frows:
+            out.append(table(frows, indent="            "))
+    elif rep.arg_address is not None:
+        out.append("  argument  0x%x (no decoder for this request)" % rep.arg_address)
+    v = rep.verdict
+    if v is not None:
+        out.append(s("rr", "title"))
+        out.append("  " + v.explanation)
+        bits = ["expects %s for an unknown ioctl" % " or ".join(v.expected)]
+        bits.append("passes it as ignorable (no _IOC_READ bit)" if v.ignorable else "checks it (has the _IOC_READ bit)")
+        if v.supported_since:
+            bits.append("handled by name since rr %s" % s(v.supported_since, "good"))
+        else:
+            bits.append("no rr release handles it by name (checked rr master %s)" % _master(rep))
+        out.append("  " + "; ".join(bits) + ".")
+        if rep.log is not None:
+            out.append("  rr's log: result %d%s, addr 0x%x" % (rep.log.result, (" (%s)" % rep.log.errno) if rep.log.errno else "",
+                                                            rep.log.addr or 0))
+    for n in rep.notes:
+        out.append(s("note: " + n, "dim"))
+    if rep.suggestions:
+        out.append(s("What to do", "title"))
+        out.extend(suggestion_lines(rep.suggestions, s))
+    return "\n".join(out)
+
+
+def _master(rep) -> str:
+    from .rr import RR_MASTER_CHECKED
+    return RR_MASTER_CHECKED
+
+
+def suggestion_lines(suggestions, s: Style) -> List[str]:
+    out: List[str] = []
+    for i, sug in enumerate(suggestions, 1):
+        if isinstance(sug, str):
+            out.append("  %d. %s" % (i, sug))
+            continue
+        out.append("  %d. %s %s" % (i, sug.title, sug.action))
+        for c in sug.commands:
+            out.append("       " + s(c, "cmd"))
+        meta = []
+        if sug.evidence:
+            meta.append("matched: " + "; ".join(sug.evidence))
+        meta.append("confidence: " + sug.confidence)
+        if sug.source:
+            meta.append("source: " + sug.source)
+        out.append("       " + s(" | ".join(meta), "dim"))
+    return out

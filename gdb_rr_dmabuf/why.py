@@ -1,0 +1,184 @@
+"""dmabuf-why's analysis: from a stopped thread (or a number, or rr's log line) to a decoded ioctl,
+rr's verdict and suggestions. Pure Python: the command only renders what this returns."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+from . import rr as rrfacts
+from .errnos import describe_result
+from .errors import UserError
+from .ioctl.ioc import decode_ioc, parse_request
+from .ioctl.names import names_for, narrow_by_link
+from .ioctl.structs import ArgDecode, decode_argument
+from .syscall import PendingSyscall, pending_syscall
+from .target import SUPPORTED_ARCHES, Target
+
+
+@dataclass
+class WhyReport:
+    source: str                                   # 'thread' | 'request' | 'log'
+    arch: str
+    request: int
+    names: List[str]
+    all_names: List[str]                          # before narrowing by the fd's link
+    ioc: Any                                      # ioctl.ioc.Ioc
+    syscall: Optional[PendingSyscall] = None
+    fd: Optional[int] = None
+    fd_link: Optional[str] = None
+    argument: Optional[ArgDecode] = None
+    arg_address: Optional[int] = None
+    result: Optional[int] = None                  # raw return: >= 0 value, < 0 -errno
+    errno: Optional[str] = None
+    verdict: Any = None                           # rr.RrVerdict
+    log: Any = None                               # rr.RrAssertion when --from-log was given
+    tid: Optional[int] = None
+    executable: Optional[str] = None
+    notes: List[str] = field(default_factory=list)
+    suggestions: List[Any] = field(default_factory=list)   # advice.Suggestion or plain strings
+
+    @property
+    def name(self) -> str:
+        if self.names:
+            return " or ".join(self.names)
+        return "unknown ioctl 0x%08x" % self.request
+
+
+def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
+    """The pending ioctl of the target's selected thread."""
+    sc = pending_syscall(target, at)
+    if not sc.is_ioctl:
+        raise UserError("the thread is in %s (syscall %d), not ioctl" % (sc.name, sc.number),
+                        "select the thread rr stopped (`info threads`, `thread N`) or use --request")
+    fd = sc.args[0]
+    request = (sc.args[1] or 0) & 0xFFFFFFFF
+    arg = sc.args[2]
+    rep = _base_report("thread", target.arch, request)
+    rep.syscall = sc
+    rep.tid = target.tid
+    rep.executable = target.executable
+    rep.notes.extend(sc.notes)
+    if fd is not None:
+        rep.fd = fd if fd < (1 << 31) else fd - (1 << 64)
+        rep.fd_link = target.fd_link(rep.fd)
+        rep.names = narrow_by_link(rep.all_names, rep.fd_link)
+    rep.result = sc.result
+    if sc.result is not None:
+        rep.errno = describe_result(sc.result)[1]
+    rep.verdict = rrfacts.rr_verdict(request, sc.result if sc.state == "exit" else None)
+    rep.arg_address = arg
+    if arg is not None:
+        rep.argument = decode_argument(request, target, arg, at_exit=(sc.state == "exit"), arch=target.arch)
+    return rep
+
+
+def analyse_request(text: str, arch: str = "x86-64") -> WhyReport:
+    """A request number (or name) alone: no process needed."""
+    request = parse_request(text, arch)
+    rep = _base_report("request", arch, request)
+    rep.verdict = rrfacts.rr_verdict(request, None)
+    return rep
+
+
+def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
+    """rr's assertion text; with a live target also the argument at the logged address."""
+    log = rrfacts.parse_assertion(text)
+    arch = target.arch if target is not None and target.arch in SUPPORTED_ARCHES else "x86-64"
+    rep = _base_report("log", arch, log.request)
+    rep.log = log
+    rep.result = log.result
+    rep.errno = log.errno if log.errno not in (None, "SUCCESS") else None
+    rep.verdict = rrfacts.rr_verdict(log.request, log.result)
+    rep.arg_address = log.addr
+    if target is not None:
+        rep.tid = target.tid
+        rep.executable = target.executable
+        if log.addr is not None:
+            rep.argument = decode_argument(log.request, target, log.addr, at_exit=True, arch=arch)
+    if log.size is not None and log.size != rep.ioc.size:
+        rep.notes.append("rr's log says size %d but the request encodes %d" % (log.size, rep.ioc.size))
+    return rep
+
+
+def _base_report(source: str, arch: str, request: int) -> WhyReport:
+    names = names_for(request, arch)
+    return WhyReport(source=source, arch=arch, request=request, names=list(names), all_names=list(names),
+                     ioc=decode_ioc(request))
+
+
+def basic_suggestions(rep: WhyReport) -> List[str]:
+    """The suggestions that follow from the ioctl alone (the advice engine adds code-path rules)."""
+    v = rep.verdict
+    out: List[str] = []
+    if v is None:
+        return out
+    if v.would_stop is False:
+        return out
+    if v.supported_since:
+        out.append("Upgrade rr to %s or newer: it handles %s by name." % (v.supported_since, rep.name))
+    elif not v.ignorable:
+        out.append("No rr release handles %s (rr master checked %s): avoid the code path that makes it "
+                   "(see go-callers and the native backtrace), or report it to rr with this output."
+                   % (rep.name, rrfacts.RR_MASTER_CHECKED))
+    return out
+
+
+def report_json(rep: WhyReport) -> Dict[str, Any]:
+    """The documented --json object (see README)."""
+    ioc = rep.ioc
+    out: Dict[str, Any] = {
+        "source": rep.source,
+        "arch": rep.arch,
+        "thread": {"tid": rep.tid} if rep.tid is not None else None,
+        "syscall": None,
+        "fd": None,
+        "request": {
+            "value": rep.request,
+            "hex": "0x%08x" % rep.request,
+            "names": rep.names,
+            "all_names": rep.all_names,
+            "dir": ioc.dir_name,
+            "type": ioc.type,
+            "type_char": ioc.type_char,
+            "nr": ioc.nr,
+            "size": ioc.size,
+        },
+        "argument": None,
+        "rr": None,
+        "suggestions": [],
+        "notes": rep.notes,
+    }
+    if rep.syscall is not None:
+        sc = rep.syscall
+        out["syscall"] = {"name": sc.name, "number": sc.number, "state": sc.state, "result": rep.result,
+                          "errno": rep.errno, "pc": sc.pc, "in_rr_page": sc.in_rr_page}
+    elif rep.log is not None:
+        out["syscall"] = {"name": rep.log.syscall, "number": None, "state": "exit", "result": rep.result,
+                          "errno": rep.errno, "pc": None, "in_rr_page": None}
+    if rep.fd is not None:
+        out["fd"] = {"number": rep.fd, "target": rep.fd_link}
+    if rep.argument is not None:
+        a = rep.argument
+        out["argument"] = {
+            "address": a.address, "struct": a.struct, "size": a.size, "error": a.error,
+            "returns_fd": a.returns_fd,
+            "fields": {f.name: {"value": f.value, "role": f.role, "type": f.ctype, "offset": f.offset,
+                                "names": f.names, "note": f.note} for f in a.fields},
+        }
+    elif rep.arg_address is not None:
+        out["argument"] = {"address": rep.arg_address, "struct": None, "fields": {}, "error": None}
+    v = rep.verdict
+    if v is not None:
+        out["rr"] = {"expected": v.expected, "ignorable": v.ignorable, "supported_since": v.supported_since,
+                     "would_stop": v.would_stop, "explanation": v.explanation,
+                     "master_checked": rrfacts.RR_MASTER_CHECKED}
+    sug = []
+    for s in rep.suggestions:
+        if isinstance(s, str):
+            sug.append({"text": s})
+        elif hasattr(s, "rule_id"):
+            d = asdict(s)
+            d["text"] = "%s %s" % (s.title, s.action)
+            sug.append(d)
+    out["suggestions"] = sug
+    return out

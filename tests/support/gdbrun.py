@@ -1,0 +1,124 @@
+"""Drive real gdb over real programs: one `gdb -nx -q -batch` per call, command files from
+tests/gdb_scripts/, and `echo BEGIN name` / `echo END name` markers to cut the output into sections.
+
+Parameters reach the command files through the environment (gdb's Python reads os.environ):
+  GDBT_REQUEST   the ioctl request to stop at (stop_ioctl_*.gdb)
+  GDBT_REMOTE    host:port of a gdbserver (remote_*.gdb)
+  GDBT_CORE      where gcore writes / what core to load
+  GDBT_CMDS      ';;'-separated commands for run_commands.gdb, each wrapped in markers
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "tests" / "gdb_scripts"
+GDBINIT = REPO / "gdbinit.py"
+
+
+@dataclass
+class GdbResult:
+    output: str
+    returncode: int
+
+    def section(self, name: str) -> str:
+        m = re.search(r"^BEGIN %s\n(.*?)^END %s$" % (re.escape(name), re.escape(name)), self.output, re.S | re.M)
+        if not m:
+            raise AssertionError("no section %r in gdb output:\n%s" % (name, self.output[-6000:]))
+        return m.group(1)
+
+    def json(self, name: str) -> dict:
+        text = self.section(name)
+        start = text.find("{")
+        if start < 0:
+            raise AssertionError("section %r has no JSON:\n%s" % (name, text))
+        return json.JSONDecoder().raw_decode(text[start:])[0]
+
+
+def gdb_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env.pop("PYTHONHOME", None)
+    env["GDB_RR_DMABUF_QUIET"] = "1"
+    env["NO_COLOR"] = "1"
+    env["LC_ALL"] = "C"
+    env.update(extra or {})
+    return env
+
+
+def run_gdb(scripts: Sequence[str], exe: Optional[Path] = None, args: Sequence[str] = (),
+            env: Optional[Dict[str, str]] = None, core: Optional[Path] = None,
+            commands: Sequence[str] = (), timeout: float = 180, inferior_env: Optional[Dict[str, str]] = None
+            ) -> GdbResult:
+    """Run gdb on exe with tests/gdb_scripts/<name>.gdb files in order.
+
+    `commands` (each run between BEGIN/END markers named by their index: c0, c1, ...) go through
+    run_commands.gdb; inferior_env is set in the inferior's environment with `set environment`."""
+    e = gdb_env(env)
+    if commands:
+        e["GDBT_CMDS"] = ";;".join(commands)
+    if core is not None:
+        e["GDBT_CORE"] = str(core)
+    argv: List[str] = ["gdb", "-nx", "-q", "-batch", "-ex", "set pagination off", "-ex", "set confirm off"]
+    for k, v in (inferior_env or {}).items():
+        argv += ["-ex", "set environment %s=%s" % (k, v)]
+    if args:
+        argv += ["-ex", "set args " + " ".join(args)]
+    for s in scripts:
+        argv += ["-x", str(SCRIPTS / (s + ".gdb"))]
+    if exe is not None:
+        argv.append(str(exe))
+    proc = subprocess.Popen(argv, cwd=str(REPO), env=e, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError("gdb timed out after %ss:\n%s" % (timeout, out[-6000:]))
+    return GdbResult(out, proc.returncode)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def gdbserver(exe: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]] = None) -> Iterator[str]:
+    """Start `gdbserver 127.0.0.1:PORT exe args` (as rr's emergency gdbserver listens on loopback);
+    yields 'host:port'. The server and the inferior are killed afterwards."""
+    port = free_port()
+    e = dict(os.environ)
+    e.update(env or {})
+    proc = subprocess.Popen(["gdbserver", "127.0.0.1:%d" % port, str(exe)] + list(args), env=e,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise AssertionError("gdbserver exited: %s" % proc.stdout.read().decode(errors="replace"))
+                time.sleep(0.05)
+        yield "127.0.0.1:%d" % port
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()

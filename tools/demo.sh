@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The main job on the bundled demo: build the Go 1.23.4 demo program, run it under gdb, stop where rr
+# stops (just after DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned), source gdbinit.py and run the commands.
+#   tools/demo.sh            the cgo path with the simulated dma-buf kernel (result 0, as under rr)
+#   tools/demo.sh --real     let this kernel answer (a memfd is no dma-buf: ENOTTY)
+#   tools/demo.sh --syscall  the ioctl made by Go's syscall.Syscall instead of C
+#   tools/demo.sh --remote   through gdbserver + target extended-remote, as with rr's gdbserver
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/tools/bootstrap.sh"
+cd "$top"
+kernel=simulate path=cgo remote=0
+for a in "$@"; do
+  case "$a" in
+    --real) kernel=real ;;
+    --syscall) path=syscall ;;
+    --remote) remote=1 ;;
+    *) echo "usage: tools/demo.sh [--real] [--syscall] [--remote]" >&2; exit 2 ;;
+  esac
+done
+exe=$(.venv/bin/python -c 'from tests.support.toolchains import build_go; print(build_go("demo"))')
+echo "demo: $exe (Go 1.23.4, cgo, DMADEMO_PATH=$path DMADEMO_KERNEL=$kernel)"
+export DMADEMO_PATH=$path DMADEMO_KERNEL=$kernel GDBT_REQUEST=0xc0086202
+if [ "$kernel" = simulate ]; then
+  echo "demo: this machine has no /dev/udmabuf; a seccomp supervisor in the demo answers the ioctl as a"
+  echo "      dma-buf kernel would (result 0, new fd), which is the case that makes rr 5.8 abort."
+fi
+if [ "$remote" = 1 ]; then
+  port=$(.venv/bin/python -c 'from tests.support.gdbrun import free_port; print(free_port())')
+  gdbserver "127.0.0.1:$port" "$exe" >/tmp/gdb-rr-dmabuf-demo-gdbserver.log 2>&1 &
+  srv=$!
+  trap 'kill $srv 2>/dev/null || true' EXIT
+  sleep 0.5
+  GDBT_REMOTE=127.0.0.1:$port gdb -nx -q -batch -ex 'set pagination off' \
+    -x tests/gdb_scripts/remote_stop_ioctl_exit.gdb -x tests/gdb_scripts/load_plugin.gdb \
+    -x tests/gdb_scripts/demo.gdb "$exe"
+else
+  gdb -nx -q -batch -ex 'set pagination off' -x tests/gdb_scripts/stop_ioctl_exit.gdb \
+    -x tests/gdb_scripts/load_plugin.gdb -x tests/gdb_scripts/demo.gdb "$exe"
+fi
