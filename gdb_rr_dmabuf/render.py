@@ -180,3 +180,98 @@ def suggestion_lines(suggestions, s: Style) -> List[str]:
             meta.append("source: " + sug.source)
         out.append("       " + s(" | ".join(meta), "dim"))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# go-callers
+
+def _short_file(path: Optional[str]) -> str:
+    if not path:
+        return "?"
+    return path
+
+
+def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> str:
+    """Plain-text report of a callers.CallersReport. source_lines > 0 shows that many lines of source
+    around the caller's line when the file exists here."""
+    s = style or Style(False)
+    out: List[str] = []
+    g = rep.goroutine
+    if g is None:
+        if rep.kind == "no-go":
+            out.append(s("thread %s runs no Go code" % (rep.tid or "?"), "title") +
+                       " (no goroutine: a thread created by C, e.g. a driver's worker thread)")
+        else:
+            out.append(s("no goroutine found for thread %s" % (rep.tid or "?"), "bad"))
+    else:
+        where = []
+        if rep.on_system_stack:
+            where.append("on the system stack (%s)" % rep.kind)
+        if rep.in_cgo:
+            where.append("in a cgo call")
+        out.append(s("goroutine %d [%s]" % (g.goid, g.status_name), "title") +
+                   "  thread %s%s" % (rep.tid or "?", (", " + ", ".join(where)) if where else ""))
+    n = 0
+    rows = []
+    for f in rep.native:
+        rows.append(["#%d" % n, "0x%x" % f.pc, f.function or "??",
+                     "%s:%s" % (_short_file(f.file), f.line) if f.file else "",
+                     (f.objfile or "").rsplit("/", 1)[-1]])
+        n += 1
+    for f in rep.go:
+        name = f.function or "??"
+        if rep.caller is f:
+            name = s(name, "caller")
+        where = "%s:%s" % (_short_file(f.file), f.line if f.line is not None else "?")
+        mod = ""
+        if f.module:
+            mod = "%s@%s" % (f.module, f.version) if f.version else f.module
+        mark = "inlined" if f.inlined else ""
+        rows.append(["#%d" % n, "0x%x" % f.pc, name, where, mod or ("std" if f.std else ""), mark])
+        n += 1
+    if rows:
+        out.append(table(rows))
+    if rep.unwind_stopped and not rep.complete and g is not None:
+        out.append(s("  (Go unwind stopped: %s)" % rep.unwind_stopped, "warn"))
+    cb = rep.created_by
+    if cb is not None:
+        parent = (" in goroutine %d" % g.parent_goid) if g is not None and g.parent_goid else ""
+        out.append("created by %s%s at %s:%s" % (cb.function, parent, _short_file(cb.file), cb.line))
+    c = rep.caller
+    if c is not None:
+        mod = ("%s@%s" % (c.module, c.version)) if c.module and c.version else (c.module or "unknown module")
+        out.append(s("caller", "title") + ": %s  (package %s, module %s) at %s:%s" % (
+            s(c.function, "caller"), c.package, mod, _short_file(c.file), c.line))
+        if source_lines > 0 and c.file and c.line:
+            out.extend(_source_context(c.file, c.line, source_lines, s))
+    elif g is not None:
+        out.append("caller: every Go frame is in the runtime, the standard library or a cgo wrapper")
+    facts = []
+    if rep.go_version:
+        facts.append(rep.go_version)
+    if rep.main_module:
+        facts.append("main module %s%s" % (rep.main_module, (" " + rep.main_version) if rep.main_version else ""))
+    if facts:
+        out.append(s("; ".join(facts), "dim"))
+    for w in rep.warnings:
+        out.append(s("warning: " + w, "warn"))
+    if rep.suggestions:
+        out.append(s("What to do", "title"))
+        out.extend(suggestion_lines(rep.suggestions, s))
+    return "\n".join(out)
+
+
+def _source_context(path: str, line: int, n: int, s: Style) -> List[str]:
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    lo = max(1, line - n)
+    hi = min(len(lines), line + n)
+    chunk = highlight_source(lines[lo - 1:hi], path, s.colour)
+    out = []
+    for i, text in zip(range(lo, hi + 1), chunk):
+        mark = ">" if i == line else " "
+        out.append("  %s %5d  %s" % (mark, i, text))
+    return out

@@ -1,11 +1,18 @@
-"""go-callers: the Go goroutine, package and module behind the stopped thread (being built)."""
+"""go-callers: the Go goroutine, package and module behind the stopped thread."""
 from __future__ import annotations
 
-from ..errors import UserError
+from .. import callers, render
+from ..go_runtime.unwind import DEFAULT_DEPTH
 from .base import Command
 
-DESCRIPTION = """Find the Go goroutine behind the selected thread (across cgo), unwind its Go stack from
-the binary's pclntab, and name the calling package with its module and version."""
+DESCRIPTION = """Find the Go goroutine behind the selected thread (TLS/g register, g0 -> m.curg across
+cgo), unwind its Go stack from the binary's pclntab (inlined frames included, stripped binaries too),
+show the native frames above it, "created by", and the calling package with its module and version.
+
+examples:
+  go-callers                   the selected thread
+  go-callers --source 3        with 3 lines of source around the caller
+  go-callers --json            one JSON object (see the README)"""
 
 
 class GoCallers(Command):
@@ -14,7 +21,19 @@ class GoCallers(Command):
     def build_parser(self):
         p = self.new_parser(DESCRIPTION)
         p.add_argument("--thread", metavar="N", type=int, help="gdb thread number (default: the selected thread)")
+        p.add_argument("--depth", metavar="N", type=int, default=DEFAULT_DEPTH,
+                       help="at most N Go frames (default %d)" % DEFAULT_DEPTH)
+        p.add_argument("--source", metavar="N", type=int, default=0,
+                       help="show N lines of source around the caller when the file exists here")
         return p
 
     def run(self, args) -> str:
-        raise UserError("go-callers is not built yet", "see the README for its status")
+        from .gdbtarget import GdbTarget
+        from ..errors import UserError
+        if args.depth < 1 or args.depth > 10000:
+            raise UserError("--depth must be between 1 and 10000", "e.g. --depth 200")
+        target = GdbTarget(args.thread)
+        rep = callers.analyse_callers(target, depth=args.depth)
+        if args.json:
+            return render.to_json(callers.report_json(rep))
+        return render.callers_text(rep, render.Style(self.colour(args)), source_lines=max(0, args.source))

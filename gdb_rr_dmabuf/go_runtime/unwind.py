@@ -1,0 +1,206 @@
+"""One stack for the stopped thread: native frames (gdb's unwinder) down to the cgo boundary, then the
+goroutine's Go frames unwound from the pclntab (pcsp) and the target's stack memory.
+
+Where the Go unwind starts:
+- the thread runs on the goroutine's stack (e.g. a direct syscall.Syscall): from its registers;
+- the thread is on g0 (cgo call, or runtime code on the system stack): from curg's syscallsp/syscallpc,
+  which entersyscall saved when cgocall left Go, else from curg.sched.
+Every unwind is bounded (depth, stack bounds, strictly growing sp) and never raises for bad memory:
+it stops and says why.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from ..errors import UserError
+from ..target import ARCH_AARCH64, ARCH_X86_64, NativeFrame, Target
+from ..syscall import RR_PAGE_SIZE, RR_PAGE_START
+
+DEFAULT_DEPTH = 100
+_BLOCK = 0x4000  # stack memory is read in blocks of this size, not word by word
+
+# Functions whose frames end a goroutine's stack, or switch stacks (the unwind cannot go on there).
+_STACK_TOP = {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt0_go", "runtime.mcall",
+              "runtime.morestack", "runtime.systemstack_switch", "runtime.asmcgocall",
+              "runtime.asmcgocall_no_g", "runtime.systemstack", "runtime.cgocallback", "runtime.sigreturn",
+              "runtime.sigtramp", "runtime.sigreturn__sigaction", "runtime.goexit0", "runtime.asminit"}
+_END_NORMAL = {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt0_go"}
+
+
+@dataclass
+class StackFrame:
+    kind: str                        # 'native' | 'go'
+    pc: int                          # runtime address
+    sp: Optional[int]
+    function: Optional[str]
+    file: Optional[str] = None
+    line: Optional[int] = None
+    objfile: Optional[str] = None    # native frames: the shared object
+    package: Optional[str] = None    # go frames
+    module: Optional[str] = None
+    version: Optional[str] = None
+    inlined: bool = False
+    cgo_wrapper: bool = False
+    std: bool = False
+
+
+@dataclass
+class GoUnwind:
+    frames: List[StackFrame] = field(default_factory=list)
+    stopped: str = ""                # why the unwind ended ('goexit', 'depth', 'unreadable stack at 0x..', ...)
+    complete: bool = False           # reached goexit / the top of the stack
+
+
+class StackMemory:
+    """Reads a stack in blocks and caches them: one remote packet per block, not one per word."""
+
+    def __init__(self, target: Target, lo: Optional[int] = None, hi: Optional[int] = None):
+        self.target = target
+        self.lo = lo
+        self.hi = hi
+        self._blocks: Dict[int, bytes] = {}
+        self.reads = 0
+
+    def u64(self, addr: int) -> int:
+        base = addr - (addr % _BLOCK)
+        blk = self._blocks.get(base)
+        if blk is None:
+            start, size = base, _BLOCK
+            if self.hi is not None and self.lo is not None and self.lo <= addr < self.hi:
+                start = max(base, self.lo)
+                size = min(base + _BLOCK, self.hi) - start
+            try:
+                self.reads += 1
+                data = self.target.read(start, size)
+            except UserError:
+                self.reads += 1
+                data = self.target.read(addr, 8)  # raises if really unreadable
+                return struct.unpack("<Q", data)[0]
+            blk = b"\0" * (start - base) + data
+            self._blocks[base] = blk
+        off = addr - base
+        if off + 8 > len(blk):
+            return struct.unpack("<Q", self.target.read(addr, 8))[0]
+        return struct.unpack_from("<Q", blk, off)[0]
+
+
+def is_std_package(pkg: str) -> bool:
+    """Standard library and runtime packages: no dot in the first path element (and not 'main')."""
+    if not pkg or pkg == "main":
+        return False
+    first = pkg.split("/", 1)[0]
+    return "." not in first
+
+
+def is_cgo_wrapper(function: str) -> bool:
+    short = function.rsplit("/", 1)[-1]
+    short = short.split(".", 1)[1] if "." in short else short
+    return short.startswith(("_Cfunc_", "_cgo_", "_Cgo_", "_C2func_", "_cgoexp_"))
+
+
+class GoUnwinder:
+    def __init__(self, target: Target, binary, bias: int, buildinfo=None):
+        self.t = target
+        self.bin = binary
+        self.pcln = binary.pclntab
+        self.bias = bias
+        self.bi = buildinfo
+        self.arch = target.arch
+
+    # -- frames -----------------------------------------------------------------------------------
+    def func_at(self, pc: int):
+        return self.pcln.func_for_pc(pc - self.bias)
+
+    def go_frames_at(self, pc: int, sp: Optional[int], is_return_address: bool) -> List[StackFrame]:
+        from .pclntab import split_func_name
+        out: List[StackFrame] = []
+        for fr in self.pcln.frames_at(pc - self.bias, is_return_address=is_return_address):
+            pkg, _ = split_func_name(fr.function)
+            mod = ver = None
+            if self.bi is not None and not is_std_package(pkg):
+                m = self.bi.module_for_package(pkg)
+                if m is not None:
+                    mod, ver = m.path, m.version
+            out.append(StackFrame(kind="go", pc=pc, sp=sp, function=fr.function, file=fr.file, line=fr.line,
+                                  package=pkg, module=mod, version=ver, inlined=fr.inlined,
+                                  cgo_wrapper=is_cgo_wrapper(fr.function), std=is_std_package(pkg)))
+        return out
+
+    def unwind(self, pc: int, sp: int, lr: Optional[int], lo: Optional[int], hi: Optional[int],
+               depth: int = DEFAULT_DEPTH, innermost_exact: bool = True) -> GoUnwind:
+        """Walk Go frames from (pc, sp); lo/hi bound the stack."""
+        res = GoUnwind()
+        mem = StackMemory(self.t, lo, hi)
+        exact = innermost_exact
+        physical = 0
+        prev_sp = -1
+        while True:
+            if physical >= depth:
+                res.stopped = "depth limit (%d frames; --depth raises it)" % depth
+                return res
+            f = self.func_at(pc)
+            if f is None:
+                res.stopped = "pc 0x%x is not in a Go function" % pc
+                return res
+            if lo is not None and hi is not None and not (lo <= sp <= hi):
+                res.stopped = "sp 0x%x left the goroutine stack [0x%x, 0x%x)" % (sp, lo, hi)
+                return res
+            if sp <= prev_sp:
+                res.stopped = "sp did not grow (0x%x after 0x%x): stopped to avoid a loop" % (sp, prev_sp)
+                return res
+            prev_sp = sp
+            res.frames.extend(self.go_frames_at(pc, sp, is_return_address=not exact))
+            physical += 1
+            if f.name in _END_NORMAL:
+                res.complete = True
+                res.stopped = f.name
+                return res
+            if f.name in _STACK_TOP:
+                res.stopped = "%s switches stacks" % f.name
+                return res
+            delta = self.pcln.sp_delta(f, pc - self.bias)
+            if delta is None or delta < 0 or delta > (1 << 24):
+                res.stopped = "no frame size (pcsp) for %s at 0x%x" % (f.name, pc)
+                return res
+            try:
+                if self.arch == ARCH_X86_64:
+                    ret = mem.u64(sp + delta)
+                    nsp = sp + delta + 8
+                elif self.arch == ARCH_AARCH64:
+                    if delta == 0:
+                        if lr is None:
+                            res.stopped = "leaf frame without LR"
+                            return res
+                        ret = lr
+                    else:
+                        ret = mem.u64(sp)
+                    nsp = sp + delta
+                else:
+                    res.stopped = "unsupported architecture %s" % self.arch
+                    return res
+            except UserError:
+                res.stopped = "stack unreadable at 0x%x" % (sp + delta)
+                return res
+            if ret == 0:
+                res.stopped = "return address 0 after %s" % f.name
+                res.complete = f.name.startswith("runtime.") and "goexit" in f.name
+                return res
+            pc, sp, lr = ret, nsp, None
+            exact = False
+
+
+def cut_native(frames: List[NativeFrame], unwinder: GoUnwinder) -> Tuple[List[StackFrame], Optional[NativeFrame]]:
+    """Native frames above the first Go frame, and that first Go frame (None if never reached)."""
+    out: List[StackFrame] = []
+    for fr in frames:
+        if unwinder.func_at(fr.pc) is not None:
+            return out, fr
+        out.append(StackFrame(kind="native", pc=fr.pc, sp=fr.sp, function=fr.function, file=fr.file,
+                              line=fr.line, objfile=fr.objfile))
+    return out, None
+
+
+def in_rr_page(pc: int) -> bool:
+    return RR_PAGE_START <= pc < RR_PAGE_START + RR_PAGE_SIZE
