@@ -144,7 +144,12 @@ class Target:
         out = b""
         while len(out) < limit:
             chunk = min(limit - len(out), 0x1000 - ((addr + len(out)) & 0xFFF))
-            data = self.read(addr + len(out), chunk)
+            try:
+                data = self.read(addr + len(out), chunk)
+            except UserError:
+                if chunk == 1:
+                    raise
+                data = self.read(addr + len(out), 1)  # a region ending before the chunk: go bytewise
             nul = data.find(b"\0")
             if nul >= 0:
                 return out + data[:nul]
