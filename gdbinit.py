@@ -61,9 +61,17 @@ def _gdb_rr_dmabuf_bootstrap():
     if 0 < gdb_major < 12:
         warnings.append("gdb %s is older than 12, which is the oldest we test" % gdb.VERSION)
 
-    from gdb_rr_dmabuf import __version__
-    from gdb_rr_dmabuf.commands import COMMANDS, register
-    first = register()
+    try:
+        from gdb_rr_dmabuf import __version__
+        from gdb_rr_dmabuf.commands import COMMANDS, register
+        first = register()
+    except Exception as e:  # one line, no traceback: say what broke and how to get details
+        gdb.write("gdb-rr-dmabuf: could not load (%s: %s); run %s/tools/bootstrap.sh, or set "
+                  "GDB_RR_DMABUF_DEBUG=1 for the traceback\n" % (type(e).__name__, e, _here), gdb.STDERR)
+        if os.environ.get("GDB_RR_DMABUF_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        return
     for w in warnings:
         gdb.write("gdb-rr-dmabuf: warning: %s\n" % w, gdb.STDERR)
     if first and not os.environ.get("GDB_RR_DMABUF_QUIET"):
