@@ -1,0 +1,736 @@
+"""Advice: from the evidence of one stop to ranked, sourced suggestions.
+
+The rules are data. The built-in ones live in ``advice_rules.json`` next to this module; a user adds,
+replaces or disables rules with a JSON file of the same shape, given as ``load_rules(path)`` or in the
+environment variable ``GDB_RR_DMABUF_RULES``.
+
+Rules file
+----------
+``{"rules": [RULE, ...]}`` (a bare list of rules is accepted too). A RULE is an object with:
+
+``id``        unique name. A user rule with the id of a built-in rule replaces it;
+              ``{"id": "...", "disabled": true}`` removes it.
+``title``     what is happening, one sentence.          (placeholders allowed, see below)
+``action``    what to do, one sentence.                 (placeholders allowed)
+``commands``  list of exact shell commands.             (placeholders allowed)
+``source``    where the facts come from: repository path, commit, issue.
+``snippet``   optional code to paste (Go rules).        (placeholders allowed)
+``kind``      ``"pattern"`` (default), ``"go_direct_ioctl"``, ``"rr_upgrade"`` or ``"rr_unsupported"``.
+``priority``  number added to the score (default 0); more specific rules get more.
+``requests``  ioctl requests the rule is about: numbers, ``"0x..."`` strings or names such as
+              ``"DMA_BUF_IOCTL_EXPORT_SYNC_FILE"``. When the stop's request is known and is not one of
+              them, the rule stays silent.
+``require_all`` {KIND: [PATTERN, ...]}: every listed kind must match at least one pattern.
+``require_any`` {KIND: [PATTERN, ...]}: at least one listed kind must match.
+``match``     {KIND: [PATTERN, ...]}: supporting evidence; it raises the score and the confidence.
+``exclude``   {KIND: [PATTERN, ...]}: any match silences the rule (near misses).
+``skip_packages`` (go_direct_ioctl only) Go packages that form the syscall layer.
+``switches_to_gl`` true when the rule's commands first move the program off its Vulkan path (for
+              example a rebuild with other build tags), so a GALLIUM_DRIVER command in them can help.
+
+A ``pattern`` rule with neither ``require_all`` nor ``require_any`` needs at least one ``match`` hit
+outside ``requests``. KINDs and what their patterns are matched against:
+
+``native_functions`` native frame function names          ``objfiles``    shared object (basename or path)
+``go_functions``     full Go function names (pkg.Func)     ``go_packages`` Go package paths
+``go_modules``       Go module paths                       ``fd_links``    /proc/<pid>/fd link texts
+``memfd_names``      memfd names (``/memfd:NAME (deleted)`` -> ``NAME``)
+
+A PATTERN is a shell glob matched against the whole text (``fnmatch``, case-sensitive), or a regular
+expression searched in it when written ``"re:..."``.
+
+Placeholders: ``{exe}`` (the program, shell-quoted; ``./prog`` when unknown), ``{request_name}``,
+``{request_hex}``, ``{rr_since}``, ``{rr_version}``, ``{rr_version_phrase}``, ``{rr_phrase}``,
+``{rr_upgrade_clause}``, and for Go callers ``{caller_function}``, ``{caller_package}``,
+``{caller_file}``, ``{caller_line}``, ``{caller_where}``, ``{caller_module}``. Write ``{{``/``}}`` for
+literal braces.
+
+Whatever the rules say, ``advise`` never prints a command that cannot help: none that sets
+LIBGL_ALWAYS_SOFTWARE (rr already sets it, and it is what selects llvmpipe), and no GALLIUM_DRIVER
+command when the stack shows a Vulkan path (lavapipe and the Vulkan WSI ignore it).
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shlex
+import string
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from .errors import UserError
+
+ENV_RULES = "GDB_RR_DMABUF_RULES"
+BUILTIN_RULES_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "advice_rules.json")
+
+KINDS = ("native_functions", "objfiles", "go_functions", "go_packages", "go_modules", "fd_links",
+         "memfd_names")
+# How much one kind of matching evidence counts towards a rule's score.
+WEIGHTS = {"native_functions": 3.0, "go_functions": 3.0, "go_packages": 2.0, "go_modules": 1.0,
+           "objfiles": 1.0, "fd_links": 1.0, "memfd_names": 1.0, "requests": 2.0, "go_caller": 3.0,
+           "rr_version": 2.0}
+FRAME_KINDS = ("native_functions", "go_functions", "go_caller")
+RULE_KINDS = ("pattern", "go_direct_ioctl", "rr_upgrade", "rr_unsupported")
+PLACEHOLDERS = ("exe", "request_name", "request_hex", "rr_since", "rr_version", "rr_version_phrase",
+                "rr_phrase", "rr_upgrade_clause", "caller_function", "caller_package", "caller_file",
+                "caller_line", "caller_where", "caller_module")
+_RULE_KEYS = {"id", "title", "action", "commands", "source", "snippet", "kind", "priority", "requests",
+              "require_all", "require_any", "match", "exclude", "skip_packages", "disabled", "notes",
+              "switches_to_gl"}
+_MAX_EVIDENCE_PER_KIND = 3
+
+# Top-level directories of the Go standard library (a package path whose first element has no dot
+# and is one of these belongs to the toolchain, not to the user).
+_GO_STD_ROOTS = frozenset("""archive arena bufio bytes cmp compress container context crypto database debug
+embed encoding errors expvar flag fmt go hash html image index internal io iter log maps math mime net
+os path plugin reflect regexp runtime slices sort strconv strings structs sync syscall testing text time
+unicode unique unsafe vendor weak""".split())
+
+# A command that sets LIBGL_ALWAYS_SOFTWARE can never help: rr sets it already.
+_NEVER_COMMAND = re.compile(r"\bLIBGL_ALWAYS_SOFTWARE\b")
+_GALLIUM_COMMAND = re.compile(r"\bGALLIUM_DRIVER\b")
+# Evidence that the stop is on a Vulkan path, where GALLIUM_DRIVER is ignored.
+_VULKAN_NATIVE = ("lvp_*", "wsi_*", "vk[A-Z]*")
+_VULKAN_OBJFILES = ("libvulkan*",)
+_VULKAN_GO = ("gioui.org/internal/vk.*",)
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence and results
+
+@dataclass
+class GoFrameEv:
+    function: str
+    package: str
+    module: Optional[str] = None
+    version: Optional[str] = None
+    file: Optional[str] = None
+    line: Optional[int] = None
+
+
+@dataclass
+class Evidence:
+    request: Optional[int] = None                  # ioctl request number
+    request_names: List[str] = field(default_factory=list)
+    result: Optional[int] = None                   # raw syscall return (negative errno) if known
+    fd_link: Optional[str] = None                  # /proc link of the ioctl's fd
+    fd_links: Dict[int, str] = field(default_factory=dict)  # all fds
+    native_frames: List[Tuple[Optional[str], Optional[str]]] = field(default_factory=list)  # innermost first
+    go_frames: List[GoFrameEv] = field(default_factory=list)  # innermost first
+    go_caller: Optional[GoFrameEv] = None          # nearest non-runtime/std/cgo frame
+    executable: Optional[str] = None
+    rr_version: Optional[str] = None               # '5.8.0' when known
+    rr_supported_since: Optional[str] = None       # first rr release handling the request, or None
+    # True when rr_supported_since was looked up in rr.py's table, so that None there means
+    # "no release handles it" (and not merely "not looked up").
+    rr_support_known: bool = False
+
+
+@dataclass
+class Suggestion:
+    rule_id: str
+    title: str
+    action: str
+    commands: List[str]
+    source: str
+    evidence: List[str]
+    confidence: str          # 'high' | 'medium' | 'low'
+    score: float
+    snippet: str = ""        # code to paste, when the rule has one
+
+
+def to_json(s: Suggestion) -> dict:
+    d = asdict(s)
+    d["score"] = round(float(s.score), 2)
+    if not d["snippet"]:
+        del d["snippet"]
+    return d
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules
+
+class Pattern:
+    """A glob (whole-text match) or, written 're:...', a regular expression (searched)."""
+
+    __slots__ = ("text", "_re")
+
+    def __init__(self, text: str):
+        self.text = text
+        if text.startswith("re:"):
+            self._re = re.compile(text[3:])
+        else:
+            self._re = re.compile(fnmatch.translate(text))
+
+    def matches(self, value: str) -> bool:
+        if self.text.startswith("re:"):
+            return self._re.search(value) is not None
+        return self._re.match(value) is not None
+
+    def __repr__(self) -> str:
+        return "Pattern(%r)" % self.text
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    action: str
+    commands: List[str]
+    source: str
+    kind: str = "pattern"
+    priority: float = 0.0
+    snippet: str = ""
+    request_numbers: List[int] = field(default_factory=list)
+    request_names: List[str] = field(default_factory=list)
+    require_all: Dict[str, List[Pattern]] = field(default_factory=dict)
+    require_any: Dict[str, List[Pattern]] = field(default_factory=dict)
+    match: Dict[str, List[Pattern]] = field(default_factory=dict)
+    exclude: Dict[str, List[Pattern]] = field(default_factory=dict)
+    skip_packages: List[Pattern] = field(default_factory=list)
+    switches_to_gl: bool = False
+    origin: str = "built-in"
+
+    @property
+    def has_requests(self) -> bool:
+        return bool(self.request_numbers or self.request_names)
+
+
+class _RuleError(Exception):
+    pass
+
+
+def _parse_patterns(rule_id: str, key: str, value: Any) -> Dict[str, List[Pattern]]:
+    if not isinstance(value, dict):
+        raise _RuleError("rule %r: %r must be an object of {kind: [patterns]}" % (rule_id, key))
+    out: Dict[str, List[Pattern]] = {}
+    for kind, pats in value.items():
+        if kind not in KINDS:
+            raise _RuleError("rule %r: unknown evidence kind %r in %r (known: %s)"
+                             % (rule_id, kind, key, ", ".join(KINDS)))
+        if isinstance(pats, str):
+            pats = [pats]
+        if not isinstance(pats, list) or not all(isinstance(p, str) and p for p in pats):
+            raise _RuleError("rule %r: %s.%s must be a list of non-empty strings" % (rule_id, key, kind))
+        try:
+            out[kind] = [Pattern(p) for p in pats]
+        except re.error as e:
+            raise _RuleError("rule %r: bad regular expression in %s.%s: %s" % (rule_id, key, kind, e))
+    return out
+
+
+def _check_template(rule_id: str, key: str, text: str) -> None:
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as e:
+        raise _RuleError("rule %r: bad placeholder syntax in %s: %s" % (rule_id, key, e))
+    for n in names:
+        if n not in PLACEHOLDERS:
+            raise _RuleError("rule %r: unknown placeholder {%s} in %s (known: %s)"
+                             % (rule_id, n, key, ", ".join(PLACEHOLDERS)))
+
+
+def _parse_request(rule_id: str, r: Any) -> Tuple[Optional[int], Optional[str]]:
+    if isinstance(r, bool):
+        raise _RuleError("rule %r: request %r is not a number or a name" % (rule_id, r))
+    if isinstance(r, int):
+        return r & 0xFFFFFFFF, None
+    if isinstance(r, str) and r:
+        if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", r):
+            return int(r, 0) & 0xFFFFFFFF, None
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", r):
+            return None, r
+    raise _RuleError("rule %r: request %r is not a number, a 0x string or an ioctl name" % (rule_id, r))
+
+
+def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
+    """Build one Rule from its JSON object; raises _RuleError with a one-line reason."""
+    if not isinstance(d, dict):
+        raise _RuleError("a rule must be a JSON object, got %s" % type(d).__name__)
+    rid = d.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise _RuleError("a rule has no \"id\" string")
+    unknown = sorted(set(d) - _RULE_KEYS)
+    if unknown:
+        raise _RuleError("rule %r: unknown key(s) %s" % (rid, ", ".join(unknown)))
+    for key in ("title", "action", "source"):
+        if not isinstance(d.get(key), str) or not d[key].strip():
+            raise _RuleError("rule %r: %r must be a non-empty string" % (rid, key))
+    commands = d.get("commands", [])
+    if not isinstance(commands, list) or not all(isinstance(c, str) and c.strip() for c in commands):
+        raise _RuleError("rule %r: \"commands\" must be a list of non-empty strings" % rid)
+    snippet = d.get("snippet", "")
+    if not isinstance(snippet, str):
+        raise _RuleError("rule %r: \"snippet\" must be a string" % rid)
+    for key, text in [("title", d["title"]), ("action", d["action"]), ("snippet", snippet)] + \
+            [("commands", c) for c in commands]:
+        _check_template(rid, key, text)
+    kind = d.get("kind", "pattern")
+    if kind not in RULE_KINDS:
+        raise _RuleError("rule %r: unknown kind %r (known: %s)" % (rid, kind, ", ".join(RULE_KINDS)))
+    prio = d.get("priority", 0)
+    if isinstance(prio, bool) or not isinstance(prio, (int, float)):
+        raise _RuleError("rule %r: \"priority\" must be a number" % rid)
+    reqs = d.get("requests", [])
+    if not isinstance(reqs, list):
+        raise _RuleError("rule %r: \"requests\" must be a list" % rid)
+    numbers: List[int] = []
+    names: List[str] = []
+    for r in reqs:
+        n, name = _parse_request(rid, r)
+        if n is not None:
+            numbers.append(n)
+        if name is not None:
+            names.append(name)
+    skip = d.get("skip_packages", [])
+    if not isinstance(skip, list) or not all(isinstance(p, str) and p for p in skip):
+        raise _RuleError("rule %r: \"skip_packages\" must be a list of strings" % rid)
+    if not isinstance(d.get("switches_to_gl", False), bool):
+        raise _RuleError("rule %r: \"switches_to_gl\" must be true or false" % rid)
+    rule = Rule(id=rid, title=d["title"], action=d["action"], commands=list(commands), source=d["source"],
+                kind=kind, priority=float(prio), snippet=snippet, request_numbers=numbers,
+                request_names=names,
+                require_all=_parse_patterns(rid, "require_all", d.get("require_all", {})),
+                require_any=_parse_patterns(rid, "require_any", d.get("require_any", {})),
+                match=_parse_patterns(rid, "match", d.get("match", {})),
+                exclude=_parse_patterns(rid, "exclude", d.get("exclude", {})),
+                skip_packages=[Pattern(p) for p in skip],
+                switches_to_gl=bool(d.get("switches_to_gl", False)), origin=origin)
+    if kind in ("pattern", "go_direct_ioctl") and not (rule.require_all or rule.require_any or rule.match):
+        raise _RuleError("rule %r: it recognises nothing (give require_all, require_any or match)" % rid)
+    return rule
+
+
+def _rules_from_json(text: str, origin: str) -> List[Tuple[dict, Rule]]:
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise _RuleError("not valid JSON: %s" % e)
+    if isinstance(data, dict):
+        if "rules" not in data:
+            raise _RuleError("no \"rules\" list at the top level")
+        data = data["rules"]
+    if not isinstance(data, list):
+        raise _RuleError("\"rules\" must be a list")
+    out = []
+    seen = set()
+    for i, d in enumerate(data):
+        if isinstance(d, dict) and d.get("disabled") is True and isinstance(d.get("id"), str):
+            out.append((d, None))
+            continue
+        try:
+            r = rule_from_dict(d, origin)
+        except _RuleError as e:
+            raise _RuleError("rule #%d: %s" % (i + 1, e))
+        if r.id in seen:
+            raise _RuleError("rule id %r appears twice" % r.id)
+        seen.add(r.id)
+        out.append((d, r))
+    return out
+
+
+_builtin_cache: Optional[List[Rule]] = None
+
+
+def builtin_rules() -> List[Rule]:
+    global _builtin_cache
+    if _builtin_cache is None:
+        with open(BUILTIN_RULES_PATH, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            pairs = _rules_from_json(text, "built-in")
+        except _RuleError as e:  # a bug in the shipped file, not the user's fault
+            raise UserError("built-in advice rules %s: %s" % (BUILTIN_RULES_PATH, e),
+                            "reinstall gdb-rr-dmabuf")
+        _builtin_cache = [r for _, r in pairs if r is not None]
+    return list(_builtin_cache)
+
+
+def load_rules(user_file: Optional[str] = None) -> List[Rule]:
+    """Built-in rules plus the user's file (argument, else $GDB_RR_DMABUF_RULES), in order.
+
+    User rules come first (so they win ties); one with a built-in id replaces that rule, and
+    ``{"id": ..., "disabled": true}`` drops it. A malformed file raises UserError naming it.
+    """
+    rules = builtin_rules()
+    path = user_file if user_file is not None else os.environ.get(ENV_RULES) or None
+    if not path:
+        return rules
+    todo = "fix the file" + ("" if user_file is not None else " or unset " + ENV_RULES)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise UserError("advice rules file %s: cannot read it (%s)" % (path, e.strerror or e), todo)
+    try:
+        pairs = _rules_from_json(text, path)
+    except _RuleError as e:
+        raise UserError("advice rules file %s: %s" % (path, e), todo)
+    drop = {d["id"] for d, r in pairs}
+    user = [r for _, r in pairs if r is not None]
+    return user + [r for r in rules if r.id not in drop]
+
+
+# --------------------------------------------------------------------------------------------------
+# Evidence as text items per kind
+
+def go_full_name(fr: GoFrameEv) -> str:
+    fn = fr.function or ""
+    pkg = fr.package or ""
+    if not pkg or fn.startswith(pkg + "."):
+        return fn
+    return pkg + "." + fn
+
+
+def go_package_of(full_name: str) -> str:
+    """Package path of a full Go function name ('a.b/c/d.(*T).M' -> 'a.b/c/d')."""
+    slash = full_name.rfind("/")
+    dot = full_name.find(".", slash + 1)
+    return full_name[:dot] if dot > 0 else full_name
+
+
+def _frame_package(fr: GoFrameEv) -> str:
+    return fr.package or go_package_of(fr.function or "")
+
+
+def is_std_package(pkg: str, module: Optional[str] = None) -> bool:
+    """True for Go standard-library (and runtime/cgo) packages."""
+    if module and module != "std":
+        return False
+    if not pkg or pkg == "main":
+        return False
+    first = pkg.split("/", 1)[0]
+    return "." not in first and first in _GO_STD_ROOTS
+
+
+def memfd_name(link: str) -> Optional[str]:
+    m = re.match(r"^/memfd:(.*?)(?: \(deleted\))?$", link or "")
+    return m.group(1) if m else None
+
+
+def _where(fr: GoFrameEv) -> str:
+    if fr.file:
+        return "%s:%s" % (fr.file, fr.line) if fr.line else fr.file
+    return "unknown location"
+
+
+def _module_text(fr: GoFrameEv) -> str:
+    if fr.module:
+        return fr.module + ("@" + fr.version if fr.version else "")
+    return "module unknown"
+
+
+class _Items:
+    """Per kind: list of (label, text) pairs the patterns are matched against."""
+
+    def __init__(self, ev: Evidence):
+        self.by_kind: Dict[str, List[Tuple[str, str]]] = {k: [] for k in KINDS}
+        seen_obj = set()
+        for i, (fn, obj) in enumerate(ev.native_frames or []):
+            base = os.path.basename(obj) if obj else None
+            if fn:
+                self.by_kind["native_functions"].append(
+                    ("native frame #%d %s%s" % (i, fn, " in " + base if base else ""), fn))
+            if obj and obj not in seen_obj:
+                seen_obj.add(obj)
+                self.by_kind["objfiles"].append(("native frame #%d in %s" % (i, obj), obj))
+        seen_pkg = set()
+        seen_mod = set()
+        for i, fr in enumerate(ev.go_frames or []):
+            full = go_full_name(fr)
+            loc = " (%s)" % _where(fr) if fr.file else ""
+            if full:
+                self.by_kind["go_functions"].append(("Go frame #%d %s%s" % (i, full, loc), full))
+            pkg = _frame_package(fr)
+            if pkg and pkg not in seen_pkg:
+                seen_pkg.add(pkg)
+                self.by_kind["go_packages"].append(("Go package %s" % pkg, pkg))
+            if fr.module and fr.module not in seen_mod:
+                seen_mod.add(fr.module)
+                self.by_kind["go_modules"].append(("Go module %s" % _module_text(fr), fr.module))
+        links: List[Tuple[str, str]] = []
+        if ev.fd_link:
+            links.append(("ioctl fd -> %s" % ev.fd_link, ev.fd_link))
+        for fd in sorted(ev.fd_links or {}):
+            links.append(("fd %d -> %s" % (fd, ev.fd_links[fd]), ev.fd_links[fd]))
+        self.by_kind["fd_links"] = links
+        seen_memfd = set()
+        for label, link in links:
+            name = memfd_name(link)
+            if name is not None and name not in seen_memfd:
+                seen_memfd.add(name)
+                self.by_kind["memfd_names"].append(("memfd %s (%s)" % (name, label), name))
+
+    def hits(self, kind: str, patterns: List[Pattern]) -> List[str]:
+        out = []
+        for label, text in self.by_kind.get(kind, []):
+            cands = [text]
+            if kind == "objfiles":
+                cands.append(os.path.basename(text))
+            if any(p.matches(c) for p in patterns for c in cands):
+                out.append(label)
+        return out
+
+
+def _request_known(ev: Evidence) -> bool:
+    return ev.request is not None or bool(ev.request_names)
+
+
+def _request_matches(rule: Rule, ev: Evidence) -> bool:
+    if ev.request is not None and (ev.request & 0xFFFFFFFF) in rule.request_numbers:
+        return True
+    return any(n in rule.request_names for n in ev.request_names or [])
+
+
+def _request_label(ev: Evidence) -> str:
+    parts = []
+    if ev.request is not None:
+        parts.append("0x%x" % (ev.request & 0xFFFFFFFF))
+    if ev.request_names:
+        parts.append("(%s)" % ", ".join(ev.request_names) if parts else ", ".join(ev.request_names))
+    return "ioctl request " + " ".join(parts)
+
+
+def _version_tuple(v: Optional[str]) -> Optional[Tuple[int, ...]]:
+    if not v:
+        return None
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", v)
+    if not m:
+        return None
+    return tuple(int(x) for x in (m.group(1), m.group(2), m.group(3) or "0"))
+
+
+def rr_handles(ev: Evidence) -> Optional[bool]:
+    """Does the user's rr handle the request? None when either version is unknown."""
+    have = _version_tuple(ev.rr_version)
+    since = _version_tuple(ev.rr_supported_since)
+    if have is None or since is None:
+        return None
+    return have >= since
+
+
+def _upgrade_helps(ev: Evidence) -> bool:
+    return bool(ev.rr_supported_since) and rr_handles(ev) is not True
+
+
+def is_vulkan_path(ev: Evidence) -> bool:
+    items = _Items(ev)
+    return bool(items.hits("native_functions", [Pattern(p) for p in _VULKAN_NATIVE])
+                or items.hits("objfiles", [Pattern(p) for p in _VULKAN_OBJFILES])
+                or items.hits("go_functions", [Pattern(p) for p in _VULKAN_GO]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation
+
+class _SafeDict(dict):
+    def __missing__(self, key):  # validated at load time; keep output sane anyway
+        return "{" + key + "}"
+
+
+def _exe(ev: Evidence) -> str:
+    exe = ev.executable
+    if not exe:
+        return "./prog"
+    if "/" not in exe:
+        exe = "./" + exe
+    return shlex.quote(exe)
+
+
+def _variables(ev: Evidence, caller: Optional[GoFrameEv]) -> Dict[str, str]:
+    req_hex = "0x%x" % (ev.request & 0xFFFFFFFF) if ev.request is not None else "the ioctl"
+    req_name = ev.request_names[0] if ev.request_names else req_hex
+    since = ev.rr_supported_since or ""
+    handles = rr_handles(ev)
+    if ev.rr_version:
+        vphrase = "this rr is %s" % ev.rr_version
+        if handles is False:
+            vphrase += ", which does not"
+        elif handles is True:
+            vphrase += ", which does"
+    else:
+        vphrase = "the version of the rr in use is not known (check with rr --version)"
+    rr_phrase = ""
+    clause = ""
+    if since and handles is not True:
+        rr_phrase = " before %s" % since
+        clause = ", or upgrade rr to %s or later, which handles %s" % (since, req_name)
+    elif not since and ev.rr_support_known:
+        rr_phrase = " (no release yet)"
+        clause = " (no rr release handles %s yet, so the guard is the way)" % req_name
+    v = {"exe": _exe(ev), "request_name": req_name, "request_hex": req_hex, "rr_since": since or "?",
+         "rr_version": ev.rr_version or "unknown", "rr_version_phrase": vphrase, "rr_phrase": rr_phrase,
+         "rr_upgrade_clause": clause}
+    if caller is not None:
+        v.update({"caller_function": go_full_name(caller), "caller_package": _frame_package(caller),
+                  "caller_file": caller.file or "unknown file",
+                  "caller_line": str(caller.line) if caller.line else "?",
+                  "caller_where": _where(caller), "caller_module": _module_text(caller)})
+    else:
+        v.update({k: "?" for k in ("caller_function", "caller_package", "caller_file", "caller_line",
+                                   "caller_where", "caller_module")})
+    return v
+
+
+def _confidence(kinds: Iterable[str]) -> str:
+    ks = set(kinds)
+    frames = ks & set(FRAME_KINDS)
+    if len(ks) >= 3 and frames or (frames and "requests" in ks):
+        return "high"
+    if frames or len(ks) >= 2:
+        return "medium"
+    return "low"
+
+
+def direct_go_caller(ev: Evidence, rule: Rule) -> Optional[GoFrameEv]:
+    """The Go frame just outside the syscall layer, above the innermost syscall frame, or None."""
+    frames = ev.go_frames or []
+    start = None
+    sys_pats = rule.require_all.get("go_functions", []) + rule.match.get("go_functions", [])
+    for i, fr in enumerate(frames):
+        if any(p.matches(go_full_name(fr)) for p in sys_pats):
+            start = i
+            break
+    if start is None:
+        return None
+    for fr in frames[start:]:
+        pkg = _frame_package(fr)
+        if any(p.matches(pkg) for p in rule.skip_packages):
+            continue
+        return fr
+    return None
+
+
+def _finish(rule: Rule, ev: Evidence, kinds: Dict[str, List[str]], caller: Optional[GoFrameEv] = None,
+            confidence: Optional[str] = None) -> Suggestion:
+    v = _SafeDict(_variables(ev, caller))
+    evidence: List[str] = []
+    for k in ("requests", "go_caller") + KINDS + ("rr_version",):
+        labels = kinds.get(k)
+        if not labels:
+            continue
+        evidence.extend(labels[:_MAX_EVIDENCE_PER_KIND])
+        if len(labels) > _MAX_EVIDENCE_PER_KIND:
+            evidence.append("... and %d more %s" % (len(labels) - _MAX_EVIDENCE_PER_KIND,
+                                                    k.replace("_", " ")))
+    score = rule.priority + sum(WEIGHTS.get(k, 1.0) for k, labels in kinds.items() if labels)
+    # A little extra for more frames of the same path, capped so kinds dominate.
+    score += 0.1 * min(8, sum(len(l) for k, l in kinds.items() if k in FRAME_KINDS))
+    return Suggestion(rule_id=rule.id, title=rule.title.format_map(v), action=rule.action.format_map(v),
+                      commands=[c.format_map(v) for c in rule.commands], source=rule.source,
+                      evidence=evidence, confidence=confidence or _confidence(k for k in kinds if kinds[k]),
+                      score=round(score, 3), snippet=rule.snippet.format_map(v) if rule.snippet else "")
+
+
+def _eval_patterns(rule: Rule, ev: Evidence, items: _Items) -> Optional[Dict[str, List[str]]]:
+    kinds: Dict[str, List[str]] = {}
+    if rule.has_requests and _request_known(ev):
+        if not _request_matches(rule, ev):
+            return None
+        kinds["requests"] = [_request_label(ev)]
+    for kind, pats in rule.exclude.items():
+        if items.hits(kind, pats):
+            return None
+    for kind, pats in rule.require_all.items():
+        h = items.hits(kind, pats)
+        if not h:
+            return None
+        kinds.setdefault(kind, []).extend(h)
+    if rule.require_any:
+        any_hit = False
+        for kind, pats in rule.require_any.items():
+            h = items.hits(kind, pats)
+            if h:
+                any_hit = True
+                kinds.setdefault(kind, []).extend(h)
+        if not any_hit:
+            return None
+    for kind, pats in rule.match.items():
+        h = items.hits(kind, pats)
+        if h:
+            have = kinds.setdefault(kind, [])
+            have.extend(x for x in h if x not in have)
+    if not (rule.require_all or rule.require_any) and not any(k != "requests" for k in kinds):
+        return None
+    return kinds
+
+
+def evaluate(rule: Rule, ev: Evidence, items: Optional[_Items] = None) -> Optional[Suggestion]:
+    """The suggestion of one rule for this evidence, or None when the rule does not apply."""
+    items = items or _Items(ev)
+    if rule.kind == "pattern":
+        kinds = _eval_patterns(rule, ev, items)
+        return None if kinds is None else _finish(rule, ev, kinds)
+    if rule.kind == "go_direct_ioctl":
+        kinds = _eval_patterns(rule, ev, items)
+        if kinds is None:
+            return None
+        caller = direct_go_caller(ev, rule)
+        if caller is None or is_std_package(_frame_package(caller), caller.module):
+            return None
+        if _request_known(ev):
+            kinds["requests"] = [_request_label(ev)]
+        kinds["go_caller"] = ["Go caller %s at %s in %s" % (go_full_name(caller), _where(caller),
+                                                            _module_text(caller))]
+        return _finish(rule, ev, kinds, caller)
+    if rule.kind == "rr_upgrade":
+        if not _request_known(ev) or not ev.rr_supported_since:
+            return None
+        handles = rr_handles(ev)
+        if handles is True:
+            return None
+        kinds = {"requests": [_request_label(ev)]}
+        conf = "medium"
+        if handles is False:
+            kinds["rr_version"] = ["rr %s < %s (first release handling it)" % (ev.rr_version,
+                                                                            ev.rr_supported_since)]
+            conf = "high"
+        else:
+            kinds["rr_version"] = []
+        return _finish(rule, ev, kinds, confidence=conf)
+    if rule.kind == "rr_unsupported":
+        if not _request_known(ev) or ev.rr_supported_since or not ev.rr_support_known:
+            return None
+        return _finish(rule, ev, {"requests": [_request_label(ev) + ": no rr release handles it"]},
+                       confidence="medium")
+    return None
+
+
+def _useful_commands(s: Suggestion, vulkan: bool, rule: Rule) -> Optional[Suggestion]:
+    """Drop commands that cannot help; drop the suggestion if nothing it offered is left."""
+    keep = []
+    for c in s.commands:
+        if _NEVER_COMMAND.search(c):
+            continue
+        if vulkan and not rule.switches_to_gl and _GALLIUM_COMMAND.search(c):
+            continue
+        keep.append(c)
+    if s.commands and not keep:
+        return None
+    s.commands = keep
+    return s
+
+
+def advise(ev: Evidence, rules: Optional[List[Rule]] = None) -> List[Suggestion]:
+    """Suggestions for this stop, most specific (highest score) first."""
+    if rules is None:
+        rules = load_rules()
+    items = _Items(ev)
+    vulkan = is_vulkan_path(ev)
+    out: List[Tuple[float, int, Suggestion]] = []
+    seen = set()
+    for order, rule in enumerate(rules):
+        if rule.id in seen:
+            continue
+        seen.add(rule.id)
+        s = evaluate(rule, ev, items)
+        if s is None:
+            continue
+        s = _useful_commands(s, vulkan, rule)
+        if s is None:
+            continue
+        out.append((-s.score, order, s))
+    out.sort(key=lambda t: (t[0], t[1]))
+    return [s for _, _, s in out]
