@@ -1,0 +1,205 @@
+"""Offsets of the Go runtime's g, m and gobuf structs, per Go release and architecture, as data.
+
+The numbers were read from the DWARF of binaries built by each release (tests/fixtures/go/layoutprobe,
+natively for amd64 and cross-built with GOARCH=arm64), and tests/test_layouts.py checks every one of
+them against that DWARF again, for every supported release and both arches. That test is the guard
+that Go's own runtime-gdb.py lacks: when a release moves a field, it fails naming release, type and
+field. No DWARF is needed at run time, so stripped binaries work.
+
+Field names follow the runtime's Go source (src/runtime/runtime2.go). Nested fields are spelled with
+a dot ('stack.lo' is g.stack.lo). 'sched' and 'morebuf' are gobufs: add LAYOUT.gobuf offsets to them.
+A field missing from a release's dict does not exist there (g.syscallbp before 1.23, gobuf.ret from
+1.25 on). Every field not named in WIDTHS or AGGREGATES is 8 bytes wide (a pointer or 64-bit integer).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+from ..errors import UserError
+from ..target import ARCH_AARCH64, ARCH_X86_64, normalize_arch
+
+
+@dataclass(frozen=True)
+class Layout:
+    go: str  # '1.23'
+    arch: str  # 'x86-64' | 'aarch64'
+    g: Dict[str, int] = field(default_factory=dict)
+    m: Dict[str, int] = field(default_factory=dict)
+    gobuf: Dict[str, int] = field(default_factory=dict)
+    sizes: Dict[str, int] = field(default_factory=dict)  # 'g', 'm', 'gobuf', 'stack' (bytes)
+
+    def sched(self, name: str) -> int:
+        """Offset in g of g.sched.<name> (a gobuf field: sp, pc, g, ctxt, lr, bp, ret)."""
+        return self.g["sched"] + self.gobuf[name]
+
+    def width(self, kind: str, name: str) -> int:
+        return WIDTHS.get(kind, {}).get(name, 8)
+
+
+# Widths in bytes of the scalar fields that are not 8 bytes wide (same in every supported release).
+WIDTHS: Dict[str, Dict[str, int]] = {
+    "g": {"atomicstatus": 4, "waitreason": 1},
+    "m": {"incgo": 1, "isextra": 1, "ncgo": 4},
+    "gobuf": {},
+}
+# Fields that are structs or arrays, not read as one scalar value.
+AGGREGATES = {("g", "sched"), ("m", "morebuf"), ("m", "tls")}
+
+# The tables. amd64 and arm64 have identical layouts in every release 1.21..1.27 (the runtime structs
+# hold no arch-dependent fields before the ones listed); KNOWN below still keeps one entry per arch and
+# the test checks each against its own arch's DWARF. Read from 1.21.13 1.22.10 1.23.4 1.24.11 1.25.5
+# 1.26.6 1.27.3.
+_TABLE: Dict[str, dict] = {
+    "1.21": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 112, "syscallpc": 120, "atomicstatus": 144, "goid": 152,
+           "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 208, "parentGoid": 272,
+           "gopc": 280, "ancestors": 288, "startpc": 296, "labels": 344},
+        m={"g0": 0, "morebuf": 8, "procid": 72, "gsignal": 80, "tls": 136, "mstartfn": 184, "curg": 192,
+           "p": 208, "id": 232, "incgo": 280, "isextra": 281, "ncgocall": 304, "ncgo": 312, "lockedg": 352,
+           "libcallpc": 736, "libcallsp": 744, "vdsoSP": 808, "vdsoPC": 816, "alllink": 336},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "ret": 32, "lr": 40, "bp": 48},
+        sizes={"g": 408, "m": 1008, "gobuf": 56, "stack": 16}),
+    "1.22": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 112, "syscallpc": 120, "atomicstatus": 144, "goid": 152,
+           "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 208, "parentGoid": 272,
+           "gopc": 280, "ancestors": 288, "startpc": 296, "labels": 344},
+        m={"g0": 0, "morebuf": 8, "procid": 72, "gsignal": 80, "tls": 136, "mstartfn": 184, "curg": 192,
+           "p": 208, "id": 232, "incgo": 280, "isextra": 281, "ncgocall": 296, "ncgo": 304, "lockedg": 344,
+           "libcallpc": 1048, "libcallsp": 1056, "vdsoSP": 1120, "vdsoPC": 1128, "alllink": 328},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "ret": 32, "lr": 40, "bp": 48},
+        sizes={"g": 424, "m": 2024, "gobuf": 56, "stack": 16}),
+    "1.23": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 112, "syscallpc": 120, "syscallbp": 128, "atomicstatus": 152,
+           "goid": 160, "schedlink": 168, "waitsince": 176, "waitreason": 184, "lockedm": 216,
+           "parentGoid": 280, "gopc": 288, "ancestors": 296, "startpc": 304, "labels": 352},
+        m={"g0": 0, "morebuf": 8, "procid": 72, "gsignal": 80, "tls": 136, "mstartfn": 184, "curg": 192,
+           "p": 208, "id": 232, "incgo": 280, "isextra": 281, "ncgocall": 296, "ncgo": 304, "lockedg": 344,
+           "libcallpc": 832, "libcallsp": 840, "vdsoSP": 856, "vdsoPC": 864, "alllink": 328},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "ret": 32, "lr": 40, "bp": 48},
+        sizes={"g": 432, "m": 1760, "gobuf": 56, "stack": 16}),
+    "1.24": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 112, "syscallpc": 120, "syscallbp": 128, "atomicstatus": 152,
+           "goid": 160, "schedlink": 168, "waitsince": 176, "waitreason": 184, "lockedm": 216,
+           "parentGoid": 280, "gopc": 288, "ancestors": 296, "startpc": 304, "labels": 352},
+        m={"g0": 0, "morebuf": 8, "procid": 72, "gsignal": 80, "tls": 136, "mstartfn": 184, "curg": 192,
+           "p": 208, "id": 232, "incgo": 280, "isextra": 281, "ncgocall": 320, "ncgo": 328, "lockedg": 368,
+           "libcallpc": 880, "libcallsp": 888, "vdsoSP": 904, "vdsoPC": 912, "alllink": 352},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "ret": 32, "lr": 40, "bp": 48},
+        sizes={"g": 440, "m": 1832, "gobuf": 56, "stack": 16}),
+    "1.25": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 104, "syscallpc": 112, "syscallbp": 120, "atomicstatus": 144,
+           "goid": 152, "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 208,
+           "parentGoid": 272, "gopc": 280, "ancestors": 288, "startpc": 296, "labels": 344},
+        m={"g0": 0, "morebuf": 8, "procid": 64, "gsignal": 72, "tls": 128, "mstartfn": 176, "curg": 184,
+           "p": 200, "id": 224, "incgo": 272, "isextra": 273, "ncgocall": 312, "ncgo": 320, "lockedg": 360,
+           "libcallpc": 872, "libcallsp": 880, "vdsoSP": 896, "vdsoPC": 904, "alllink": 344},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "lr": 32, "bp": 40},
+        sizes={"g": 440, "m": 1816, "gobuf": 48, "stack": 16}),
+    "1.26": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 104, "syscallpc": 112, "syscallbp": 120, "atomicstatus": 144,
+           "goid": 152, "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 208,
+           "parentGoid": 280, "gopc": 288, "ancestors": 296, "startpc": 304, "labels": 352},
+        m={"g0": 0, "morebuf": 8, "procid": 64, "gsignal": 72, "tls": 128, "mstartfn": 176, "curg": 184,
+           "p": 208, "id": 232, "incgo": 280, "isextra": 281, "ncgocall": 320, "ncgo": 328, "lockedg": 384,
+           "libcallpc": 872, "libcallsp": 880, "vdsoSP": 896, "vdsoPC": 904, "alllink": 352},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "lr": 32, "bp": 40},
+        sizes={"g": 456, "m": 1824, "gobuf": 48, "stack": 16}),
+    "1.27": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 104, "syscallpc": 112, "syscallbp": 120, "atomicstatus": 144,
+           "goid": 152, "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 208,
+           "parentGoid": 280, "gopc": 288, "ancestors": 296, "startpc": 304, "labels": 352},
+        m={"g0": 0, "morebuf": 8, "procid": 64, "gsignal": 72, "tls": 128, "mstartfn": 176, "curg": 184,
+           "p": 208, "id": 232, "incgo": 280, "isextra": 281, "ncgocall": 320, "ncgo": 328, "lockedg": 384,
+           "libcallpc": 872, "libcallsp": 880, "vdsoSP": 896, "vdsoPC": 904, "alllink": 352},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "lr": 32, "bp": 40},
+        sizes={"g": 456, "m": 1832, "gobuf": 48, "stack": 16}),
+}
+
+ARCHES = (ARCH_X86_64, ARCH_AARCH64)
+
+KNOWN: Dict[Tuple[str, str], Layout] = {
+    (go, arch): Layout(go=go, arch=arch, g=dict(t["g"]), m=dict(t["m"]), gobuf=dict(t["gobuf"]),
+                       sizes=dict(t["sizes"]))
+    for go, t in _TABLE.items() for arch in ARCHES
+}
+
+# Which patch release each row was read from (the test builds exactly these).
+SOURCE_RELEASES = {"1.21": "1.21.13", "1.22": "1.22.10", "1.23": "1.23.4", "1.24": "1.24.11",
+                   "1.25": "1.25.5", "1.26": "1.26.6", "1.27": "1.27.3"}
+
+# g.atomicstatus values (src/runtime/runtime2.go). 5 and 7 are unused; 10 and 11 exist from 1.26 on.
+G_STATUS: Dict[int, str] = {
+    0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 5: "moribund_unused", 6: "dead",
+    7: "enqueue_unused", 8: "copystack", 9: "preempted", 10: "leaked", 11: "deadextra",
+}
+G_SCAN = 0x1000  # _Gscan: ORed onto a status while the GC scans the stack
+G_IDLE, G_RUNNABLE, G_RUNNING, G_SYSCALL, G_WAITING, G_DEAD = 0, 1, 2, 3, 4, 6
+
+
+def status_name(status: int) -> str:
+    """'running', 'syscall', 'scan+waiting' (a _Gscan status), or '?(0x..)' for anything else."""
+    base = status & ~G_SCAN
+    name = G_STATUS.get(base)
+    if name is None or status & ~(G_SCAN | 0xFFF):
+        return "?(0x%x)" % status
+    return ("scan+" + name) if status & G_SCAN else name
+
+
+def _minor_key(go: str) -> int:
+    return int(go.split(".")[1])
+
+
+_VERSION_RE = re.compile(r"go1\.(\d+)")
+
+
+def parse_go_version(go_version: Optional[str]) -> Optional[Tuple[int, int]]:
+    """'go1.23.4' / 'go1.24rc1' / 'devel go1.25-abc' / '1.23.4' -> (1, 23); None when unreadable."""
+    if not go_version:
+        return None
+    m = _VERSION_RE.search(go_version)
+    if m is None:
+        m = re.match(r"\s*1\.(\d+)", go_version)
+    if m is None:
+        return None
+    return 1, int(m.group(1))
+
+
+def layout_for(go_version: Optional[str], arch: str) -> Tuple[Layout, Optional[str]]:
+    """The layout for a Go release on an arch, and a warning sentence when it is only the nearest one.
+
+    'go1.23.4' -> the 1.23 layout, no warning. Older than the oldest known release -> the oldest, newer
+    than the newest -> the newest, unknown version -> the newest, each with one warning. An arch other
+    than x86-64/aarch64 is a UserError (the runtime structs differ on 32-bit targets)."""
+    a = normalize_arch(arch)
+    if a not in ARCHES:
+        raise UserError("Go runtime layouts are not known for architecture %s" % arch,
+                        "gdb-rr-dmabuf reads x86-64 and aarch64 Go programs")
+    known = sorted({go for go, _ in KNOWN}, key=_minor_key)
+    lo, hi = known[0], known[-1]
+    parsed = parse_go_version(go_version)
+    if parsed is None:
+        return KNOWN[(hi, a)], ("the Go version of the binary is unknown; assuming Go %s runtime layouts, "
+                                "goroutine details may be wrong" % hi)
+    minor = parsed[1]
+    go = "1.%d" % minor
+    if (go, a) in KNOWN:
+        return KNOWN[(go, a)], None
+    nearest = lo if minor < _minor_key(lo) else hi
+    if minor < _minor_key(lo):
+        why = "older than"
+    elif minor > _minor_key(hi):
+        why = "newer than"
+    else:  # a gap in the table (none today)
+        nearest = min(known, key=lambda k: abs(_minor_key(k) - minor))
+        why = "not among"
+    return KNOWN[(nearest, a)], ("Go %s is %s the releases whose runtime layouts are known (%s..%s); using "
+                                 "Go %s's, goroutine details may be wrong" % (go, why, lo, hi, nearest))

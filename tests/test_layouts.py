@@ -1,0 +1,224 @@
+"""The runtime layout table (go_runtime/layouts.py) checked against DWARF, for every supported Go
+release on amd64 and arm64 (cross-built, not run), plus layout_for's version handling.
+
+The DWARF reader here is deliberately separate from the code under test: it walks the runtime
+compile unit's type DIEs with pyelftools and reports member offsets and type sizes.
+"""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import pytest
+
+from gdb_rr_dmabuf.errors import UserError
+from gdb_rr_dmabuf.go_runtime import layouts
+from gdb_rr_dmabuf.go_runtime.layouts import (AGGREGATES, G_STATUS, KNOWN, SOURCE_RELEASES, layout_for,
+                                              parse_go_version, status_name)
+from tests.support.toolchains import ALL_GO, build_go
+
+ARCH_ENV = {"x86-64": None, "aarch64": {"GOARCH": "arm64"}}
+TYPES = {"g": "runtime.g", "m": "runtime.m", "gobuf": "runtime.gobuf", "stack": "runtime.stack"}
+
+Struct = Tuple[int, Dict[str, Tuple[int, int]]]  # (byte size, member -> (offset, byte size))
+
+
+def _type_size(die) -> int:
+    seen = 0
+    while "DW_AT_byte_size" not in die.attributes and seen < 16:
+        if die.tag in ("DW_TAG_pointer_type", "DW_TAG_unspecified_type") or die.attributes.get(
+                "DW_AT_name") and die.attributes["DW_AT_name"].value == b"unsafe.Pointer":
+            return die.cu.header["address_size"]
+        if "DW_AT_type" not in die.attributes:
+            break
+        die = die.get_DIE_from_attribute("DW_AT_type")  # typedefs, const, ...
+        seen += 1
+    attr = die.attributes.get("DW_AT_byte_size")
+    return attr.value if attr is not None else -1
+
+
+def dwarf_structs(path) -> Dict[str, Struct]:
+    from elftools.elf.elffile import ELFFile
+
+    want = set(TYPES.values())
+    found: Dict[str, Struct] = {}
+    with open(str(path), "rb") as f:
+        elf = ELFFile(f)
+        assert elf.has_dwarf_info(), "%s has no DWARF" % path
+        for cu in elf.get_dwarf_info().iter_CUs():
+            for die in cu.get_top_DIE().iter_children():
+                if die.tag != "DW_TAG_structure_type" or "DW_AT_name" not in die.attributes:
+                    continue
+                name = die.attributes["DW_AT_name"].value.decode()
+                if name not in want or name in found:
+                    continue
+                members = {}
+                for m in die.iter_children():
+                    if m.tag == "DW_TAG_member":
+                        members[m.attributes["DW_AT_name"].value.decode()] = (
+                            m.attributes["DW_AT_data_member_location"].value,
+                            _type_size(m.get_DIE_from_attribute("DW_AT_type")))
+                found[name] = (die.attributes["DW_AT_byte_size"].value, members)
+            if len(found) == len(want):
+                break
+    missing = want - set(found)
+    assert not missing, "%s: DWARF has no %s" % (path, ", ".join(sorted(missing)))
+    return found
+
+
+@pytest.fixture(scope="module", params=[(v, a) for v in ALL_GO for a in ARCH_ENV],
+                ids=lambda p: "go%s-%s" % p)
+def probe(request):
+    version, arch = request.param
+    env = ARCH_ENV[arch]
+    exe = build_go("layoutprobe", version, env=env, cgo=False if env else None)
+    return version, arch, dwarf_structs(exe)
+
+
+def _dwarf_field(structs, kind: str, name: str) -> Tuple[int, int]:
+    """(offset, size) of a table field name in DWARF; raises KeyError when the field is missing."""
+    size, members = structs[TYPES[kind]]
+    if "." in name:
+        outer, inner = name.split(".", 1)
+        base, _ = members[outer]
+        if outer == "stack":
+            return base + structs["runtime.stack"][1][inner][0], structs["runtime.stack"][1][inner][1]
+        raise KeyError(name)
+    return members[name]
+
+
+def test_every_offset_matches_dwarf(probe):
+    version, arch, structs = probe
+    minor = ".".join(version.split(".")[:2])
+    assert (minor, arch) in KNOWN, "no layout for Go %s %s in layouts.KNOWN" % (minor, arch)
+    lay = KNOWN[(minor, arch)]
+    bad = []
+    for kind in ("g", "m", "gobuf"):
+        for name, off in getattr(lay, kind).items():
+            where = "Go %s %s: %s.%s" % (version, arch, TYPES[kind], name)
+            try:
+                d_off, d_size = _dwarf_field(structs, kind, name)
+            except KeyError:
+                bad.append("%s: in the table (offset %d) but not in DWARF" % (where, off))
+                continue
+            if d_off != off:
+                bad.append("%s: table offset %d, DWARF offset %d" % (where, off, d_off))
+            if (kind, name) not in AGGREGATES and d_size != lay.width(kind, name):
+                bad.append("%s: read as %d bytes, DWARF type is %d bytes" % (where, lay.width(kind, name), d_size))
+    for key, tname in (("g", "runtime.g"), ("m", "runtime.m"), ("gobuf", "runtime.gobuf"),
+                       ("stack", "runtime.stack")):
+        if lay.sizes.get(key) != structs[tname][0]:
+            bad.append("Go %s %s: sizeof(%s) table %s, DWARF %d" % (version, arch, tname, lay.sizes.get(key),
+                                                                   structs[tname][0]))
+    if lay.g.get("sched") is not None and structs["runtime.gobuf"][0] != lay.sizes.get("gobuf"):
+        bad.append("Go %s %s: g.sched is not a gobuf of the table's size" % (version, arch))
+    assert not bad, "runtime layout table is wrong:\n" + "\n".join(bad)
+
+
+def test_fields_that_exist_in_dwarf_are_in_the_table(probe):
+    """A field the table tracks for some release must be in every release whose DWARF has it, so a
+    release that (re)gains a field we use is noticed (g.syscallbp appeared in 1.23)."""
+    version, arch, structs = probe
+    lay = KNOWN[(".".join(version.split(".")[:2]), arch)]
+    bad = []
+    for kind in ("g", "m", "gobuf"):
+        tracked = set()
+        for other in KNOWN.values():
+            tracked |= set(getattr(other, kind))
+        for name in sorted(tracked - set(getattr(lay, kind))):
+            try:
+                _dwarf_field(structs, kind, name)
+            except KeyError:
+                continue
+            bad.append("Go %s %s: %s.%s exists in DWARF but not in the table" % (version, arch, TYPES[kind], name))
+    assert not bad, "\n".join(bad)
+
+
+def test_the_fields_goroutines_py_needs_are_everywhere():
+    need_g = {"stack.lo", "stack.hi", "stackguard0", "m", "sched", "syscallsp", "syscallpc", "atomicstatus",
+              "goid", "gopc", "startpc", "parentGoid", "waitreason", "lockedm"}
+    need_m = {"g0", "curg", "gsignal", "procid", "id", "ncgo", "incgo", "libcallsp"}
+    need_b = {"sp", "pc", "g", "lr", "bp"}
+    for key, lay in KNOWN.items():
+        assert need_g <= set(lay.g), (key, need_g - set(lay.g))
+        assert need_m <= set(lay.m), (key, need_m - set(lay.m))
+        assert need_b <= set(lay.gobuf), (key, need_b - set(lay.gobuf))
+        assert ("syscallbp" in lay.g) == (int(key[0].split(".")[1]) >= 23), key
+        assert ("ret" in lay.gobuf) == (int(key[0].split(".")[1]) <= 24), key
+
+
+def test_source_releases_are_the_supported_toolchains():
+    assert sorted(SOURCE_RELEASES.values()) == sorted(ALL_GO)
+    assert {go for go, _ in KNOWN} == set(SOURCE_RELEASES)
+
+
+# layout_for -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,minor", [
+    ("go1.23.4", 23), ("go1.21", 21), ("go1.24rc1", 24), ("devel go1.25-1234abcd Tue Jan 1", 25),
+    ("1.22.10", 22), ("go1.27.3 X:nocoverageredesign", 27)])
+def test_parse_go_version(text, minor):
+    assert parse_go_version(text) == (1, minor)
+
+
+@pytest.mark.parametrize("text", [None, "", "gccgo", "go2"])
+def test_parse_go_version_unreadable(text):
+    assert parse_go_version(text) is None
+
+
+def test_layout_for_exact_release_has_no_warning():
+    for v in ALL_GO:
+        for arch, alias in (("x86-64", "amd64"), ("aarch64", "arm64")):
+            lay, warn = layout_for("go" + v, arch)
+            assert warn is None
+            assert (lay.go, lay.arch) == (".".join(v.split(".")[:2]), arch)
+            assert layout_for("go" + v, alias)[0] is lay
+
+
+def test_layout_for_goid_offset_by_release():
+    # Ground truth from DWARF (see test_every_offset_matches_dwarf), spelled out for readability.
+    assert layout_for("go1.21.13", "x86-64")[0].g["goid"] == 152
+    assert layout_for("go1.23.4", "x86-64")[0].g["goid"] == 160
+    assert layout_for("go1.25.5", "aarch64")[0].g["goid"] == 152
+    assert layout_for("go1.23.4", "x86-64")[0].sched("sp") == 56
+    assert layout_for("go1.25.5", "x86-64")[0].sched("bp") == 96
+
+
+def test_layout_for_older_release_uses_oldest_with_one_warning():
+    lay, warn = layout_for("go1.19.2", "x86-64")
+    assert lay.go == "1.21"
+    assert warn and "1.19" in warn and "older" in warn and "1.21" in warn
+    assert "\n" not in warn and warn.count(";") == 1
+
+
+def test_layout_for_newer_release_uses_newest_with_warning():
+    lay, warn = layout_for("go1.31.0", "aarch64")
+    assert (lay.go, lay.arch) == ("1.27", "aarch64")
+    assert warn and "1.31" in warn and "newer" in warn and "1.27" in warn
+
+
+def test_layout_for_unknown_version_warns():
+    lay, warn = layout_for(None, "x86-64")
+    assert lay.go == "1.27" and warn and "unknown" in warn
+    lay2, warn2 = layout_for("not a version", "x86-64")
+    assert lay2 is lay and warn2 == warn
+
+
+def test_layout_for_unsupported_arch_is_a_user_error():
+    with pytest.raises(UserError) as e:
+        layout_for("go1.23.4", "riscv64")
+    assert "riscv64" in str(e.value)
+
+
+def test_layouts_are_frozen():
+    lay = KNOWN[("1.23", "x86-64")]
+    with pytest.raises(Exception):
+        lay.go = "1.99"  # type: ignore[misc]
+
+
+def test_status_names():
+    assert G_STATUS[2] == "running" and G_STATUS[3] == "syscall" and G_STATUS[4] == "waiting"
+    assert status_name(3) == "syscall"
+    assert status_name(0x1003) == "scan+syscall"
+    assert status_name(0x2002).startswith("?")
+    assert status_name(12).startswith("?")
+    assert layouts.G_SCAN == 0x1000
