@@ -66,7 +66,7 @@ def value_of(name: str, arch: str = "x86-64") -> Optional[int]:
 _LINK_RULES = (
     (re.compile(r"^anon_inode:\[?dmabuf\]?$|^/dmabuf:|^dmabuf:"), ("DMA_BUF_",)),
     (re.compile(r"^anon_inode:\[?sync_file\]?$"), ("SYNC_IOC_",)),
-    (re.compile(r"^/dev/binderfs/|^/dev/(hw|vnd)?binder$|binder"), ("BINDER_",)),
+    (re.compile(r"^/dev/binderfs/|^/dev/(hw|vnd)?binder$|^anon_inode:\[?binder"), ("BINDER_",)),
     (re.compile(r"^/dev/dri/"), ("DRM_",)),
     (re.compile(r"^/dev/udmabuf$"), ("UDMABUF_",)),
     (re.compile(r"^/dev/dma_heap/"), ("DMA_HEAP_",)),
