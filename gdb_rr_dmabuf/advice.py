@@ -515,8 +515,9 @@ def _upgrade_helps(ev: Evidence) -> bool:
     return bool(ev.rr_supported_since) and rr_handles(ev) is not True
 
 
-def is_vulkan_path(ev: Evidence) -> bool:
-    items = _Items(ev)
+def is_vulkan_path(ev: Evidence, items: Optional["_Items"] = None) -> bool:
+    """Does the stack show a Vulkan path (lavapipe, the WSI, the loader, Gio's vk package)?"""
+    items = items or _Items(ev)
     return bool(items.hits("native_functions", [Pattern(p) for p in _VULKAN_NATIVE])
                 or items.hits("objfiles", [Pattern(p) for p in _VULKAN_OBJFILES])
                 or items.hits("go_functions", [Pattern(p) for p in _VULKAN_GO]))
@@ -718,7 +719,7 @@ def advise(ev: Evidence, rules: Optional[List[Rule]] = None) -> List[Suggestion]
     if rules is None:
         rules = load_rules()
     items = _Items(ev)
-    vulkan = is_vulkan_path(ev)
+    vulkan = is_vulkan_path(ev, items)
     out: List[Tuple[float, int, Suggestion]] = []
     seen = set()
     for order, rule in enumerate(rules):

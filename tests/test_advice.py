@@ -1,0 +1,396 @@
+"""The advice engine: every built-in rule fires on its frame list and stays silent on near misses.
+
+Frame lists live in tests/data/advice/*.json; each says where it comes from ("recorded": a public
+backtrace such as rr issue #3891's; "constructed": frame names taken from the projects' sources as the
+knowledge file describes them).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from gdb_rr_dmabuf import advice
+from gdb_rr_dmabuf.advice import Evidence, GoFrameEv, Suggestion, advise, load_rules, to_json
+from gdb_rr_dmabuf.errors import UserError
+
+DATA = Path(__file__).resolve().parent / "data" / "advice"
+EXPORT = 0xC0086202            # DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR('b', 2, 8 bytes)
+HEAP_ALLOC = 0xC0184800        # DMA_HEAP_IOCTL_ALLOC = _IOWR('H', 0, 24 bytes)
+
+
+def _frames(d: dict) -> list:
+    if "native_frames_from" in d:
+        return _frames(json.loads((DATA / d["native_frames_from"]).read_text()))
+    return [tuple(f) for f in d.get("native_frames", [])]
+
+
+def ev_from(name: str, **changes) -> Evidence:
+    d = json.loads((DATA / name).read_text())
+    ev = Evidence(
+        request=int(d["request"], 0) if d.get("request") else None,
+        request_names=list(d.get("request_names", [])),
+        result=d.get("result"),
+        fd_links={int(k): v for k, v in d.get("fd_links", {}).items()},
+        native_frames=_frames(d),
+        go_frames=[GoFrameEv(**f) for f in d.get("go_frames", [])],
+        go_caller=GoFrameEv(**d["go_caller"]) if d.get("go_caller") else None,
+        executable=d.get("executable"),
+        rr_version=d.get("rr_version"),
+        rr_supported_since=d.get("rr_supported_since"),
+        rr_support_known=d.get("rr_support_known", False),
+    )
+    return dataclasses.replace(ev, **changes)
+
+
+def ids(sugs: List[Suggestion]) -> List[str]:
+    return [s.rule_id for s in sugs]
+
+
+def by_id(sugs: List[Suggestion], rid: str) -> Suggestion:
+    for s in sugs:
+        if s.rule_id == rid:
+            return s
+    raise AssertionError("%s not among %s" % (rid, ids(sugs)))
+
+
+@pytest.fixture(autouse=True)
+def _no_user_rules(monkeypatch):
+    monkeypatch.delenv(advice.ENV_RULES, raising=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The built-in rules themselves
+
+BUILTIN_IDS = ["go-gio-egl", "go-gio-vulkan", "go-fyne-glfw", "go-ebitengine-glfw", "go-gl-glfw",
+               "mesa-llvmpipe-fence-probe", "mesa-lavapipe-enumerate", "mesa-vulkan-wsi-sync",
+               "mesa-hw-driver-sync", "go-direct-ioctl", "rr-upgrade", "rr-no-release"]
+
+
+def test_builtin_rules_load_and_cite_sources():
+    rules = load_rules()
+    assert [r.id for r in rules] == BUILTIN_IDS
+    for r in rules:
+        assert r.source.strip() and r.title.strip() and r.action.strip(), r.id
+        for c in r.commands:
+            # rr already sets LIBGL_ALWAYS_SOFTWARE=1, and it is what selects llvmpipe.
+            assert "LIBGL_ALWAYS_SOFTWARE" not in c, r.id
+            assert c.startswith(("rr ", "go build ")), (r.id, c)
+    by = {r.id: r for r in rules}
+    assert by["mesa-llvmpipe-fence-probe"].request_numbers == [EXPORT]
+    # GALLIUM_DRIVER is only offered by rules that cannot fire on a Vulkan stack.
+    for r in rules:
+        if any("GALLIUM_DRIVER" in c for c in r.commands) and not r.switches_to_gl:
+            excluded = [p.text for p in r.exclude.get("native_functions", [])]
+            assert "lvp_*" in excluded and "wsi_*" in excluded, r.id
+
+
+# ---------------------------------------------------------------------------------------------
+# Each rule fires on its frame list, in this order
+
+@pytest.mark.parametrize("name, expected", [
+    ("rr3891_llvmpipe.json", ["mesa-llvmpipe-fence-probe", "rr-upgrade"]),
+    ("rr3899_go_memfd.json", ["mesa-llvmpipe-fence-probe", "rr-upgrade"]),
+    ("gio_egl.json", ["go-gio-egl", "mesa-llvmpipe-fence-probe", "rr-upgrade"]),
+    ("gio_vulkan.json", ["go-gio-vulkan", "mesa-lavapipe-enumerate", "rr-upgrade"]),
+    ("fyne_glfw.json", ["go-fyne-glfw", "mesa-llvmpipe-fence-probe", "rr-upgrade"]),
+    ("ebitengine_glfw.json", ["go-ebitengine-glfw", "mesa-llvmpipe-fence-probe", "rr-upgrade"]),
+    ("lavapipe_enumerate.json", ["mesa-lavapipe-enumerate", "rr-upgrade"]),
+    ("vulkan_wsi.json", ["mesa-vulkan-wsi-sync", "rr-upgrade"]),
+    ("iris_export.json", ["mesa-hw-driver-sync"]),
+    ("go_direct_syscall.json", ["go-direct-ioctl", "rr-upgrade"]),
+    ("go_std_only.json", ["rr-upgrade"]),
+])
+def test_rules_fire_in_rank_order(name, expected):
+    sugs = advise(ev_from(name))
+    assert ids(sugs) == expected
+    scores = [s.score for s in sugs]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_rr3891_llvmpipe_stack():
+    s = by_id(advise(ev_from("rr3891_llvmpipe.json")), "mesa-llvmpipe-fence-probe")
+    assert s.commands == ["rr record -v GALLIUM_DRIVER=softpipe ./prog"]
+    assert s.confidence == "high"
+    assert "ioctl request 0xc0086202 (DMA_BUF_IOCTL_EXPORT_SYNC_FILE)" in s.evidence
+    assert "native frame #2 llvmpipe_init_screen_fence_funcs" in s.evidence
+    assert "DMA_BUF_IOCTL_EXPORT_SYNC_FILE" in s.title and "#3891" in s.source
+
+
+def test_rr3899_memfd_alone_is_weaker_than_frames():
+    memfd = by_id(advise(ev_from("rr3899_go_memfd.json")), "mesa-llvmpipe-fence-probe")
+    frames = by_id(advise(ev_from("rr3891_llvmpipe.json")), "mesa-llvmpipe-fence-probe")
+    assert memfd.evidence == ["ioctl request 0xc0086202 (DMA_BUF_IOCTL_EXPORT_SYNC_FILE)",
+                              "memfd lp_dma_buf (fd 11 -> /memfd:lp_dma_buf (deleted))"]
+    assert memfd.confidence == "medium" and frames.confidence == "high"
+    assert memfd.score < frames.score
+    only_fd = advise(ev_from("rr3899_go_memfd.json", request=None, request_names=[]))
+    assert by_id(only_fd, "mesa-llvmpipe-fence-probe").confidence == "low"
+
+
+def test_toolkit_rules_name_the_go_path():
+    gio = advise(ev_from("gio_egl.json"))[0]
+    assert gio.rule_id == "go-gio-egl" and gio.confidence == "high"
+    assert gio.commands == ["rr record -v GALLIUM_DRIVER=softpipe /home/u/hello/hello"]
+    assert "Go frame #2 gioui.org/internal/egl.eglInitialize (gioui.org/internal/egl/egl_unix.go:69)" \
+        in gio.evidence
+    fyne = advise(ev_from("fyne_glfw.json"))[0]
+    assert fyne.rule_id == "go-fyne-glfw"
+    assert any("fyne.io/fyne/v2/internal/driver/glfw.(*window).create.func1" in e for e in fyne.evidence)
+    assert any(e.endswith("libgallium-24.3.1.so") for e in fyne.evidence)
+    ebi = advise(ev_from("ebitengine_glfw.json"))[0]
+    assert ebi.rule_id == "go-ebitengine-glfw"
+    assert ebi.commands == ["rr record -v GALLIUM_DRIVER=softpipe ./game"]
+    assert "EBITENGINE_GRAPHICS_LIBRARY" in ebi.action
+
+
+def test_gio_vulkan_switches_to_egl_instead_of_hiding_lavapipe():
+    s = advise(ev_from("gio_vulkan.json"))[0]
+    assert s.rule_id == "go-gio-vulkan"
+    assert s.commands == ["go build -tags nowayland -o ./hello . && rr record -v GALLIUM_DRIVER=softpipe ./hello"]
+
+
+def test_lavapipe_gets_loader_filter_not_gallium():
+    sugs = advise(ev_from("lavapipe_enumerate.json"))
+    lvp = by_id(sugs, "mesa-lavapipe-enumerate")
+    assert lvp.commands == ["rr record -v VK_LOADER_DRIVERS_DISABLE='*lvp*' ./vkcube"]
+    assert "1.3.234" in lvp.action
+    assert not any("GALLIUM_DRIVER" in c for s in sugs for c in s.commands)
+
+
+def test_wsi_stack_gets_no_env_switch():
+    sugs = advise(ev_from("vulkan_wsi.json"))
+    wsi = by_id(sugs, "mesa-vulkan-wsi-sync")
+    assert wsi.commands == [] and "5.9.0" in wsi.action
+    assert "mesa-lavapipe-enumerate" not in ids(sugs)   # lvp objfile, but WSI frames
+    assert not any("GALLIUM_DRIVER" in c or "VK_LOADER" in c for s in sugs for c in s.commands)
+
+
+# ---------------------------------------------------------------------------------------------
+# Near misses
+
+def test_llvmpipe_frames_with_another_ioctl_are_not_the_fence_probe():
+    ev = ev_from("rr3891_llvmpipe.json", request=HEAP_ALLOC, request_names=["DMA_HEAP_IOCTL_ALLOC"],
+                 rr_supported_since=None, rr_support_known=True)
+    sugs = advise(ev)
+    assert ids(sugs) == ["rr-no-release"]
+    assert sugs[0].title.startswith("No rr release known to this tool handles DMA_HEAP_IOCTL_ALLOC")
+    # Same request known only by number: still scoped out.
+    assert "mesa-llvmpipe-fence-probe" not in ids(advise(dataclasses.replace(ev, request_names=[])))
+
+
+def test_no_release_claim_needs_a_lookup():
+    ev = ev_from("rr3891_llvmpipe.json", request=HEAP_ALLOC, request_names=[], rr_supported_since=None,
+                 rr_support_known=False)
+    assert advise(ev) == []
+
+
+def test_gio_egl_rule_silent_on_vulkan_natives():
+    ev = ev_from("gio_egl.json", native_frames=_frames(json.loads((DATA / "lavapipe_enumerate.json").read_text())))
+    assert "go-gio-egl" not in ids(advise(ev))
+
+
+def test_go_gl_glfw_without_fyne():
+    d = ev_from("fyne_glfw.json")
+    plain = dataclasses.replace(d, go_frames=[f for f in d.go_frames if not f.package.startswith("fyne.io/")])
+    sugs = advise(plain)
+    assert ids(sugs)[0] == "go-gl-glfw" and "go-fyne-glfw" not in ids(sugs)
+    assert "go-gl-glfw" not in ids(advise(d))           # Fyne stack: the Fyne rule, not the generic one
+
+
+def test_std_library_stack_is_not_user_code():
+    ev = ev_from("go_std_only.json")
+    assert ev.go_caller is not None and ev.go_caller.function == "main.main"
+    assert "go-direct-ioctl" not in ids(advise(ev))
+
+
+def test_go_syscall_under_mesa_frames_is_not_go_code():
+    ev = ev_from("go_direct_syscall.json", native_frames=[("__GI___ioctl", "/lib/libc.so.6"),
+                                                          ("drmIoctl", "/lib/libdrm.so.2")])
+    assert "go-direct-ioctl" not in ids(advise(ev))
+
+
+@pytest.mark.parametrize("version, upgrade", [("5.8.0", True), ("5.9.0", False), ("5.10.0", False),
+                                              ("rr version 5.9.1", False), ("4.5.0", True), (None, True)])
+def test_rr_upgrade_only_when_it_helps(version, upgrade):
+    sugs = advise(ev_from("rr3891_llvmpipe.json", rr_version=version))
+    assert ("rr-upgrade" in ids(sugs)) == upgrade
+    if upgrade:
+        s = by_id(sugs, "rr-upgrade")
+        assert s.confidence == ("high" if version else "medium")
+        assert "rr 5.9.0 and later record DMA_BUF_IOCTL_EXPORT_SYNC_FILE" in s.title
+
+
+def test_unknown_request_still_fires_on_frames_without_request_evidence():
+    sugs = advise(ev_from("gio_egl.json", request=None, request_names=[]))
+    assert ids(sugs) == ["go-gio-egl", "mesa-llvmpipe-fence-probe"]   # no request: no rr advice
+    assert not any(e.startswith("ioctl request") for e in sugs[0].evidence)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rule 8: Go code making the ioctl itself
+
+def test_go_direct_ioctl_names_package_function_location_module():
+    s = advise(ev_from("go_direct_syscall.json"))[0]
+    assert s.rule_id == "go-direct-ioctl" and s.confidence == "high"
+    assert s.title == ("Go code makes the ioctl itself: example.com/gpufence.ExportSyncFile in package "
+                       "example.com/gpufence (example.com/gpufence@v1.2.0) calls the raw syscall at "
+                       "/home/u/go/pkg/mod/example.com/gpufence@v1.2.0/fence.go:42.")
+    assert 'os.Getenv("RUNNING_UNDER_RR")' in s.action
+    assert s.action.endswith("or upgrade rr to 5.9.0 or later, which handles DMA_BUF_IOCTL_EXPORT_SYNC_FILE.")
+    assert 'os.Getenv("RUNNING_UNDER_RR") != ""' in s.snippet
+    assert "example.com/gpufence.ExportSyncFile (/home/u/go/pkg/mod/example.com/gpufence@v1.2.0/fence.go:42)" \
+        in s.snippet
+    assert s.commands == ["rr record /home/u/demo/demo"]
+
+
+def test_go_direct_ioctl_rr_clause_follows_rr_support():
+    up_to_date = advise(ev_from("go_direct_syscall.json", rr_version="5.9.0"))[0]
+    assert "upgrade" not in up_to_date.action and "rr-upgrade" not in ids(advise(ev_from(
+        "go_direct_syscall.json", rr_version="5.9.0")))
+    none = advise(ev_from("go_direct_syscall.json", request=HEAP_ALLOC, request_names=["DMA_HEAP_IOCTL_ALLOC"],
+                          rr_supported_since=None, rr_support_known=True))
+    assert ids(none) == ["go-direct-ioctl", "rr-no-release"]
+    assert "no rr release handles DMA_HEAP_IOCTL_ALLOC yet" in none[0].action
+
+
+def test_go_direct_ioctl_through_x_sys_unix():
+    ev = ev_from("go_direct_syscall.json")
+    frames = list(ev.go_frames)
+    frames.insert(3, GoFrameEv("golang.org/x/sys/unix.ioctlPtr", "golang.org/x/sys/unix",
+                               "golang.org/x/sys", "v0.28.0", "zsyscall_linux.go", None))
+    s = advise(dataclasses.replace(ev, go_frames=frames))[0]
+    assert s.rule_id == "go-direct-ioctl"
+    assert "example.com/gpufence.ExportSyncFile" in s.title   # x/sys/unix is the syscall layer
+
+
+def test_go_snippet_compiles():
+    from tests.support.toolchains import go_root
+    s = advise(ev_from("go_direct_syscall.json"))[0]
+    lines = s.snippet.split("\n")
+    helper_end = lines.index("") if "" in lines else 2
+    src = "package main\n\nimport \"os\"\n\n" + "\n".join(lines[:helper_end]) + \
+          "\n\nfunc exportSyncFile() {\n" + "\n".join(lines[helper_end:]) + "\n}\n\nfunc main() { exportSyncFile() }\n"
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / ("advice-snippet-%d" % os.getpid())
+    tmp.mkdir(exist_ok=True)
+    (tmp / "main.go").write_text(src)
+    goroot = go_root()
+    env = dict(os.environ, GOROOT=str(goroot), GOTOOLCHAIN="local", GOPROXY="off", GO111MODULE="off",
+               CGO_ENABLED="0", GOCACHE=str(Path(__file__).resolve().parents[1] / ".cache" / "gocache" / "advice"))
+    p = subprocess.run([str(goroot / "bin" / "go"), "vet", "main.go"], cwd=str(tmp), env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert p.returncode == 0, src + p.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Output helpers and guards
+
+@pytest.mark.parametrize("exe, shown", [(None, "./prog"), ("hello", "./hello"), ("./hello", "./hello"),
+                                        ("/opt/my app/run", "'/opt/my app/run'")])
+def test_exe_placeholder(exe, shown):
+    s = by_id(advise(ev_from("rr3891_llvmpipe.json", executable=exe)), "mesa-llvmpipe-fence-probe")
+    assert s.commands == ["rr record -v GALLIUM_DRIVER=softpipe %s" % shown]
+
+
+def test_to_json():
+    sugs = advise(ev_from("go_direct_syscall.json"))
+    d = json.loads(json.dumps([to_json(s) for s in sugs]))
+    assert set(d[0]) == {"rule_id", "title", "action", "commands", "source", "evidence", "confidence",
+                         "score", "snippet"}
+    assert "snippet" not in d[1] and d[1]["rule_id"] == "rr-upgrade"
+    assert d[0]["score"] == round(sugs[0].score, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# User rules
+
+USER_RULE = {
+    "id": "my-qt-quick",
+    "priority": 5,
+    "title": "Qt Quick's scene graph is initialising OpenGL ({request_name}).",
+    "action": "Use Qt Quick's software backend while recording.",
+    "commands": ["rr record -v QT_QUICK_BACKEND=software {exe}"],
+    "source": "https://doc.qt.io/qt-6/qtquick-visualcanvas-adaptations.html",
+    "requests": ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"],
+    "require_any": {"native_functions": ["re:^QSGRhi", "QQuickWindow*"], "objfiles": ["libQt6Quick.so*"]},
+}
+
+
+def _write(tmp_path, obj, name="rules.json") -> str:
+    p = tmp_path / name
+    p.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return str(p)
+
+
+def test_user_rule_fires_and_ranks_first(tmp_path):
+    rules = load_rules(_write(tmp_path, {"rules": [USER_RULE]}))
+    assert rules[0].id == "my-qt-quick" and rules[0].origin.endswith("rules.json")
+    frames = [("drmIoctl", "/lib/libdrm.so.2"), ("llvmpipe_init_screen_fence_funcs", None),
+              ("QSGRhiSupport::create", "/usr/lib/libQt6Quick.so.6")]
+    ev = Evidence(request=EXPORT, request_names=["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"], native_frames=frames,
+                  executable="qml")
+    sugs = advise(ev, rules)
+    assert ids(sugs) == ["my-qt-quick", "mesa-llvmpipe-fence-probe"]
+    assert sugs[0].commands == ["rr record -v QT_QUICK_BACKEND=software ./qml"]
+    assert sugs[0].evidence == ["ioctl request 0xc0086202 (DMA_BUF_IOCTL_EXPORT_SYNC_FILE)",
+                                "native frame #2 QSGRhiSupport::create in libQt6Quick.so.6",
+                                "native frame #2 in /usr/lib/libQt6Quick.so.6"]
+    assert "my-qt-quick" not in ids(advise(dataclasses.replace(ev, native_frames=frames[:2]), rules))
+
+
+def test_user_file_from_environment_replaces_and_disables(tmp_path, monkeypatch):
+    replaced = dict(USER_RULE, id="mesa-llvmpipe-fence-probe", priority=0,
+                    require_any={"native_functions": ["llvmpipe_*"]})
+    path = _write(tmp_path, [replaced, {"id": "rr-upgrade", "disabled": True}])
+    monkeypatch.setenv(advice.ENV_RULES, path)
+    sugs = advise(ev_from("rr3891_llvmpipe.json"))
+    assert ids(sugs) == ["mesa-llvmpipe-fence-probe"]
+    assert sugs[0].commands == ["rr record -v QT_QUICK_BACKEND=software ./prog"]
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("{\"rules\": [", "not valid JSON"),
+    ({"rule": []}, "no \"rules\" list"),
+    ({"rules": [dict(USER_RULE, kind="magic")]}, "unknown kind 'magic'"),
+    ({"rules": [dict(USER_RULE, commands=["rr record {program}"])]}, "unknown placeholder {program}"),
+    ({"rules": [dict(USER_RULE, require_any={"native_functions": ["re:("]})]}, "bad regular expression"),
+    ({"rules": [dict(USER_RULE, require_any={"stack": ["x"]})]}, "unknown evidence kind 'stack'"),
+    ({"rules": [dict(USER_RULE, requests=["0xZZ"])]}, "is not a number"),
+    ({"rules": [dict(USER_RULE, titel="typo")]}, "unknown key(s) titel"),
+    ({"rules": [{k: v for k, v in USER_RULE.items() if k != "source"}]}, "'source' must be a non-empty"),
+    ({"rules": [USER_RULE, USER_RULE]}, "appears twice"),
+])
+def test_malformed_user_file_is_one_line_error(tmp_path, content, problem):
+    path = _write(tmp_path, content)
+    with pytest.raises(UserError) as ei:
+        load_rules(path)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    assert msg.startswith("advice rules file %s: " % path)
+    assert problem in msg
+
+
+def test_missing_user_file_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(advice.ENV_RULES, str(tmp_path / "nope.json"))
+    with pytest.raises(UserError) as ei:
+        advise(ev_from("rr3891_llvmpipe.json"))
+    assert "cannot read it" in str(ei.value) and "unset " + advice.ENV_RULES in str(ei.value)
+
+
+def test_commands_that_cannot_help_are_dropped(tmp_path):
+    useless = dict(USER_RULE, id="bad-advice", commands=["rr record -v LIBGL_ALWAYS_SOFTWARE=1 {exe}"],
+                   require_any={"native_functions": ["llvmpipe_*"]})
+    gallium = dict(USER_RULE, id="gl-advice", commands=["rr record -v GALLIUM_DRIVER=softpipe {exe}",
+                                                        "rr record -n {exe}"],
+                   require_any={"native_functions": ["llvmpipe_*"]})
+    rules = load_rules(_write(tmp_path, [useless, gallium]))
+    gl = advise(ev_from("rr3891_llvmpipe.json"), rules)
+    assert "bad-advice" not in ids(gl)
+    assert by_id(gl, "gl-advice").commands == ["rr record -v GALLIUM_DRIVER=softpipe ./prog", "rr record -n ./prog"]
+    vk = advise(ev_from("lavapipe_enumerate.json"), rules)
+    assert by_id(vk, "gl-advice").commands == ["rr record -n ./vkcube"]
