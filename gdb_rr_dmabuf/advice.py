@@ -511,10 +511,6 @@ def rr_handles(ev: Evidence) -> Optional[bool]:
     return have >= since
 
 
-def _upgrade_helps(ev: Evidence) -> bool:
-    return bool(ev.rr_supported_since) and rr_handles(ev) is not True
-
-
 def is_vulkan_path(ev: Evidence, items: Optional["_Items"] = None) -> bool:
     """Does the stack show a Vulkan path (lavapipe, the WSI, the loader, Gio's vk package)?"""
     items = items or _Items(ev)
