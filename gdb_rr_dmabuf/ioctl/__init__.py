@@ -4,5 +4,7 @@ from __future__ import annotations
 
 from .ioc import Ioc, decode_ioc, parse_request
 from .names import names_for, narrow_by_link, value_of
+from .structs import ArgDecode, Field, decode_argument
 
-__all__ = ["Ioc", "decode_ioc", "parse_request", "names_for", "value_of", "narrow_by_link"]
+__all__ = ["Ioc", "decode_ioc", "parse_request", "names_for", "value_of", "narrow_by_link", "ArgDecode", "Field",
+           "decode_argument"]
