@@ -213,3 +213,8 @@ def test_syncobj_pairs_both_sizes(size):
     assert f["handle"].role == "out" and f["handle"].value is None
     f = fields(decode_argument(fd2h, tgt(struct.pack("<IIiI", 4, 0, 9, 0) + tail), A, True))
     assert f["handle"].value == 4
+
+
+def test_unknown_address():
+    d = decode_argument(0xC0086202, tgt(b""), None, True)
+    assert d.error == "the argument address is not known" and [f.value for f in d.fields] == [None, None]

@@ -277,6 +277,10 @@ def decode_argument(request: int, target, addr: int, at_exit: bool, arch: str = 
     spec = spec_for(request)
     if spec is None:
         return None
+    if addr is None:
+        return ArgDecode(address=0, struct=spec.struct, size=spec.size, returns_fd=spec.returns_fd,
+                         fields=[Field(f.name, f.offset, f.ctype, f.role) for f in spec.fields],
+                         error="the argument address is not known")
     addr = int(addr) & 0xFFFFFFFFFFFFFFFF
     failed = _errno_text(result) if at_exit else None
     if spec.kind == "string":
