@@ -1,0 +1,516 @@
+"""Facts about an executable read from its ELF file: sections, symbols, PT_TLS, build ids.
+
+GoBinary is the one entry point the Go decoders use. It parses the ELF headers with pyelftools once,
+maps the file read-only and answers everything else (symbols, static data, relocations) from that
+mapping with struct, so opening even a large binary costs milliseconds. The Go-specific parts
+(build info, pclntab) are built lazily on first use.
+
+Addresses are link-time addresses throughout; load_bias() turns them into run-time ones for PIE.
+"""
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+import struct
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..errors import UserError
+from ..target import normalize_arch
+
+# ELF constants we need without going through pyelftools for bulk data.
+_SHT_NOBITS = 8
+_SHF_ALLOC = 0x2
+_SHF_WRITE = 0x1
+_SHF_EXECINSTR = 0x4
+_PT_LOAD = 1
+_PT_TLS = 7
+_R_X86_64_RELATIVE = 8
+_R_AARCH64_RELATIVE = 1027
+_R_386_RELATIVE = 8
+_R_ARM_RELATIVE = 23
+AT_ENTRY = 9
+
+_ELF_MACHINES = {
+    "EM_X86_64": "x86-64",
+    "EM_AARCH64": "aarch64",
+    "EM_386": "i386",
+    "EM_ARM": "arm",
+    "EM_RISCV": "riscv64",
+    "EM_PPC64": "ppc64",
+    "EM_S390": "s390x",
+    "EM_MIPS": "mips",
+    "EM_LOONGARCH": "loong64",
+}
+
+
+class _Section:
+    __slots__ = ("name", "addr", "size", "offset", "type", "flags", "nobits")
+
+    def __init__(self, name: str, addr: int, size: int, offset: int, sh_type: str, flags: int):
+        self.name = name
+        self.addr = addr
+        self.size = size
+        self.offset = offset
+        self.type = sh_type
+        self.flags = flags
+        self.nobits = sh_type == "SHT_NOBITS"
+
+    def __repr__(self) -> str:
+        return "<section %s 0x%x+0x%x>" % (self.name, self.addr, self.size)
+
+
+class _Segment:
+    __slots__ = ("vaddr", "memsz", "filesz", "offset", "flags")
+
+    def __init__(self, vaddr: int, memsz: int, filesz: int, offset: int, flags: int):
+        self.vaddr = vaddr
+        self.memsz = memsz
+        self.filesz = filesz
+        self.offset = offset
+        self.flags = flags
+
+
+_CACHE: Dict[Tuple[str, int, int], "GoBinary"] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 16
+
+
+class GoBinary:
+    """One executable (or shared object) on disk. Use GoBinary.open(path): it is cached."""
+
+    path: str
+    arch: str
+    is_pie: bool
+    entry: int
+    ptr_size: int
+    little_endian: bool
+    build_id: Optional[str]
+    go_build_id: Optional[str]
+    tls: Optional[Tuple[int, int, int]]
+
+    @classmethod
+    def open(cls, path: str) -> "GoBinary":
+        """The GoBinary for path, cached per (realpath, mtime, size).
+
+        UserError (one line) when the file is missing, unreadable or not ELF. A non-Go ELF file is
+        not an error here: check is_go."""
+        if not path:
+            raise UserError("no executable path given", "pass the program's path (gdb: file PROGRAM)")
+        real = os.path.realpath(path)
+        try:
+            st = os.stat(real)
+        except OSError as e:
+            raise UserError("cannot open %s: %s" % (path, e.strerror or e),
+                            "check the path of the executable")
+        key = (real, int(st.st_mtime_ns), st.st_size)
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+            if hit is not None:
+                return hit
+        binary = cls(real, _display=path)
+        with _CACHE_LOCK:
+            for k in [k for k in _CACHE if k[0] == real]:
+                del _CACHE[k]  # an older version of the same file
+            while len(_CACHE) >= _CACHE_MAX:
+                del _CACHE[next(iter(_CACHE))]
+            _CACHE[key] = binary
+        return binary
+
+    @classmethod
+    def clear_cache(cls) -> None:
+        with _CACHE_LOCK:
+            _CACHE.clear()
+
+    def __init__(self, path: str, _display: Optional[str] = None):
+        self.path = path
+        shown = _display or path
+        try:
+            with open(path, "rb") as f:
+                head = f.read(64)
+                if head[:4] != b"\x7fELF":
+                    raise UserError("%s is not an ELF file" % shown,
+                                    "point at the program's executable, not a script or a core file")
+                size = os.fstat(f.fileno()).st_size
+                self._map: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except OSError as e:
+            raise UserError("cannot read %s: %s" % (shown, e.strerror or e), "check the file's permissions")
+        self._data = memoryview(self._map)
+        try:
+            self._parse_headers(shown)
+        except UserError:
+            raise
+        except Exception as e:  # pyelftools raises many kinds on damaged files
+            raise UserError("%s is not a readable ELF file (%s)" % (shown, str(e).splitlines()[0] if str(e) else
+                                                                      type(e).__name__),
+                            "point at an intact executable")
+        self._symcache: Dict[str, Optional[int]] = {}
+        self._strtabs: Dict[int, bytes] = {}
+        self._relocs: Optional[Dict[int, int]] = None
+        self._buildinfo_done = False
+        self._buildinfo = None
+        self._pclntab = None
+        self._pclntab_error: Optional[UserError] = None
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------------------------- headers
+    def _parse_headers(self, shown: str) -> None:
+        from elftools.elf.elffile import ELFFile
+
+        elf = ELFFile(_MemStream(self._data))
+        self.elfclass = elf.elfclass
+        self.ptr_size = 8 if elf.elfclass == 64 else 4
+        self.little_endian = elf.little_endian
+        self._end = "<" if elf.little_endian else ">"
+        self._ptrfmt = self._end + ("Q" if self.ptr_size == 8 else "I")
+        machine = elf["e_machine"]
+        self.machine = machine
+        self.arch = normalize_arch(_ELF_MACHINES.get(machine, str(machine).replace("EM_", "").lower()))
+        self.elf_type = elf["e_type"]
+        self.is_pie = self.elf_type == "ET_DYN"
+        self.entry = int(elf["e_entry"])
+        self.sections: List[_Section] = []
+        self._by_name: Dict[str, _Section] = {}
+        symtab = dynsym = None
+        self.build_id = None
+        self.go_build_id = None
+        for sec in elf.iter_sections():
+            h = sec.header
+            s = _Section(sec.name, int(h["sh_addr"]), int(h["sh_size"]), int(h["sh_offset"]), h["sh_type"],
+                         int(h["sh_flags"]))
+            self.sections.append(s)
+            self._by_name.setdefault(s.name, s)
+            if h["sh_type"] == "SHT_SYMTAB":
+                symtab = (s, int(h["sh_link"]), int(h["sh_entsize"]) or (24 if self.ptr_size == 8 else 16))
+            elif h["sh_type"] == "SHT_DYNSYM":
+                dynsym = (s, int(h["sh_link"]), int(h["sh_entsize"]) or (24 if self.ptr_size == 8 else 16))
+            elif h["sh_type"] == "SHT_NOTE":
+                self._scan_notes(s.offset, s.size)
+        self._symtabs = []
+        for entry in (symtab, dynsym):
+            if entry is None:
+                continue
+            sec, link, entsize = entry
+            if 0 <= link < len(self.sections):
+                self._symtabs.append((sec, self.sections[link], entsize))
+        self.segments: List[_Segment] = []
+        self.tls = None
+        notes_from_segments = self.build_id is None and self.go_build_id is None
+        for seg in elf.iter_segments():
+            h = seg.header
+            if h["p_type"] == "PT_LOAD":
+                self.segments.append(_Segment(int(h["p_vaddr"]), int(h["p_memsz"]), int(h["p_filesz"]),
+                                              int(h["p_offset"]), int(h["p_flags"])))
+            elif h["p_type"] == "PT_TLS":
+                self.tls = (int(h["p_vaddr"]), int(h["p_memsz"]), int(h["p_align"]))
+            elif h["p_type"] == "PT_NOTE" and notes_from_segments:
+                self._scan_notes(int(h["p_offset"]), int(h["p_filesz"]))
+        self.segments.sort(key=lambda s: s.vaddr)
+        self._seg_starts = [s.vaddr for s in self.segments]
+        # File-backed allocated sections, sorted, for read_static and scans.
+        self._alloc = sorted((s for s in self.sections if s.flags & _SHF_ALLOC and not s.nobits and s.size),
+                             key=lambda s: s.addr)
+        self._alloc_starts = [s.addr for s in self._alloc]
+
+    def _scan_notes(self, offset: int, size: int) -> None:
+        """Read GNU build-id and Go build id notes from raw note bytes (bounded by the region)."""
+        d = self._data
+        end = min(len(d), offset + size)
+        pos = offset
+        e = self._end
+        for _ in range(64):
+            if pos + 12 > end:
+                return
+            namesz, descsz, ntype = struct.unpack_from(e + "III", d, pos)
+            pos += 12
+            name = bytes(d[pos:pos + namesz]).rstrip(b"\0")
+            pos += (namesz + 3) & ~3
+            if pos + descsz > end:
+                return
+            desc = bytes(d[pos:pos + descsz])
+            pos += (descsz + 3) & ~3
+            if name == b"GNU" and ntype == 3 and self.build_id is None:
+                self.build_id = desc.hex()
+            elif name == b"Go" and ntype == 4 and self.go_build_id is None:
+                self.go_build_id = desc.rstrip(b"\0").decode("utf-8", "replace")
+
+    # ----------------------------------------------------------------------------------- access
+    def section(self, name: str) -> Optional[_Section]:
+        """The first section with this name, or None."""
+        return self._by_name.get(name)
+
+    def section_data(self, name: str) -> Optional[memoryview]:
+        s = self._by_name.get(name)
+        if s is None or s.nobits:
+            return None
+        return self._data[s.offset:s.offset + s.size]
+
+    def section_at(self, vaddr: int) -> Optional[_Section]:
+        """The allocated, file-backed section holding vaddr."""
+        i = bisect.bisect_right(self._alloc_starts, vaddr) - 1
+        if i >= 0:
+            s = self._alloc[i]
+            if s.addr <= vaddr < s.addr + s.size:
+                return s
+        return None
+
+    def _file_offset(self, vaddr: int, size: int) -> Optional[int]:
+        """File offset of [vaddr, vaddr+size) when all of it is file-backed in one PT_LOAD segment."""
+        i = bisect.bisect_right(self._seg_starts, vaddr) - 1
+        if i >= 0:
+            seg = self.segments[i]
+            if seg.vaddr <= vaddr and vaddr + size <= seg.vaddr + seg.filesz:
+                return seg.offset + (vaddr - seg.vaddr)
+        if not self.segments:  # relocatable objects: fall back to sections
+            s = self.section_at(vaddr)
+            if s is not None and vaddr + size <= s.addr + s.size:
+                return s.offset + (vaddr - s.addr)
+        return None
+
+    def file_view(self, vaddr: int, size: int) -> Optional[memoryview]:
+        """Zero-copy view of file-backed bytes at a link-time address, or None."""
+        off = self._file_offset(vaddr, size)
+        if off is None or off + size > len(self._data):
+            return None
+        return self._data[off:off + size]
+
+    def file_backed_extent(self, vaddr: int) -> int:
+        """How many file-backed bytes follow vaddr inside its PT_LOAD segment (0 if none)."""
+        i = bisect.bisect_right(self._seg_starts, vaddr) - 1
+        if i >= 0:
+            seg = self.segments[i]
+            if seg.vaddr <= vaddr < seg.vaddr + seg.filesz:
+                return seg.vaddr + seg.filesz - vaddr
+        return 0
+
+    def read_static(self, vaddr: int, size: int) -> bytes:
+        """File-backed bytes at a link-time address. UserError when not all of it is in the file
+        (e.g. .bss: read that from the running program instead)."""
+        if size < 0:
+            raise UserError("negative read size %d" % size)
+        v = self.file_view(vaddr, size)
+        if v is None:
+            raise UserError("0x%x+%d is not file-backed data in %s" % (vaddr, size, os.path.basename(self.path)),
+                            "read it from the running program instead")
+        return bytes(v)
+
+    def read_ptr_static(self, vaddr: int) -> int:
+        """A pointer-sized word at a link-time address, as the dynamic loader would leave it relative
+        to the load base: R_*_RELATIVE relocations win over the bytes in the file."""
+        rel = self.relocations().get(vaddr)
+        if rel is not None:
+            return rel
+        return struct.unpack(self._ptrfmt, self.read_static(vaddr, self.ptr_size))[0]
+
+    def unpack_ptr(self, buf: Any, off: int = 0) -> int:
+        return struct.unpack_from(self._ptrfmt, buf, off)[0]
+
+    def relocations(self) -> Dict[int, int]:
+        """{link-time address: addend} of the RELATIVE dynamic relocations (lazy; {} when none)."""
+        if self._relocs is not None:
+            return self._relocs
+        relocs: Dict[int, int] = {}
+        kinds = {"x86-64": _R_X86_64_RELATIVE, "aarch64": _R_AARCH64_RELATIVE, "i386": _R_386_RELATIVE,
+                 "arm": _R_ARM_RELATIVE}
+        want = kinds.get(self.arch)
+        if want is not None and self.is_pie:
+            for s in self.sections:
+                if s.type != "SHT_RELA" or s.nobits or not s.size:
+                    continue
+                if not s.flags & _SHF_ALLOC:
+                    continue
+                data = self._data[s.offset:s.offset + s.size]
+                if self.ptr_size == 8:
+                    fmt = self._end + "QQq"
+                    n = len(data) // 24
+                    for off, info, addend in struct.iter_unpack(fmt, data[:n * 24]):
+                        if info & 0xffffffff == want:
+                            relocs[off] = addend & 0xffffffffffffffff
+                else:
+                    fmt = self._end + "IIi"
+                    n = len(data) // 12
+                    for off, info, addend in struct.iter_unpack(fmt, data[:n * 12]):
+                        if info & 0xff == want:
+                            relocs[off] = addend & 0xffffffff
+        self._relocs = relocs
+        return relocs
+
+    # ----------------------------------------------------------------------------------- symbols
+    def symbol(self, name: str) -> Optional[int]:
+        """Value of a defined symbol: .symtab first, then .dynsym. None when stripped or absent."""
+        if name in self._symcache:
+            return self._symcache[name]
+        value = None
+        want = name.encode("utf-8", "surrogateescape")
+        for sec, strsec, entsize in self._symtabs:
+            value = self._find_symbol(sec, strsec, entsize, want)
+            if value is not None:
+                break
+        if len(self._symcache) > 4096:
+            self._symcache.clear()
+        self._symcache[name] = value
+        return value
+
+    def _find_symbol(self, sec: _Section, strsec: _Section, entsize: int, want: bytes) -> Optional[int]:
+        d = self._data
+        raw = self._strtabs.get(strsec.offset)
+        if raw is None:
+            raw = self._strtabs[strsec.offset] = bytes(d[strsec.offset:strsec.offset + strsec.size])
+        # String table offsets at which the wanted name starts (as a whole string or a suffix of one:
+        # linkers share tails of strings, so the offset may point into a longer string).
+        offsets = set()
+        pos = raw.find(want + b"\0")
+        guard = 0
+        while pos >= 0 and guard < 1024:
+            offsets.add(pos)
+            pos = raw.find(want + b"\0", pos + 1)
+            guard += 1
+        if not offsets:
+            return None
+        table = d[sec.offset:sec.offset + sec.size]
+        n = len(table) // entsize
+        if self.ptr_size == 8:
+            fmt = struct.Struct(self._end + "IBBHQQ")
+            for i in range(n):
+                st_name, st_info, _o, st_shndx, st_value, _s = fmt.unpack_from(table, i * entsize)
+                if st_name in offsets and st_shndx != 0:
+                    return st_value
+        else:
+            fmt = struct.Struct(self._end + "IIIBBH")
+            for i in range(n):
+                st_name, st_value, _s, st_info, _o, st_shndx = fmt.unpack_from(table, i * entsize)
+                if st_name in offsets and st_shndx != 0:
+                    return st_value
+        return None
+
+    @property
+    def has_symbols(self) -> bool:
+        return any(sec.name == ".symtab" for sec, _, _ in self._symtabs)
+
+    # ----------------------------------------------------------------------------------- Go parts
+    @property
+    def buildinfo(self):
+        """The Go build info (BuildInfo) or None when absent or unreadable."""
+        with self._lock:
+            if not self._buildinfo_done:
+                self._buildinfo_done = True
+                self._buildinfo = self._read_buildinfo()
+            return self._buildinfo
+
+    def _read_buildinfo(self):
+        from .buildinfo import BUILDINFO_MAGIC, read_buildinfo
+
+        sec = self._by_name.get(".go.buildinfo")
+        try:
+            if sec is not None and not sec.nobits:
+                return read_buildinfo(self.read_static, sec.addr, sec.size, read_ptr=self.read_ptr_static)
+            # No section: the linker puts the blob at the start of the writable data; search a bounded
+            # window of each writable section (as debug/buildinfo does with the data segment).
+            for s in self._alloc:
+                if s.flags & _SHF_WRITE:
+                    window = self._data[s.offset:s.offset + min(s.size, 1 << 16)]
+                    if bytes(window).find(BUILDINFO_MAGIC) >= 0:
+                        return read_buildinfo(self.read_static, s.addr, min(s.size, 1 << 16),
+                                              read_ptr=self.read_ptr_static)
+        except UserError:
+            return None
+        return None
+
+    @property
+    def go_version(self) -> Optional[str]:
+        """'go1.23.4' from the build info, else from runtime.buildVersion; None if unknown."""
+        bi = self.buildinfo
+        if bi is not None and bi.go_version:
+            return bi.go_version
+        addr = self.symbol("runtime.buildVersion")
+        if addr is None:
+            return None
+        try:
+            ptr = self.read_ptr_static(addr)
+            n = self.unpack_ptr(self.read_static(addr + self.ptr_size, self.ptr_size))
+            if 0 < n < 128:
+                s = self.read_static(ptr, n).decode("utf-8", "replace")
+                if s.startswith("go") or s.startswith("devel"):
+                    return s
+        except UserError:
+            return None
+        return None
+
+    @property
+    def pclntab(self):
+        """The parsed Go pclntab (PcLnTab). UserError when absent or corrupt."""
+        with self._lock:
+            if self._pclntab is None:
+                if self._pclntab_error is not None:
+                    raise self._pclntab_error
+                from .pclntab import load_pclntab
+                try:
+                    self._pclntab = load_pclntab(self)
+                except UserError as e:
+                    self._pclntab_error = e
+                    raise
+            return self._pclntab
+
+    @property
+    def is_go(self) -> bool:
+        """True when the file has a Go pclntab or Go build info."""
+        if self._by_name.get(".gopclntab") is not None or self._by_name.get(".go.buildinfo") is not None:
+            return True
+        if self.buildinfo is not None:
+            return True
+        try:
+            self.pclntab
+            return True
+        except UserError:
+            return False
+
+    def writable_sections(self) -> List[_Section]:
+        return [s for s in self._alloc if s.flags & _SHF_WRITE]
+
+    def readonly_data_sections(self) -> List[_Section]:
+        return [s for s in self._alloc if not s.flags & (_SHF_WRITE | _SHF_EXECINSTR)]
+
+    def is_text(self, vaddr: int) -> bool:
+        s = self.section_at(vaddr)
+        return s is not None and bool(s.flags & _SHF_EXECINSTR)
+
+    def __repr__(self) -> str:
+        return "<GoBinary %s %s%s>" % (self.path, self.arch, " pie" if self.is_pie else "")
+
+
+class _MemStream:
+    """A minimal read-only file object over a memoryview for pyelftools (no copy of the file)."""
+
+    def __init__(self, view: memoryview):
+        self._v = view
+        self._pos = 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0:
+            self._pos = pos
+        elif whence == 1:
+            self._pos += pos
+        else:
+            self._pos = len(self._v) + pos
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = len(self._v) - self._pos
+        b = bytes(self._v[self._pos:self._pos + n])
+        self._pos += len(b)
+        return b
+
+
+def load_bias(binary: GoBinary, auxv: Dict[int, int]) -> int:
+    """Run-time minus link-time address of the executable: auxv[AT_ENTRY] - e_entry for PIE, else 0."""
+    if not binary.is_pie:
+        return 0
+    at_entry = (auxv or {}).get(AT_ENTRY)
+    if not at_entry:
+        return 0
+    return at_entry - binary.entry
