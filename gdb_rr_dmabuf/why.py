@@ -68,7 +68,8 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep.verdict = rrfacts.rr_verdict(request, sc.result if sc.state == "exit" else None)
     rep.arg_address = arg
     if arg is not None:
-        rep.argument = decode_argument(request, target, arg, at_exit=(sc.state == "exit"), arch=target.arch)
+        rep.argument = decode_argument(request, target, arg, at_exit=(sc.state == "exit"), arch=target.arch,
+                                       result=sc.result)
     return rep
 
 
@@ -94,7 +95,7 @@ def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
         rep.tid = target.tid
         rep.executable = target.executable
         if log.addr is not None:
-            rep.argument = decode_argument(log.request, target, log.addr, at_exit=True, arch=arch)
+            rep.argument = decode_argument(log.request, target, log.addr, at_exit=True, arch=arch, result=log.result)
     if log.size is not None and log.size != rep.ioc.size:
         rep.notes.append("rr's log says size %d but the request encodes %d" % (log.size, rep.ioc.size))
     return rep
