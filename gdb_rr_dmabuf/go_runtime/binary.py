@@ -423,6 +423,10 @@ class GoBinary:
         bi = self.buildinfo
         if bi is not None and bi.go_version:
             return bi.go_version
+        return self.runtime_build_version()
+
+    def runtime_build_version(self) -> Optional[str]:
+        """The string variable runtime.buildVersion as linked (needs the symbol table)."""
         addr = self.symbol("runtime.buildVersion")
         if addr is None:
             return None

@@ -129,7 +129,7 @@ def go_minor(version: Optional[str]) -> Optional[int]:
     """18 for 'go1.18', 'go1.18.3', 'go1.21rc2', 'devel go1.27-abcdef ...'; None if not parseable."""
     if not version:
         return None
-    m = re.search(r"go1\.(\d+)", version)
+    m = re.search(r"(?:^|go)1\.(\d+)", version)
     return int(m.group(1)) if m else None
 
 
@@ -232,6 +232,7 @@ class PcLnTab:
         self._names: Dict[int, str] = {}
         self._files: Dict[int, Optional[str]] = {}
         self._name_index: Optional[Dict[str, int]] = None
+        self._dups: Dict[str, List[int]] = {}
         self._funcid_names: Optional[List[str]] = funcid_table(go_version)
 
     # ------------------------------------------------------------------------------------ header
@@ -292,15 +293,10 @@ class PcLnTab:
         self._ftab = ftab
         self._entries = ftab[0::2]  # nfunc+1 entry offsets, sorted
         self._funcoffs = ftab[1::2]
-        # Sanity: sorted entries, _func offsets inside the table, first few functions well formed.
-        n = len(self._entries)
-        step = max(1, n // 64)
-        prev = -1
-        for i in range(0, n, step):
-            if self._entries[i] < prev:
-                raise self._corrupt("function table not sorted")
-            prev = self._entries[i]
-        if self._entries[0] > self._entries[-1]:
+        # Sanity: sorted entries (binary search depends on it; checking all of them costs ~1 ms per
+        # 50k functions), _func offsets inside the table for a sample.
+        as_list = self._entries.tolist()
+        if as_list != sorted(as_list):
             raise self._corrupt("function table not sorted")
         for i in range(0, nfunc, max(1, nfunc // 16)):
             if pcln_off + self._funcoffs[i] + self._func_fixed_size() > self._size:
@@ -398,24 +394,44 @@ class PcLnTab:
         return self.text_start + self._entries[i]
 
     def lookup(self, name: str) -> Optional[Func]:
-        """The function with this exact symbol name (first in address order), or None."""
+        """The function with this exact symbol name, or None. When several functions share the name
+        (ABI wrappers of assembly functions), the first one that is not a wrapper wins."""
         idx = self._name_index
         if idx is None:
             idx = {}
+            dups: Dict[str, List[int]] = {}
             e = self._e + "i"
             b = self._b
             base = self._o + self._pcln_off + 4
             offs = self._funcoffs
             limit = self._size - self._pcln_off - 8
-            for i in range(self.nfunc - 1, -1, -1):  # reversed: the first occurrence wins
+            for i in range(self.nfunc):
                 fo = offs[i]
                 if fo > limit:
                     continue
-                idx[self.func_name_at(struct.unpack_from(e, b, base + fo)[0])] = i
+                n = self.func_name_at(struct.unpack_from(e, b, base + fo)[0])
+                if n in idx:
+                    dups.setdefault(n, [idx[n]]).append(i)
+                else:
+                    idx[n] = i
             self._names.clear()  # the index holds the names now; keep memory flat
+            self._dups = dups
             self._name_index = idx
         i = idx.get(name)
-        return None if i is None else self.func_at_index(i)
+        if i is None:
+            return None
+        many = self._dups.get(name)
+        if many:
+            for j in many:
+                f = self.func_at_index(j)
+                if f.func_id != FUNCID_WRAPPER:
+                    return f
+        return self.func_at_index(i)
+
+    def names(self) -> List[str]:
+        """All distinct function names (builds the name index)."""
+        self.lookup("")
+        return list(self._name_index or ())
 
     # ------------------------------------------------------------------------------------ funcid
     def _normalize_funcid(self, raw: int, name: str) -> int:
@@ -587,6 +603,10 @@ class PcLnTab:
         return None if off == 0xFFFFFFFF else off
 
     @property
+    def funcnametab_addr(self) -> int:
+        return self.vaddr + self._funcname_off
+
+    @property
     def gofunc(self) -> Optional[int]:
         """Link-time address of go:func.* (base of funcdata), None when unknown."""
         if not self._gofunc_done:
@@ -733,14 +753,16 @@ def _header_ok(buf: Any, off: int, avail: int, e: str = "<") -> bool:
     return 0 < nfunc < 1 << 24 and hdr <= a <= b <= c <= d <= e < avail and e + (2 * nfunc + 1) * 4 <= avail
 
 
-def _locate(binary) -> Tuple[int, int]:
-    """(link-time address of the pcHeader, bytes available from there)."""
+def locate_pclntab(binary, use_sections: bool = True, use_symbols: bool = True) -> Tuple[int, int]:
+    """(link-time address of the pcHeader, bytes available from there): the .gopclntab section, else
+    runtime.pcheader/runtime.firstmoduledata symbols, else a bounded scan of read-only data for a
+    plausible header. The flags turn sources off (tests use them to exercise the fallbacks)."""
     for secname in (".gopclntab", ".data.rel.ro.gopclntab"):
-        s = binary.section(secname)
+        s = binary.section(secname) if use_sections else None
         if s is not None and not s.nobits and s.size:
             return s.addr, s.size
     for symname in ("runtime.pcheader", "runtime.pclntab"):
-        addr = binary.symbol(symname)
+        addr = binary.symbol(symname) if use_symbols else None
         if addr:
             end = binary.symbol("runtime.epclntab")
             avail = binary.file_backed_extent(addr)
@@ -748,7 +770,7 @@ def _locate(binary) -> Tuple[int, int]:
                 avail = end - addr
             if avail:
                 return addr, avail
-    md = binary.symbol("runtime.firstmoduledata")
+    md = binary.symbol("runtime.firstmoduledata") if use_symbols else None
     if md:
         try:
             addr = binary.read_ptr_static(md)
@@ -778,7 +800,7 @@ def _locate(binary) -> Tuple[int, int]:
     raise _no_pclntab(binary)
 
 
-class _ModuleData:
+class ModuleData:
     """The fields of runtime.firstmoduledata we use, found without symbols when needed."""
 
     def __init__(self, binary, addr: int):
@@ -821,10 +843,12 @@ class _ModuleData:
         return None
 
 
-def _find_moduledata(binary, pchdr: int, funcnametab: int) -> Optional[_ModuleData]:
-    addr = binary.symbol("runtime.firstmoduledata")
+def find_moduledata(binary, pchdr: int, funcnametab: int, use_symbols: bool = True) -> Optional[ModuleData]:
+    """runtime.firstmoduledata: by symbol, else the pointer-aligned word in writable data (or the
+    RELATIVE relocation) holding the pcHeader address, confirmed by the funcnametab pointer after it."""
+    addr = binary.symbol("runtime.firstmoduledata") if use_symbols else None
     if addr:
-        return _ModuleData(binary, addr)
+        return ModuleData(binary, addr)
     p = binary.ptr_size
     want = struct.pack(binary._ptrfmt, pchdr)
     buf = binary._map
@@ -843,17 +867,18 @@ def _find_moduledata(binary, pchdr: int, funcnametab: int) -> Optional[_ModuleDa
     for a in cands:
         try:
             if binary.read_ptr_static(a + p) == funcnametab:
-                return _ModuleData(binary, a)
+                return ModuleData(binary, a)
         except UserError:
             continue
     return None
 
 
-def load_pclntab(binary) -> PcLnTab:
-    """Find and open the pclntab of a GoBinary (section, symbols, moduledata, or a bounded scan)."""
+def load_pclntab(binary, use_sections: bool = True, use_symbols: bool = True) -> PcLnTab:
+    """Find and open the pclntab of a GoBinary (section, symbols, moduledata, or a bounded scan).
+    The flags turn sources off (tests use them to exercise the fallbacks)."""
     import os
     what = os.path.basename(binary.path)
-    addr, avail = _locate(binary)
+    addr, avail = locate_pclntab(binary, use_sections, use_symbols)
     off = binary._file_offset(addr, 8)
     if off is None:
         raise _no_pclntab(binary)
@@ -865,14 +890,14 @@ def load_pclntab(binary) -> PcLnTab:
     hdr_text = 0
     if probe.header_text_start:
         hdr_text = binary.relocations().get(addr + 8 + 2 * probe.ptr_size, probe.header_text_start)
-    moddata: List[Optional[_ModuleData]] = []
+    moddata: List[Optional[ModuleData]] = []
 
-    def moduledata() -> Optional[_ModuleData]:
+    def moduledata() -> Optional[ModuleData]:
         if not moddata:
-            moddata.append(_find_moduledata(binary, addr, addr + probe._funcname_off))
+            moddata.append(find_moduledata(binary, addr, addr + probe._funcname_off, use_symbols))
         return moddata[0]
 
-    text = hdr_text or binary.symbol("runtime.text") or 0
+    text = hdr_text or (binary.symbol("runtime.text") if use_symbols else 0) or 0
     if not text:
         md = moduledata()
         text = (md.text if md is not None else None) or 0
@@ -886,7 +911,7 @@ def load_pclntab(binary) -> PcLnTab:
 
     def gofunc() -> Optional[int]:
         for sym in ("go:func.*", "go.func.*"):
-            a = binary.symbol(sym)
+            a = binary.symbol(sym) if use_symbols else None
             if a:
                 return a
         md = moduledata()
