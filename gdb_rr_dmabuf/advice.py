@@ -15,7 +15,8 @@ Rules file
 ``commands``  list of exact shell commands.             (placeholders allowed)
 ``source``    where the facts come from: repository path, commit, issue.
 ``snippet``   optional code to paste (Go rules).        (placeholders allowed)
-``kind``      ``"pattern"`` (default), ``"go_direct_ioctl"``, ``"rr_upgrade"`` or ``"rr_unsupported"``.
+``kind``      ``"pattern"`` (default), ``"go_direct_ioctl"``, ``"go_cgo_ioctl"``, ``"rr_upgrade"`` or
+              ``"rr_unsupported"`` (see "Rule kinds" below).
 ``priority``  number added to the score (default 0); more specific rules get more.
 ``requests``  ioctl requests the rule is about: numbers, ``"0x..."`` strings or names such as
               ``"DMA_BUF_IOCTL_EXPORT_SYNC_FILE"``. When the stop's request is known and is not one of
@@ -25,6 +26,8 @@ Rules file
 ``match``     {KIND: [PATTERN, ...]}: supporting evidence; it raises the score and the confidence.
 ``exclude``   {KIND: [PATTERN, ...]}: any match silences the rule (near misses).
 ``skip_packages`` (go_direct_ioctl only) Go packages that form the syscall layer.
+``system_objfiles`` (go_cgo_ioctl only) shared objects that may sit between the ioctl and the program's
+              own C code (libc, the dynamic loader, rr's preload and page); default: those.
 ``switches_to_gl`` true when the rule's commands first move the program off its Vulkan path (for
               example a rebuild with other build tags), so a GALLIUM_DRIVER command in them can help.
 
@@ -41,9 +44,30 @@ expression searched in it when written ``"re:..."``.
 
 Placeholders: ``{exe}`` (the program, shell-quoted; ``./prog`` when unknown), ``{request_name}``,
 ``{request_hex}``, ``{rr_since}``, ``{rr_version}``, ``{rr_version_phrase}``, ``{rr_phrase}``,
-``{rr_upgrade_clause}``, and for Go callers ``{caller_function}``, ``{caller_package}``,
-``{caller_file}``, ``{caller_line}``, ``{caller_where}``, ``{caller_module}``. Write ``{{``/``}}`` for
-literal braces.
+``{rr_upgrade_clause}``, ``{rr_reason}`` (`` (rr before X cannot record it)``, `` (no rr release
+records it yet)`` or empty when neither is known to be true), for Go callers ``{caller_function}``,
+``{caller_package}``, ``{caller_file}``, ``{caller_line}``, ``{caller_where}``, ``{caller_module}``, and
+for go_cgo_ioctl ``{c_function}`` (the C function that made the call), ``{cgo_function}`` (``C.name``,
+the cgo call) and ``{cgo_package}`` (the Go package of that cgo call). Placeholders a rule's kind does
+not fill read ``?``. Write ``{{``/``}}`` for literal braces.
+
+Rule kinds
+----------
+``pattern``          fires on its patterns (above).
+``go_direct_ioctl``  Go code makes the syscall itself (syscall, golang.org/x/sys/unix): its patterns find
+                     the syscall layer (``require_all``/``match`` on go_functions), ``skip_packages`` skips
+                     it, and the first frame outside it must be in a non-standard package (the caller).
+``go_cgo_ioctl``     C code compiled into the Go program (a package's cgo files) makes the ioctl. Fires
+                     when the native frames from the ioctl up to the first Go frame (a native frame whose
+                     name is a Go symbol, e.g. ``runtime.asmcgocall``, ends them) each lie in the
+                     executable (``Evidence.executable``: same path, real path or file, or the same base
+                     name when either is a bare name) or in a ``system_objfiles`` library, at least one lies in the executable, and the innermost
+                     Go cgo wrapper (``pkg._Cfunc_name``) is in a non-standard package with only standard
+                     frames (``runtime.cgocall``) inside it. The C function is the innermost native frame
+                     in the executable; the caller is the first non-wrapper, non-standard Go frame outside
+                     the wrapper. ``exclude`` keeps it off Mesa/libdrm/EGL/GLX/Vulkan stacks.
+``rr_upgrade``       the request is known, a release handles it and the user's rr is not known to.
+``rr_unsupported``   the request is known and rr.py's table says no release handles it.
 
 Whatever the rules say, ``advise`` never prints a command that cannot help: none that sets
 LIBGL_ALWAYS_SOFTWARE (rr already sets it, and it is what selects llvmpipe), and no GALLIUM_DRIVER
@@ -72,13 +96,15 @@ WEIGHTS = {"native_functions": 3.0, "go_functions": 3.0, "go_packages": 2.0, "go
            "objfiles": 1.0, "fd_links": 1.0, "memfd_names": 1.0, "requests": 2.0, "go_caller": 3.0,
            "rr_version": 2.0}
 FRAME_KINDS = ("native_functions", "go_functions", "go_caller")
-RULE_KINDS = ("pattern", "go_direct_ioctl", "rr_upgrade", "rr_unsupported")
+RULE_KINDS = ("pattern", "go_direct_ioctl", "go_cgo_ioctl", "rr_upgrade", "rr_unsupported")
+CALLER_PLACEHOLDERS = ("caller_function", "caller_package", "caller_file", "caller_line", "caller_where",
+                       "caller_module")
+CGO_PLACEHOLDERS = ("c_function", "cgo_function", "cgo_package")
 PLACEHOLDERS = ("exe", "request_name", "request_hex", "rr_since", "rr_version", "rr_version_phrase",
-                "rr_phrase", "rr_upgrade_clause", "caller_function", "caller_package", "caller_file",
-                "caller_line", "caller_where", "caller_module")
+                "rr_phrase", "rr_upgrade_clause", "rr_reason") + CALLER_PLACEHOLDERS + CGO_PLACEHOLDERS
 _RULE_KEYS = {"id", "title", "action", "commands", "source", "snippet", "kind", "priority", "requests",
               "require_all", "require_any", "match", "exclude", "skip_packages", "disabled", "notes",
-              "switches_to_gl"}
+              "switches_to_gl", "system_objfiles"}
 _MAX_EVIDENCE_PER_KIND = 3
 
 # Top-level directories of the Go standard library (a package path whose first element has no dot
@@ -95,6 +121,13 @@ _GALLIUM_COMMAND = re.compile(r"\bGALLIUM_DRIVER\b")
 _VULKAN_NATIVE = ("lvp_*", "wsi_*", "vk[A-Z]*")
 _VULKAN_OBJFILES = ("libvulkan*",)
 _VULKAN_GO = ("gioui.org/internal/vk.*",)
+# Shared objects that may lie between an ioctl and the program's own C code (go_cgo_ioctl default):
+# glibc and musl, their dynamic loaders, and rr's syscall page and preload library.
+DEFAULT_SYSTEM_OBJFILES = ("libc.so*", "libc-*.so", "libpthread.so*", "libpthread-*.so", "ld-linux*",
+                           "ld-*.so", "libc.musl*", "ld-musl*", "librrpage.so", "librrpreload.so")
+# Prefixes of the Go functions cgo generates (cmd/cgo: _Cfunc_ calls C, _C2func_ also returns errno).
+_CGO_CALL_PREFIXES = ("_Cfunc_", "_C2func_")
+_CGO_GENERATED_PREFIXES = ("_Cfunc_", "_C2func_", "_cgo_", "_Cgo_", "_cgoexp_")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -190,6 +223,7 @@ class Rule:
     match: Dict[str, List[Pattern]] = field(default_factory=dict)
     exclude: Dict[str, List[Pattern]] = field(default_factory=dict)
     skip_packages: List[Pattern] = field(default_factory=list)
+    system_objfiles: List[Pattern] = field(default_factory=list)
     switches_to_gl: bool = False
     origin: str = "built-in"
 
@@ -219,6 +253,13 @@ def _parse_patterns(rule_id: str, key: str, value: Any) -> Dict[str, List[Patter
         except re.error as e:
             raise _RuleError("rule %r: bad regular expression in %s.%s: %s" % (rule_id, key, kind, e))
     return out
+
+
+def _parse_plain_patterns(rule_id: str, key: str, pats: Iterable[str]) -> List[Pattern]:
+    try:
+        return [Pattern(p) for p in pats]
+    except re.error as e:
+        raise _RuleError("rule %r: bad regular expression in %s: %s" % (rule_id, key, e))
 
 
 def _check_template(rule_id: str, key: str, text: str) -> None:
@@ -287,6 +328,9 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
     skip = d.get("skip_packages", [])
     if not isinstance(skip, list) or not all(isinstance(p, str) and p for p in skip):
         raise _RuleError("rule %r: \"skip_packages\" must be a list of strings" % rid)
+    sysobj = d.get("system_objfiles", [])
+    if not isinstance(sysobj, list) or not all(isinstance(p, str) and p for p in sysobj):
+        raise _RuleError("rule %r: \"system_objfiles\" must be a list of strings" % rid)
     if not isinstance(d.get("switches_to_gl", False), bool):
         raise _RuleError("rule %r: \"switches_to_gl\" must be true or false" % rid)
     rule = Rule(id=rid, title=d["title"], action=d["action"], commands=list(commands), source=d["source"],
@@ -297,6 +341,7 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
                 match=_parse_patterns(rid, "match", d.get("match", {})),
                 exclude=_parse_patterns(rid, "exclude", d.get("exclude", {})),
                 skip_packages=[Pattern(p) for p in skip],
+                system_objfiles=_parse_plain_patterns(rid, "system_objfiles", sysobj or DEFAULT_SYSTEM_OBJFILES),
                 switches_to_gl=bool(d.get("switches_to_gl", False)), origin=origin)
     if kind in ("pattern", "go_direct_ioctl") and not (rule.require_all or rule.require_any or rule.match):
         raise _RuleError("rule %r: it recognises nothing (give require_all, require_any or match)" % rid)
@@ -536,7 +581,8 @@ def _exe(ev: Evidence) -> str:
     return shlex.quote(exe)
 
 
-def _variables(ev: Evidence, caller: Optional[GoFrameEv]) -> Dict[str, str]:
+def _variables(ev: Evidence, caller: Optional[GoFrameEv],
+               extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     req_hex = "0x%x" % (ev.request & 0xFFFFFFFF) if ev.request is not None else "the ioctl"
     req_name = ev.request_names[0] if ev.request_names else req_hex
     since = ev.rr_supported_since or ""
@@ -551,23 +597,27 @@ def _variables(ev: Evidence, caller: Optional[GoFrameEv]) -> Dict[str, str]:
         vphrase = "the version of the rr in use is not known (check with rr --version)"
     rr_phrase = ""
     clause = ""
+    reason = ""
     if since and handles is not True:
         rr_phrase = " before %s" % since
         clause = ", or upgrade rr to %s or later, which handles %s" % (since, req_name)
+        reason = " (rr before %s cannot record it)" % since
     elif not since and ev.rr_support_known:
         rr_phrase = " (no release yet)"
         clause = " (no rr release handles %s yet, so the guard is the way)" % req_name
+        reason = " (no rr release records it yet)"
     v = {"exe": _exe(ev), "request_name": req_name, "request_hex": req_hex, "rr_since": since or "?",
          "rr_version": ev.rr_version or "unknown", "rr_version_phrase": vphrase, "rr_phrase": rr_phrase,
-         "rr_upgrade_clause": clause}
+         "rr_upgrade_clause": clause, "rr_reason": reason}
     if caller is not None:
         v.update({"caller_function": go_full_name(caller), "caller_package": _frame_package(caller),
                   "caller_file": caller.file or "unknown file",
                   "caller_line": str(caller.line) if caller.line else "?",
                   "caller_where": _where(caller), "caller_module": _module_text(caller)})
     else:
-        v.update({k: "?" for k in ("caller_function", "caller_package", "caller_file", "caller_line",
-                                   "caller_where", "caller_module")})
+        v.update({k: "?" for k in CALLER_PLACEHOLDERS})
+    v.update({k: "?" for k in CGO_PLACEHOLDERS})
+    v.update(extra or {})
     return v
 
 
@@ -600,9 +650,128 @@ def direct_go_caller(ev: Evidence, rule: Rule) -> Optional[GoFrameEv]:
     return None
 
 
+def _go_short_name(full: str) -> str:
+    """'a.b/c.(*T).M' -> '(*T).M', 'pkg._Cfunc_f' -> '_Cfunc_f'."""
+    pkg = go_package_of(full)
+    return full[len(pkg) + 1:] if full.startswith(pkg + ".") else full
+
+
+def is_cgo_generated(fr: GoFrameEv) -> bool:
+    """A Go function that cgo generates (the _Cfunc_ wrapper of a C.name call and its kin)."""
+    return _go_short_name(go_full_name(fr)).startswith(_CGO_GENERATED_PREFIXES)
+
+
+def same_file(a: Optional[str], b: Optional[str]) -> bool:
+    """Do two paths name the same executable? Same text, same real path, the same file on this machine,
+    or (when either is a bare name) the same base name."""
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        if os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b):
+            return True
+    except (OSError, ValueError):
+        pass
+    if "/" not in a or "/" not in b:
+        return os.path.basename(a) == os.path.basename(b)
+    return False
+
+
+_GO_PKG_PATH = re.compile(r"[A-Za-z0-9_.~-]+(?:/[A-Za-z0-9_.~-]+)*")
+# GCC's names for clones of a C function ('f.constprop.0', 'f.isra.0', 'f.part.0', 'f.cold').
+_GCC_CLONE = re.compile(r"\.(?:(?:constprop|isra|part|lto_priv|localalias|clone)\.\d+|cold|hot)$")
+
+
+def _native_is_go(name: Optional[str], go_names: set, go_pkgs: set) -> bool:
+    """Is this native frame's function a Go symbol (where gdb's stack crosses into Go)?"""
+    if not name:
+        return False
+    if name in go_names:
+        return True
+    if _GCC_CLONE.search(name):
+        return False
+    pkg = go_package_of(name)
+    if pkg == name or not _GO_PKG_PATH.fullmatch(pkg):
+        return False                              # no package qualifier: a C name
+    if pkg in go_pkgs:
+        return True
+    first = pkg.split("/", 1)[0]
+    return first in _GO_STD_ROOTS or ("/" in pkg and "." in first)
+
+
+@dataclass
+class CgoCall:
+    """What go_cgo_ioctl found: the C code in the executable and the Go side of the cgo call."""
+    c_frame: int                                  # index of the innermost native frame in the executable
+    c_function: str
+    exe_frames: List[int]                         # native frames in the executable (innermost first)
+    wrapper_index: int
+    wrapper: GoFrameEv
+    caller: GoFrameEv
+
+
+def cgo_call(ev: Evidence, system_objfiles: Optional[List[Pattern]] = None) -> Optional[CgoCall]:
+    """The cgo call behind the ioctl, when C code compiled into the executable made it, else None."""
+    if system_objfiles is None:
+        system_objfiles = [Pattern(p) for p in DEFAULT_SYSTEM_OBJFILES]
+    go = ev.go_frames or []
+    # The Go side: the innermost cgo call wrapper, with only standard frames (runtime.cgocall) inside.
+    wi = None
+    for i, fr in enumerate(go):
+        if _go_short_name(go_full_name(fr)).startswith(_CGO_CALL_PREFIXES):
+            wi = i
+            break
+        if not is_std_package(_frame_package(fr), fr.module):
+            return None
+    if wi is None:
+        return None
+    wrapper = go[wi]
+    if is_std_package(_frame_package(wrapper), wrapper.module):
+        return None                               # e.g. net._Cfunc_getaddrinfo: the toolchain's own cgo
+    caller = None
+    for fr in go[wi + 1:]:
+        if not is_cgo_generated(fr) and not is_std_package(_frame_package(fr), fr.module):
+            caller = fr
+            break
+    if caller is None:
+        return None
+    # The native side: every frame up to the first Go symbol lies in libc & co. or in the executable.
+    if not ev.executable:
+        return None
+    go_names = {go_full_name(f) for f in go}
+    go_pkgs = {_frame_package(f) for f in go}
+    exe_frames: List[int] = []
+    for i, (fn, obj) in enumerate(ev.native_frames or []):
+        if _native_is_go(fn, go_names, go_pkgs):
+            break
+        if not obj:
+            return None                           # cannot tell where it lies
+        if same_file(obj, ev.executable):
+            exe_frames.append(i)
+        elif not any(p.matches(obj) or p.matches(os.path.basename(obj)) for p in system_objfiles):
+            return None                           # C code in another shared library
+    if not exe_frames:
+        return None
+    c_fn = ev.native_frames[exe_frames[0]][0]
+    return CgoCall(c_frame=exe_frames[0],
+                   c_function=c_fn or "an unnamed function in %s" % os.path.basename(ev.executable),
+                   exe_frames=exe_frames, wrapper_index=wi, wrapper=wrapper, caller=caller)
+
+
+def _cgo_function(wrapper: GoFrameEv) -> str:
+    short = _go_short_name(go_full_name(wrapper))
+    for p in _CGO_CALL_PREFIXES:
+        if short.startswith(p):
+            return "C." + short[len(p):]
+    return short
+
+
 def _finish(rule: Rule, ev: Evidence, kinds: Dict[str, List[str]], caller: Optional[GoFrameEv] = None,
-            confidence: Optional[str] = None) -> Suggestion:
-    v = _SafeDict(_variables(ev, caller))
+            confidence: Optional[str] = None, extra: Optional[Dict[str, str]] = None) -> Suggestion:
+    v = _SafeDict(_variables(ev, caller, extra))
     evidence: List[str] = []
     for k in ("requests", "go_caller") + KINDS + ("rr_version",):
         labels = kinds.get(k)
@@ -621,7 +790,10 @@ def _finish(rule: Rule, ev: Evidence, kinds: Dict[str, List[str]], caller: Optio
                       score=round(score, 3), snippet=rule.snippet.format_map(v) if rule.snippet else "")
 
 
-def _eval_patterns(rule: Rule, ev: Evidence, items: _Items) -> Optional[Dict[str, List[str]]]:
+def _eval_patterns(rule: Rule, ev: Evidence, items: _Items,
+                   need_hit: bool = True) -> Optional[Dict[str, List[str]]]:
+    """Request scoping, exclude, require_all, require_any and match; None when the rule is silent.
+    need_hit: a rule without requirements must match something outside ``requests``."""
     kinds: Dict[str, List[str]] = {}
     if rule.has_requests and _request_known(ev):
         if not _request_matches(rule, ev):
@@ -649,7 +821,7 @@ def _eval_patterns(rule: Rule, ev: Evidence, items: _Items) -> Optional[Dict[str
         if h:
             have = kinds.setdefault(kind, [])
             have.extend(x for x in h if x not in have)
-    if not (rule.require_all or rule.require_any) and not any(k != "requests" for k in kinds):
+    if need_hit and not (rule.require_all or rule.require_any) and not any(k != "requests" for k in kinds):
         return None
     return kinds
 
@@ -672,6 +844,30 @@ def evaluate(rule: Rule, ev: Evidence, items: Optional[_Items] = None) -> Option
         kinds["go_caller"] = ["Go caller %s at %s in %s" % (go_full_name(caller), _where(caller),
                                                             _module_text(caller))]
         return _finish(rule, ev, kinds, caller)
+    if rule.kind == "go_cgo_ioctl":
+        kinds = _eval_patterns(rule, ev, items, need_hit=False)
+        if kinds is None:
+            return None
+        call = cgo_call(ev, rule.system_objfiles)
+        if call is None:
+            return None
+        if _request_known(ev):
+            kinds["requests"] = [_request_label(ev)]
+        exe_base = os.path.basename(ev.executable or "")
+        c_labels = ["native frame #%d %s in %s (C code in the executable)"
+                    % (i, ev.native_frames[i][0] or "??", exe_base) for i in call.exe_frames]
+        have = kinds.setdefault("native_functions", [])
+        have[:0] = [x for x in c_labels if x not in have]
+        w = call.wrapper
+        wlabel = "Go frame #%d %s (%s): cgo wrapper of %s in package %s" % (
+            call.wrapper_index, go_full_name(w), _where(w), _cgo_function(w), _frame_package(w))
+        have = kinds.setdefault("go_functions", [])
+        have[:0] = [wlabel]
+        kinds["go_caller"] = ["Go caller %s at %s in %s" % (go_full_name(call.caller), _where(call.caller),
+                                                            _module_text(call.caller))]
+        extra = {"c_function": call.c_function, "cgo_function": _cgo_function(w),
+                 "cgo_package": _frame_package(w)}
+        return _finish(rule, ev, kinds, call.caller, extra=extra)
     if rule.kind == "rr_upgrade":
         if not _request_known(ev) or not ev.rr_supported_since:
             return None

@@ -1,8 +1,8 @@
 """The advice engine: every built-in rule fires on its frame list and stays silent on near misses.
 
 Frame lists live in tests/data/advice/*.json; each says where it comes from ("recorded": a public
-backtrace such as rr issue #3891's; "constructed": frame names taken from the projects' sources as the
-knowledge file describes them).
+backtrace such as rr issue #3891's, or our demo program stopped at its ioctl; "constructed": frame names
+taken from the projects' sources as the knowledge file describes them).
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def _no_user_rules(monkeypatch):
 
 BUILTIN_IDS = ["go-gio-egl", "go-gio-vulkan", "go-fyne-glfw", "go-ebitengine-glfw", "go-gl-glfw",
                "mesa-llvmpipe-fence-probe", "mesa-lavapipe-enumerate", "mesa-vulkan-wsi-sync",
-               "mesa-hw-driver-sync", "go-direct-ioctl", "rr-upgrade", "rr-no-release"]
+               "mesa-hw-driver-sync", "go-direct-ioctl", "go-cgo-ioctl", "rr-upgrade", "rr-no-release"]
 
 
 def test_builtin_rules_load_and_cite_sources():
@@ -105,6 +105,7 @@ def test_builtin_rules_load_and_cite_sources():
     ("iris_export.json", ["mesa-hw-driver-sync"]),
     ("go_direct_syscall.json", ["go-direct-ioctl", "rr-upgrade"]),
     ("go_std_only.json", ["rr-upgrade"]),
+    ("go_cgo_demo.json", ["go-cgo-ioctl", "rr-upgrade"]),
 ])
 def test_rules_fire_in_rank_order(name, expected):
     sugs = advise(ev_from(name))
@@ -269,9 +270,12 @@ def test_go_direct_ioctl_through_x_sys_unix():
     assert "example.com/gpufence.ExportSyncFile" in s.title   # x/sys/unix is the syscall layer
 
 
-def test_go_snippet_compiles():
+@pytest.mark.parametrize("name, rule_id", [("go_direct_syscall.json", "go-direct-ioctl"),
+                                           ("go_cgo_demo.json", "go-cgo-ioctl")])
+def test_go_snippet_compiles(name, rule_id):
     from tests.support.toolchains import go_root
-    s = advise(ev_from("go_direct_syscall.json"))[0]
+    s = advise(ev_from(name))[0]
+    assert s.rule_id == rule_id and s.snippet
     lines = s.snippet.split("\n")
     helper_end = lines.index("") if "" in lines else 2
     src = "package main\n\nimport \"os\"\n\n" + "\n".join(lines[:helper_end]) + \
@@ -285,6 +289,168 @@ def test_go_snippet_compiles():
     p = subprocess.run([str(goroot / "bin" / "go"), "vet", "main.go"], cwd=str(tmp), env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert p.returncode == 0, src + p.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# go-cgo-ioctl: C code compiled into the Go program (a package's cgo files) makes the ioctl
+
+DEMO = "go_cgo_demo.json"
+DEMO_EXE = "/home/u/dmademo/demo"
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def _demo_data() -> dict:
+    return json.loads((DATA / DEMO).read_text())
+
+
+def test_go_cgo_ioctl_names_c_function_package_and_caller():
+    sugs = advise(ev_from(DEMO))
+    assert ids(sugs) == ["go-cgo-ioctl", "rr-upgrade"]
+    s = sugs[0]
+    assert s.confidence == "high"
+    assert s.title == ("C code compiled into the program makes the ioctl itself: probe_fence_export, called "
+                       "through C.gpu_export_sync_file (cgo, Go package example.com/dmademo/internal/gpu) by "
+                       "example.com/dmademo/internal/gpu.ExportSyncFile at /home/u/dmademo/internal/gpu/gpu.go:39 "
+                       "(example.com/dmademo@(devel)).")
+    assert s.action.startswith("Guard the C.gpu_export_sync_file call in "
+                               "example.com/dmademo/internal/gpu.ExportSyncFile with os.Getenv(\"RUNNING_UNDER_RR\"), "
+                               "or check getenv(\"RUNNING_UNDER_RR\") (stdlib.h) in the C function probe_fence_export")
+    assert s.action.endswith("or upgrade rr to 5.9.0 or later, which handles DMA_BUF_IOCTL_EXPORT_SYNC_FILE.")
+    assert s.commands == ["rr record /home/u/dmademo/demo"]
+    assert "// In example.com/dmademo/internal/gpu.ExportSyncFile (/home/u/dmademo/internal/gpu/gpu.go:39), " \
+           "before the call to C.gpu_export_sync_file:" in s.snippet
+    assert "probe_fence_export issues DMA_BUF_IOCTL_EXPORT_SYNC_FILE (rr before 5.9.0 cannot record it)" in s.snippet
+    assert s.evidence == [
+        "ioctl request 0xc0086202 (DMA_BUF_IOCTL_EXPORT_SYNC_FILE)",
+        "Go caller example.com/dmademo/internal/gpu.ExportSyncFile at /home/u/dmademo/internal/gpu/gpu.go:39 "
+        "in example.com/dmademo@(devel)",
+        "native frame #1 probe_fence_export in demo (C code in the executable)",
+        "native frame #2 gpu_export_sync_file in demo (C code in the executable)",
+        "native frame #3 _cgo_0cd9de91985e_Cfunc_gpu_export_sync_file in demo (C code in the executable)",
+        "Go frame #1 example.com/dmademo/internal/gpu._Cfunc_gpu_export_sync_file (_cgo_gotypes.go:79): "
+        "cgo wrapper of C.gpu_export_sync_file in package example.com/dmademo/internal/gpu"]
+    # As specific as rule 8 on its own stack: it ranks above the rr-upgrade rule by the same margin or more.
+    direct = advise(ev_from("go_direct_syscall.json"))
+    assert s.score - sugs[1].score >= direct[0].score - direct[1].score
+
+
+def test_go_cgo_ioctl_on_gdbs_whole_backtrace():
+    """gdb's bt goes on past the cgo boundary (runtime.asmcgocall, ?? frames, crosscall1, start_thread):
+    the C region ends at the first Go symbol, so the later libc/exe frames change nothing."""
+    frames = [tuple(f) for f in _demo_data()["uncut_native_frames"]]
+    assert frames[4] == ("runtime.asmcgocall", DEMO_EXE)
+    s = advise(ev_from(DEMO, native_frames=frames))[0]
+    assert s.rule_id == "go-cgo-ioctl" and s.title.startswith(
+        "C code compiled into the program makes the ioctl itself: probe_fence_export,")
+    # A foreign library after the Go boundary is outside the C region.
+    later = frames[:5] + [("helper", "/usr/lib/libfoo.so.1")] + frames[5:]
+    assert ids(advise(ev_from(DEMO, native_frames=later)))[0] == "go-cgo-ioctl"
+
+
+def test_go_cgo_ioctl_gcc_clone_and_unnamed_c_function():
+    ev = ev_from(DEMO)
+    clone = [ev.native_frames[0], ("probe_fence_export.constprop.0", DEMO_EXE)] + ev.native_frames[2:]
+    s = advise(dataclasses.replace(ev, native_frames=clone))[0]
+    assert s.rule_id == "go-cgo-ioctl" and "itself: probe_fence_export.constprop.0, called" in s.title
+    unnamed = [ev.native_frames[0], (None, DEMO_EXE)] + ev.native_frames[2:]
+    s = advise(dataclasses.replace(ev, native_frames=unnamed))[0]
+    assert "itself: an unnamed function in demo, called" in s.title
+
+
+def test_go_cgo_ioctl_executable_comparison(tmp_path):
+    # Bare name for the program (as gdb may give it): same base name.
+    assert ids(advise(ev_from(DEMO, executable="demo")))[0] == "go-cgo-ioctl"
+    # Same file through a symlink: real paths agree.
+    real = tmp_path / "real-demo"
+    real.write_bytes(b"\x7fELF")
+    link = tmp_path / "demo-link"
+    link.symlink_to(real)
+    ev = ev_from(DEMO)
+    frames = [(fn, str(real) if obj == DEMO_EXE else obj) for fn, obj in ev.native_frames]
+    assert ids(advise(dataclasses.replace(ev, native_frames=frames, executable=str(link))))[0] == "go-cgo-ioctl"
+    # Another program of the same base name elsewhere is not the executable.
+    assert "go-cgo-ioctl" not in ids(advise(ev_from(DEMO, executable="/opt/other/demo")))
+    # Unknown program, or frames without objfiles: cannot tell, so silent.
+    assert "go-cgo-ioctl" not in ids(advise(ev_from(DEMO, executable=None)))
+    nameless = [(fn, None) for fn, _ in ev.native_frames]
+    assert "go-cgo-ioctl" not in ids(advise(dataclasses.replace(ev, native_frames=nameless)))
+
+
+@pytest.mark.parametrize("frames", [
+    # Mesa between the ioctl and the program's C code: the Mesa rules speak, not this one.
+    [("__GI___ioctl", LIBC), ("drmIoctl", "/usr/lib/x86_64-linux-gnu/libdrm.so.2"),
+     ("llvmpipe_init_screen_fence_funcs", "/usr/lib/x86_64-linux-gnu/libgallium-24.3.1.so"),
+     ("gpu_export_sync_file", DEMO_EXE), ("_cgo_0cd9de91985e_Cfunc_gpu_export_sync_file", DEMO_EXE)],
+    # Mesa-named frames linked into the executable itself.
+    [("__GI___ioctl", LIBC), ("drmIoctl", DEMO_EXE), ("gpu_export_sync_file", DEMO_EXE)],
+    # An EGL library on the way.
+    [("__GI___ioctl", LIBC), ("probe_fence_export", DEMO_EXE),
+     ("eglInitialize", "/usr/lib/x86_64-linux-gnu/libEGL.so.1"), ("gpu_export_sync_file", DEMO_EXE)],
+    # The C frames are in a shared library other than libc (the cgo stub alone is in the program).
+    [("__GI___ioctl", LIBC), ("probe_fence_export", "/usr/lib/libgpuprobe.so.1"),
+     ("gpu_export_sync_file", "/usr/lib/libgpuprobe.so.1"), ("_cgo_0cd9de91985e_Cfunc_gpu_export_sync_file", DEMO_EXE)],
+    # ... and with no frame in the program at all.
+    [("__GI___ioctl", LIBC), ("probe_fence_export", "/usr/lib/libgpuprobe.so.1")],
+    # Only libc frames.
+    [("__GI___ioctl", LIBC)],
+    [],
+])
+def test_go_cgo_ioctl_silent_when_the_c_code_is_not_the_programs(frames):
+    assert "go-cgo-ioctl" not in ids(advise(ev_from(DEMO, native_frames=frames)))
+
+
+def test_go_cgo_ioctl_through_rr_page_and_loader():
+    ev = ev_from(DEMO)
+    frames = [(None, "/usr/lib/rr/librrpage.so"), ("__GI___ioctl", LIBC), ("_dl_runtime_resolve_xsavec",
+              "/lib64/ld-linux-x86-64.so.2")] + ev.native_frames[1:]
+    s = advise(dataclasses.replace(ev, native_frames=frames))[0]
+    assert s.rule_id == "go-cgo-ioctl" and "itself: probe_fence_export, called" in s.title
+
+
+def test_go_cgo_ioctl_silent_on_std_cgo_wrappers():
+    """The toolchain's own cgo (net's getaddrinfo, os/user) is not the user's C code, even with a user
+    frame further out."""
+    go = [GoFrameEv("runtime.cgocall", "runtime", None, None, "runtime/cgocall.go", None),
+          GoFrameEv("net._Cfunc_getaddrinfo", "net", None, None, "_cgo_gotypes.go", None),
+          GoFrameEv("net.cgoLookupHostIP.func1", "net", None, None, "net/cgo_unix.go", None),
+          GoFrameEv("net.cgoLookupHostIP", "net", None, None, "net/cgo_unix.go", None),
+          GoFrameEv("main.main", "main", "example.com/dmademo", "(devel)", "/home/u/dmademo/main.go", 12)]
+    natives = [("__GI___ioctl", LIBC), ("getaddrinfo", LIBC), ("_cgo_26061493d47f_Cfunc_getaddrinfo", DEMO_EXE)]
+    sugs = advise(ev_from(DEMO, go_frames=go, native_frames=natives))
+    assert ids(sugs) == ["rr-upgrade"]
+    # No cgo wrapper at all (a goroutine in plain Go code): silent too.
+    plain = [f for f in ev_from(DEMO).go_frames if "_Cfunc_" not in f.function]
+    assert "go-cgo-ioctl" not in ids(advise(ev_from(DEMO, go_frames=plain)))
+    # User Go code inside the wrapper does not belong to this cgo call: silent.
+    inside = [GoFrameEv("example.com/dmademo/render.cb", "example.com/dmademo/render")] + ev_from(DEMO).go_frames
+    assert "go-cgo-ioctl" not in ids(advise(ev_from(DEMO, go_frames=inside)))
+
+
+@pytest.mark.parametrize("version", ["5.9.0", "5.10.0"])
+def test_go_cgo_ioctl_with_an_rr_that_handles_it(version):
+    sugs = advise(ev_from(DEMO, rr_version=version))
+    assert ids(sugs) == ["go-cgo-ioctl"]
+    s = sugs[0]
+    assert 'os.Getenv("RUNNING_UNDER_RR")' in s.action and 'getenv("RUNNING_UNDER_RR")' in s.action
+    assert "upgrade" not in s.action and s.action.endswith("rebuild and record again.")
+    assert "cannot record" not in s.snippet
+    assert "// probe_fence_export issues DMA_BUF_IOCTL_EXPORT_SYNC_FILE: take the path" in s.snippet
+
+
+def test_go_cgo_ioctl_without_release_or_request():
+    none = advise(ev_from(DEMO, request=HEAP_ALLOC, request_names=["DMA_HEAP_IOCTL_ALLOC"],
+                          rr_supported_since=None, rr_support_known=True))
+    assert ids(none) == ["go-cgo-ioctl", "rr-no-release"]
+    assert "no rr release handles DMA_HEAP_IOCTL_ALLOC yet" in none[0].action
+    assert "DMA_HEAP_IOCTL_ALLOC (no rr release records it yet)" in none[0].snippet
+    unknown = advise(ev_from(DEMO, request=None, request_names=[]))
+    assert ids(unknown) == ["go-cgo-ioctl"]
+    assert not any(e.startswith("ioctl request") for e in unknown[0].evidence)
+
+
+def test_direct_ioctl_rule_stays_off_cgo_stacks_and_vice_versa():
+    assert "go-direct-ioctl" not in ids(advise(ev_from(DEMO)))
+    assert "go-cgo-ioctl" not in ids(advise(ev_from("go_direct_syscall.json")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,6 +530,8 @@ def test_user_file_from_environment_replaces_and_disables(tmp_path, monkeypatch)
     ({"rules": [dict(USER_RULE, titel="typo")]}, "unknown key(s) titel"),
     ({"rules": [{k: v for k, v in USER_RULE.items() if k != "source"}]}, "'source' must be a non-empty"),
     ({"rules": [USER_RULE, USER_RULE]}, "appears twice"),
+    ({"rules": [dict(USER_RULE, kind="go_cgo_ioctl", system_objfiles=["re:["])]}, "bad regular expression"),
+    ({"rules": [dict(USER_RULE, kind="go_cgo_ioctl", system_objfiles="libc.so*")]}, "\"system_objfiles\" must be"),
 ])
 def test_malformed_user_file_is_one_line_error(tmp_path, content, problem):
     path = _write(tmp_path, content)
