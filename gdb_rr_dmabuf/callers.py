@@ -39,6 +39,7 @@ class CallersReport:
     complete: bool = False
     caller: Optional[StackFrame] = None
     warnings: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
     suggestions: List[Any] = field(default_factory=list)
 
 
@@ -164,6 +165,7 @@ def report_json(rep: CallersReport) -> Dict[str, Any]:
         "unwind": {"stopped": rep.unwind_stopped, "complete": rep.complete},
         "caller": frame_json(rep.caller) if rep.caller is not None else None,
         "warnings": rep.warnings,
+        "notes": rep.notes,
         "suggestions": [],
     }
     if g is not None:
@@ -176,7 +178,12 @@ def report_json(rep: CallersReport) -> Dict[str, Any]:
         if isinstance(s, str):
             out["suggestions"].append({"text": s})
         else:
-            d = asdict(s)
-            d["text"] = "%s %s" % (s.title, s.action)
-            out["suggestions"].append(d)
+            out["suggestions"].append(suggestion_json(s))
     return out
+
+
+def suggestion_json(s) -> Dict[str, Any]:
+    from .advice import to_json
+    d = to_json(s)
+    d["text"] = "%s %s" % (s.title, s.action)
+    return d

@@ -89,8 +89,8 @@ def why_text(rep, style: Optional[Style] = None) -> str:
     sc = rep.syscall
     where = ""
     if sc is not None:
-        where = {"entry": "stopped at the call's entry (the kernel has not run it yet)",
-                 "exit": "stopped after the call returned (where rr stops)",
+        where = {"entry": "stopped at the call's entry: the kernel has not run it yet",
+                 "exit": "stopped after the call returned, where rr stops",
                  "interrupted": "the call was interrupted by a signal"}.get(sc.state, sc.state)
     elif rep.source == "log":
         where = "from rr's log"
@@ -120,9 +120,9 @@ def why_text(rep, style: Optional[Style] = None) -> str:
     out.append(table(rows))
     a = rep.argument
     if a is not None:
-        out.append("  argument  struct %s at 0x%x (%d bytes)" % (a.struct, a.address, a.size))
+        out.append("  argument struct %s at 0x%x (%d bytes)" % (a.struct, a.address, a.size))
         if a.error:
-            out.append("            " + s(a.error, "bad"))
+            out.append("    " + s(a.error, "bad"))
         frows = []
         for f in a.fields:
             val = _fmt_value(f.value)
@@ -133,25 +133,25 @@ def why_text(rep, style: Optional[Style] = None) -> str:
                 extra.append(f.note)
             frows.append([f.name, f.ctype, f.role, val, "  ".join(extra)])
         if frows:
-            out.append(table(frows, indent="            "))
+            out.append(table(frows, indent="    "))
     elif rep.arg_address is not None:
-        out.append("  argument  0x%x (no decoder for this request)" % rep.arg_address)
+        out.append("  argument 0x%x (no decoder for this request)" % rep.arg_address)
     v = rep.verdict
     if v is not None:
         out.append(s("rr", "title"))
-        out.append("  " + v.explanation)
+        out.extend(wrap(v.explanation, "  ", "  "))
         bits = ["expects %s for an unknown ioctl" % " or ".join(v.expected)]
         bits.append("passes it as ignorable (no _IOC_READ bit)" if v.ignorable else "checks it (has the _IOC_READ bit)")
         if v.supported_since:
             bits.append("handled by name since rr %s" % s(v.supported_since, "good"))
         else:
             bits.append("no rr release handles it by name (checked rr master %s)" % _master(rep))
-        out.append("  " + "; ".join(bits) + ".")
+        out.extend(wrap("; ".join(bits) + ".", "  ", "  "))
         if rep.log is not None:
             out.append("  rr's log: result %d%s, addr 0x%x" % (rep.log.result, (" (%s)" % rep.log.errno) if rep.log.errno else "",
                                                             rep.log.addr or 0))
     for n in rep.notes:
-        out.append(s("note: " + n, "dim"))
+        out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      "))
     if rep.suggestions:
         out.append(s("What to do", "title"))
         out.extend(suggestion_lines(rep.suggestions, s))
@@ -163,22 +163,34 @@ def _master(rep) -> str:
     return RR_MASTER_CHECKED
 
 
-def suggestion_lines(suggestions, s: Style) -> List[str]:
+WIDTH = 100
+
+
+def wrap(text: str, first: str, rest: str, width: int = WIDTH) -> List[str]:
+    import textwrap
+    return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
+
+def suggestion_lines(suggestions, s: Style, verbose: bool = True) -> List[str]:
     out: List[str] = []
     for i, sug in enumerate(suggestions, 1):
+        num = "  %d. " % i
+        pad = " " * len(num)
         if isinstance(sug, str):
-            out.append("  %d. %s" % (i, sug))
+            out.extend(wrap(sug, num, pad))
             continue
-        out.append("  %d. %s %s" % (i, sug.title, sug.action))
+        out.extend(wrap("%s %s" % (sug.title, sug.action), num, pad))
         for c in sug.commands:
-            out.append("       " + s(c, "cmd"))
-        meta = []
-        if sug.evidence:
-            meta.append("matched: " + "; ".join(sug.evidence))
-        meta.append("confidence: " + sug.confidence)
-        if sug.source:
-            meta.append("source: " + sug.source)
-        out.append("       " + s(" | ".join(meta), "dim"))
+            out.append(pad + "$ " + s(c, "cmd"))
+        snippet = getattr(sug, "snippet", "")
+        if snippet and verbose:
+            out.append(pad + "for example:")
+            out.extend(pad + "    " + line for line in snippet.rstrip().splitlines())
+        if verbose:
+            meta = "confidence %s, from %d piece%s of evidence" % (
+                sug.confidence, len(sug.evidence), "" if len(sug.evidence) == 1 else "s")
+            out.extend(s(x, "dim") for x in wrap(meta + "; source: " + sug.source, pad, pad + "  "))
     return out
 
 
@@ -212,25 +224,31 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
         out.append(s("goroutine %d [%s]" % (g.goid, g.status_name), "title") +
                    "  thread %s%s" % (rep.tid or "?", (", " + ", ".join(where)) if where else ""))
     n = 0
-    rows = []
-    for f in rep.native:
-        rows.append(["#%d" % n, "0x%x" % f.pc, f.function or "??",
-                     "%s:%s" % (_short_file(f.file), f.line) if f.file else "",
-                     (f.objfile or "").rsplit("/", 1)[-1]])
-        n += 1
+    if rep.native:
+        out.append(s("native frames", "title") + " (gdb's unwinder, down to the Go boundary)")
+        rows = []
+        for f in rep.native:
+            rows.append(["#%d" % n, f.function or "??", (f.objfile or "").rsplit("/", 1)[-1],
+                         "%s:%s" % (f.file.rsplit("/", 1)[-1], f.line) if f.file else "0x%x" % f.pc])
+            n += 1
+        out.append(table(rows))
+    if rep.go:
+        out.append(s("Go frames", "title") + " (from the pclntab)")
     for f in rep.go:
         name = f.function or "??"
+        tags = []
+        if f.inlined:
+            tags.append("inlined")
         if rep.caller is f:
             name = s(name, "caller")
-        where = "%s:%s" % (_short_file(f.file), f.line if f.line is not None else "?")
-        mod = ""
+            tags.append("<- caller")
+        mod = "std" if f.std else ""
         if f.module:
             mod = "%s@%s" % (f.module, f.version) if f.version else f.module
-        mark = "inlined" if f.inlined else ""
-        rows.append(["#%d" % n, "0x%x" % f.pc, name, where, mod or ("std" if f.std else ""), mark])
+        out.append("  #%-3d %s%s" % (n, name, ("  [" + ", ".join(tags) + "]") if tags else ""))
+        out.append("        %s:%s  %s" % (_short_file(f.file), f.line if f.line is not None else "?",
+                                         s("pc=0x%x%s" % (f.pc, ("  " + mod) if mod else ""), "dim")))
         n += 1
-    if rows:
-        out.append(table(rows))
     if rep.unwind_stopped and not rep.complete and g is not None:
         out.append(s("  (Go unwind stopped: %s)" % rep.unwind_stopped, "warn"))
     cb = rep.created_by
@@ -240,8 +258,9 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
     c = rep.caller
     if c is not None:
         mod = ("%s@%s" % (c.module, c.version)) if c.module and c.version else (c.module or "unknown module")
-        out.append(s("caller", "title") + ": %s  (package %s, module %s) at %s:%s" % (
-            s(c.function, "caller"), c.package, mod, _short_file(c.file), c.line))
+        out.append(s("caller", "title") + ": %s" % s(c.function, "caller"))
+        out.append("  package %s, module %s" % (c.package, mod))
+        out.append("  at %s:%s" % (_short_file(c.file), c.line))
         if source_lines > 0 and c.file and c.line:
             out.extend(_source_context(c.file, c.line, source_lines, s))
     elif g is not None:
@@ -254,7 +273,9 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
     if facts:
         out.append(s("; ".join(facts), "dim"))
     for w in rep.warnings:
-        out.append(s("warning: " + w, "warn"))
+        out.extend(s(x, "warn") for x in wrap("warning: " + w, "", "         "))
+    for n_ in getattr(rep, "notes", []):
+        out.extend(s(x, "dim") for x in wrap("note: " + n_, "", "      "))
     if rep.suggestions:
         out.append(s("What to do", "title"))
         out.extend(suggestion_lines(rep.suggestions, s))

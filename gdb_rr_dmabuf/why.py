@@ -178,8 +178,7 @@ def report_json(rep: WhyReport) -> Dict[str, Any]:
         if isinstance(s, str):
             sug.append({"text": s})
         elif hasattr(s, "rule_id"):
-            d = asdict(s)
-            d["text"] = "%s %s" % (s.title, s.action)
-            sug.append(d)
+            from .callers import suggestion_json
+            sug.append(suggestion_json(s))
     out["suggestions"] = sug
     return out

@@ -25,25 +25,36 @@ class DmabufWhy(Command):
         p.add_argument("--thread", metavar="N", type=int, help="gdb thread number (default: the selected thread)")
         p.add_argument("--at", choices=("entry", "exit"), help="say whether this is the syscall's entry or exit stop "
                        "(x86-64 tells by itself; aarch64 assumes exit)")
-        p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice)")
+        p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
+                       "default: $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
+        p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
         return p
 
     def run(self, args) -> str:
         from .gdbtarget import GdbTarget
+        from .. import evidence
         if args.request is not None and args.from_log is not None:
             raise UserError("--request and --from-log exclude each other", "give one of them")
         if args.request is not None:
             rep = why.analyse_request(args.request, _arch_or_default())
+            rep.suggestions = evidence.advise_report(rep, args.rr_version, args.rules)
         elif args.from_log is not None:
             try:
                 target = GdbTarget(args.thread)
             except NoProcessError:
                 target = None
             rep = why.analyse_log(args.from_log, target)
+            rep.suggestions = evidence.advise_report(rep, args.rr_version, args.rules)
         else:
             target = GdbTarget(args.thread)
-            rep = why.analyse_thread(target, args.at)
-        rep.suggestions = why.basic_suggestions(rep)
+            rep, callers_rep, sugg, notes = evidence.analyse(
+                target, want_why=True, want_callers=False, at=args.at, rr_version=args.rr_version,
+                rules_file=args.rules)
+            rep.suggestions = sugg
+            rep.notes.extend(notes)
+            if callers_rep is not None and callers_rep.caller is not None:
+                c = callers_rep.caller
+                rep.notes.append("Go caller: %s at %s:%s (go-callers shows the whole stack)" % (c.function, c.file, c.line))
         if args.json:
             return render.to_json(why.report_json(rep))
         return render.why_text(rep, render.Style(self.colour(args)))

@@ -25,6 +25,8 @@ class GoCallers(Command):
                        help="at most N Go frames (default %d)" % DEFAULT_DEPTH)
         p.add_argument("--source", metavar="N", type=int, default=0,
                        help="show N lines of source around the caller when the file exists here")
+        p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice)")
+        p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
         return p
 
     def run(self, args) -> str:
@@ -32,8 +34,14 @@ class GoCallers(Command):
         from ..errors import UserError
         if args.depth < 1 or args.depth > 10000:
             raise UserError("--depth must be between 1 and 10000", "e.g. --depth 200")
+        from .. import evidence
         target = GdbTarget(args.thread)
-        rep = callers.analyse_callers(target, depth=args.depth)
+        why_rep, rep, sugg, notes = evidence.analyse(target, want_why=False, want_callers=True, depth=args.depth,
+                                                     rr_version=args.rr_version, rules_file=args.rules)
+        rep.suggestions = sugg
+        rep.notes = notes
+        if why_rep is not None:
+            rep.notes.insert(0, "the thread is in ioctl %s (dmabuf-why decodes it)" % why_rep.name)
         if args.json:
             return render.to_json(callers.report_json(rep))
         return render.callers_text(rep, render.Style(self.colour(args)), source_lines=max(0, args.source))

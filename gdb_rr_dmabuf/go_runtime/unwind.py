@@ -113,10 +113,13 @@ class GoUnwinder:
     def func_at(self, pc: int):
         return self.pcln.func_for_pc(pc - self.bias)
 
-    def go_frames_at(self, pc: int, sp: Optional[int], is_return_address: bool) -> List[StackFrame]:
-        from .pclntab import split_func_name
+    def go_frames_at(self, pc: int, sp: Optional[int], is_return_address: bool,
+                     keep_wrappers: bool = False) -> List[StackFrame]:
+        from .pclntab import FUNCID_WRAPPER, split_func_name
         out: List[StackFrame] = []
         for fr in self.pcln.frames_at(pc - self.bias, is_return_address=is_return_address):
+            if fr.func_id == FUNCID_WRAPPER and not keep_wrappers:
+                continue  # compiler-made wrappers (gowrap, method value...): Go's tracebacks hide them too
             pkg, _ = split_func_name(fr.function)
             mod = ver = None
             if self.bi is not None and not is_std_package(pkg):
@@ -151,7 +154,7 @@ class GoUnwinder:
                 res.stopped = "sp did not grow (0x%x after 0x%x): stopped to avoid a loop" % (sp, prev_sp)
                 return res
             prev_sp = sp
-            res.frames.extend(self.go_frames_at(pc, sp, is_return_address=not exact))
+            res.frames.extend(self.go_frames_at(pc, sp, is_return_address=not exact, keep_wrappers=exact))
             physical += 1
             if f.name in _END_NORMAL:
                 res.complete = True

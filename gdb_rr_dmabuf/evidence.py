@@ -1,0 +1,116 @@
+"""The one analysis both commands share: the ioctl (when the thread is in one), the native frames, the
+Go frames and modules (when the target is Go), the process's fd links, and the rr release. The advice
+rules run on what this collects, so dmabuf-why and go-callers end with the same suggestions."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from typing import Any, List, Optional, Tuple
+
+from .advice import Evidence, GoFrameEv, advise, load_rules
+from .errors import UserError
+from .target import Target
+
+ENV_RR_VERSION = "GDB_RR_DMABUF_RR_VERSION"
+
+
+def rr_version_from_environment() -> Tuple[Optional[str], str]:
+    """(version, where it came from): $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH."""
+    v = os.environ.get(ENV_RR_VERSION)
+    if v:
+        return _version(v), ENV_RR_VERSION
+    rr = shutil.which("rr")
+    if rr:
+        try:
+            out = subprocess.run([rr, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 universal_newlines=True, timeout=3).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None, ""
+        v = _version(out)
+        if v:
+            return v, "rr --version (%s)" % rr
+    return None, ""
+
+
+def _version(text: str) -> Optional[str]:
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    if not m:
+        return None
+    return "%s.%s.%s" % (m.group(1), m.group(2), m.group(3) or "0")
+
+
+def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version: Optional[str] = None) -> Evidence:
+    ev = Evidence()
+    if why_rep is not None:
+        ev.request = why_rep.request
+        ev.request_names = list(why_rep.names)
+        ev.result = why_rep.result
+        ev.fd_link = why_rep.fd_link
+        v = why_rep.verdict
+        if v is not None:
+            ev.rr_supported_since = v.supported_since
+            ev.rr_support_known = True
+        ev.executable = why_rep.executable
+    if target is not None:
+        ev.executable = ev.executable or target.executable
+        ev.fd_links = target.fd_links()
+    if callers_rep is not None:
+        ev.native_frames = [(f.function, f.objfile) for f in callers_rep.native]
+        ev.go_frames = [_go_ev(f) for f in callers_rep.go]
+        if callers_rep.caller is not None:
+            ev.go_caller = _go_ev(callers_rep.caller)
+    elif target is not None:
+        ev.native_frames = [(f.function, f.objfile) for f in target.native_frames(limit=64)]
+    ev.rr_version = rr_version
+    return ev
+
+
+def _go_ev(f) -> GoFrameEv:
+    return GoFrameEv(function=f.function or "", package=f.package or "", module=f.module or ("std" if f.std else None),
+                     version=f.version, file=f.file, line=f.line)
+
+
+def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at: Optional[str] = None,
+            depth: Optional[int] = None, rr_version: Optional[str] = None, rules_file: Optional[str] = None
+            ) -> Tuple[Any, Any, List[Any], List[str]]:
+    """Run the analyses that apply to the target. The one the command is about is given by want_*: its
+    errors propagate; the other one is best effort (its failure becomes a note).
+    Returns (why_report, callers_report, suggestions, notes)."""
+    from . import callers, why
+    notes: List[str] = []
+    why_rep = callers_rep = None
+    if target is not None:
+        if want_why:
+            why_rep = why.analyse_thread(target, at)
+        else:
+            try:
+                why_rep = why.analyse_thread(target, at)
+            except UserError:
+                why_rep = None  # not stopped in an ioctl: go-callers still answers
+        try:
+            kw = {"depth": depth} if depth else {}
+            callers_rep = callers.analyse_callers(target, **kw)
+        except UserError as e:
+            if want_callers:
+                raise
+            if "not a Go program" not in str(e):
+                notes.append("go-callers: %s" % e.what)
+    source = ""
+    if rr_version is None:
+        rr_version, source = rr_version_from_environment()
+    else:
+        rr_version = _version(rr_version) or rr_version
+        source = "--rr-version"
+    if rr_version and source:
+        notes.append("rr %s (from %s)" % (rr_version, source))
+    ev = collect(target, why_rep, callers_rep, rr_version)
+    suggestions = advise(ev, load_rules(rules_file))
+    return why_rep, callers_rep, suggestions, notes
+
+
+def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optional[str] = None) -> List[Any]:
+    """Suggestions for a report with no process (--request, --from-log alone)."""
+    ev = collect(None, why_rep, None, _version(rr_version) if rr_version else None)
+    return advise(ev, load_rules(rules_file))
