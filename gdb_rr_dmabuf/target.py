@@ -253,7 +253,8 @@ class CoreThread:
 class _Segment:
     vaddr: int
     memsz: int
-    data: bytes  # filesz bytes; the rest up to memsz is zero (or in a mapped file, see CoreTarget)
+    offset: int  # in the core file
+    filesz: int  # bytes present in the core; the rest up to memsz is in a mapped file (see CoreTarget)
 
 
 @dataclass
@@ -279,6 +280,7 @@ class CoreTarget(Target):
         except ImportError:  # pragma: no cover - the venv has it
             raise UserError("pyelftools is not installed", "run tools/bootstrap.sh or pip install pyelftools")
         self.path = path
+        self._fh = None
         try:
             f = open(path, "rb")
         except OSError as e:
@@ -301,7 +303,8 @@ class CoreTarget(Target):
             self._auxv: Dict[int, int] = {}
             for seg in elf.iter_segments():
                 if seg["p_type"] == "PT_LOAD":
-                    self._segments.append(_Segment(seg["p_vaddr"], seg["p_memsz"], seg.data()))
+                    # Not read now: a Go program's core is often gigabytes of reserved arenas.
+                    self._segments.append(_Segment(seg["p_vaddr"], seg["p_memsz"], seg["p_offset"], seg["p_filesz"]))
                 elif seg["p_type"] == "PT_NOTE":
                     for note in seg.iter_notes():
                         self._note(note)
@@ -394,15 +397,26 @@ class CoreTarget(Target):
             off = addr - seg.vaddr
             if off < seg.memsz:
                 n = min(size, seg.memsz - off)
-                if off < len(seg.data):
-                    n = min(n, len(seg.data) - off)
-                    return seg.data[off:off + n]
+                if off < seg.filesz:
+                    n = min(n, seg.filesz - off)
+                    return self._core_bytes(seg.offset + off, n)
                 # Beyond filesz: gcore leaves out unchanged file-backed pages.
                 fromfile = self._read_file(addr, n)
                 if fromfile:
                     return fromfile
                 return b""
         return self._read_file(addr, size)
+
+    def _core_bytes(self, offset: int, n: int) -> bytes:
+        if self._fh is None:
+            self._fh = open(self.path, "rb")
+        self._fh.seek(offset)
+        return self._fh.read(n)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def _read_file(self, addr: int, size: int) -> bytes:
         for fm in self._files:
