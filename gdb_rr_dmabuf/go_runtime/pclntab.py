@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import array
 import bisect
+from collections import OrderedDict
 import re
 import struct
 import sys
@@ -231,6 +232,8 @@ class PcLnTab:
         self._funcs: Dict[int, Func] = {}
         self._names: Dict[int, str] = {}
         self._files: Dict[int, Optional[str]] = {}
+        self._tables: "OrderedDict[Tuple[int, int], Tuple[List[int], List[int]]]" = OrderedDict()
+        self._seen: "OrderedDict[Tuple[int, int], None]" = OrderedDict()
         self._name_index: Optional[Dict[str, int]] = None
         self._dups: Dict[str, List[int]] = {}
         self._funcid_names: Optional[List[str]] = funcid_table(go_version)
@@ -466,15 +469,80 @@ class PcLnTab:
         return None
 
     # ------------------------------------------------------------------------------------ pc tables
-    def _pcvalue(self, off: int, entry: int, target: int) -> int:
-        """Value of the pc-value table at pctab+off for target (-1 when absent or not covered)."""
-        if off == 0:
-            return -1
+    def _decode_table(self, off: int, entry: int) -> Tuple[List[int], List[int]]:
+        """Decode a whole pc-value table: (ends, values), value[i] holds for pcs below ends[i] (and at
+        or above ends[i-1]). Cached (bounded LRU): unwinding hits the same functions again and again."""
+        key = (off, entry)
+        cache = self._tables
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        ends: List[int] = []
+        vals: List[int] = []
         b = self._b
         pos = self._o + self._pctab_off + off
         end = self._o + self._pcln_off
-        if pos >= end:
+        pc = entry
+        val = -1
+        q = self.quantum
+        try:
+            while pos < end:
+                x = b[pos]
+                pos += 1
+                if x == 0 and pc != entry:
+                    break
+                uv = x & 0x7F
+                shift = 7
+                while x & 0x80:
+                    x = b[pos]
+                    pos += 1
+                    uv |= (x & 0x7F) << shift
+                    shift += 7
+                    if shift > 35:
+                        raise IndexError
+                val += ~(uv >> 1) if uv & 1 else uv >> 1
+                x = b[pos]
+                pos += 1
+                pd = x & 0x7F
+                shift = 7
+                while x & 0x80:
+                    x = b[pos]
+                    pos += 1
+                    pd |= (x & 0x7F) << shift
+                    shift += 7
+                    if shift > 35:
+                        raise IndexError
+                pc += pd * q
+                ends.append(pc)
+                vals.append(val)
+        except IndexError:
+            ends, vals = [], []  # runs off the table: treat as absent
+        res = (ends, vals)
+        cache[key] = res
+        if len(cache) > 2048:
+            cache.popitem(last=False)
+        return res
+
+    def _pcvalue(self, off: int, entry: int, target: int) -> int:
+        """Value of the pc-value table at pctab+off for target (-1 when absent or not covered).
+
+        The first query of a table scans it up to target, like the runtime; a table asked about
+        again is decoded whole and cached, so unwinding many stacks through the same functions
+        costs a binary search."""
+        if off == 0 or self._pctab_off + off >= self._pcln_off:
             return -1
+        key = (off, entry)
+        if key in self._tables or key in self._seen:
+            ends, vals = self._decode_table(off, entry)
+            i = bisect.bisect_right(ends, target)
+            return vals[i] if i < len(vals) else -1
+        self._seen[key] = None
+        if len(self._seen) > 4096:
+            self._seen.popitem(last=False)
+        b = self._b
+        pos = self._o + self._pctab_off + off
+        end = self._o + self._pcln_off
         pc = entry
         val = -1
         q = self.quantum
@@ -527,60 +595,22 @@ class PcLnTab:
 
     def max_sp_delta(self, f: Func) -> int:
         """Largest pcsp value anywhere in f (0 without a table)."""
-        most = 0
-        pc = f.entry
-        # Walk by re-evaluating at each table boundary; tables are short, bound the walk anyway.
-        steps = 0
-        while pc < f.end and steps < 1 << 16:
-            v, nxt = self._pcvalue_span(f.pcsp, f.entry, pc)
-            if v is None:
-                break
-            most = max(most, v)
-            if nxt <= pc:
-                break
-            pc = nxt
-            steps += 1
-        return most
+        if f.pcsp == 0 or self._pctab_off + f.pcsp >= self._pcln_off:
+            return 0
+        _ends, vals = self._decode_table(f.pcsp, f.entry)
+        return max([0] + vals)
 
-    def _pcvalue_span(self, off: int, entry: int, target: int) -> Tuple[Optional[int], int]:
-        """(value at target, first pc after target where the value may change)."""
-        if off == 0:
-            return None, target + 1
-        b = self._b
-        pos = self._o + self._pctab_off + off
-        end = self._o + self._pcln_off
-        pc = entry
-        val = -1
-        q = self.quantum
-        try:
-            while pos < end:
-                x = b[pos]
-                pos += 1
-                if x == 0 and pc != entry:
-                    return None, target + 1
-                uv = x & 0x7F
-                shift = 7
-                while x & 0x80:
-                    x = b[pos]
-                    pos += 1
-                    uv |= (x & 0x7F) << shift
-                    shift += 7
-                val += ~(uv >> 1) if uv & 1 else uv >> 1
-                x = b[pos]
-                pos += 1
-                pd = x & 0x7F
-                shift = 7
-                while x & 0x80:
-                    x = b[pos]
-                    pos += 1
-                    pd |= (x & 0x7F) << shift
-                    shift += 7
-                pc += pd * q
-                if target < pc:
-                    return val, pc
-        except IndexError:
-            pass
-        return None, target + 1
+    def pc_ranges(self, f: Func, table_off: int) -> List[Tuple[int, int, int]]:
+        """[(start, end, value)] of a pc-value table (f.pcsp, f.pcfile, f.pcln or a pcdata offset)."""
+        if table_off == 0 or self._pctab_off + table_off >= self._pcln_off:
+            return []
+        ends, vals = self._decode_table(table_off, f.entry)
+        out = []
+        start = f.entry
+        for e, v in zip(ends, vals):
+            out.append((start, e, v))
+            start = e
+        return out
 
     def pcdata_value(self, f: Func, table: int, pc: int) -> int:
         """PCDATA table value at pc (-1 when the function has no such table)."""
