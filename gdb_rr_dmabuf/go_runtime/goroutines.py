@@ -85,6 +85,7 @@ class MInfo:
     ncgo: int
     incgo: bool
     libcallsp: int
+    is_extra_in_c: bool = False  # an extra M (of a thread created by C) that is back in C code
 
 
 @dataclass
@@ -94,9 +95,12 @@ class CurrentG:
     kind: str  # 'goroutine' | 'g0' | 'gsignal' | 'no-go' (thread runs no Go code)
     on_system_stack: bool = False
     in_cgo: bool = False
-    found_via: str = ""  # 'r14' | 'tls' | 'tls-scan' | 'r28' | 'tls' ('' for 'no-go')
+    found_via: str = ""  # 'tls' | 'tls-scan' | 'r14' | 'r28' ('' for 'no-go')
     warnings: List[str] = field(default_factory=list)
     m: Optional[MInfo] = None
+    # The thread was created by C and has called into Go (it has an "extra" M, kept after the call):
+    # it now runs C code for no goroutine, so g is None; m.curg is the goroutine of its last callback.
+    extra_m: bool = False
 
 
 def _u64(buf: bytes, off: int) -> int:
@@ -170,13 +174,14 @@ def read_m(target, layout: Layout, addr: int) -> MInfo:
     _check_ptr(target, addr, "m")
     m = layout.m
     need = max(m[k] + layout.width("m", k) for k in ("g0", "curg", "gsignal", "procid", "id", "ncgo",
-                                                       "incgo", "libcallsp"))
+                                                       "incgo", "libcallsp", "isExtraInC") if k in m)
     if need > _M_READ_LIMIT:  # pragma: no cover - guards a future table
         raise UserError("runtime.m layout reaches offset %d" % need, "update go_runtime/layouts.py")
     buf = target.read(addr, need)
     return MInfo(addr=addr, g0=_u64(buf, m["g0"]), curg=_u64(buf, m["curg"]), gsignal=_u64(buf, m["gsignal"]),
                  procid=_u64(buf, m["procid"]), id=_u64(buf, m["id"]), ncgo=_i32(buf, m["ncgo"]),
-                 incgo=bool(buf[m["incgo"]]), libcallsp=_u64(buf, m["libcallsp"]))
+                 incgo=bool(buf[m["incgo"]]), libcallsp=_u64(buf, m["libcallsp"]),
+                 is_extra_in_c=bool(buf[m["isExtraInC"]]) if "isExtraInC" in m else False)
 
 
 def _why_invalid(target, layout: Layout, addr: int) -> Tuple[Optional[str], Optional[GInfo], Optional[MInfo]]:
@@ -256,14 +261,18 @@ def tls_g_slot(binary, tp: int, arch: str) -> Optional[int]:
         return tp - 8
     if not tls:
         return None
+    # Without the symbol (stripped), a block of one pointer is Go's slot alone (the Go linker's PIE).
+    only = 0 if tls[1] <= 8 else None
     if arch == ARCH_X86_64:
         value = binary.symbol("runtime.tlsg")
+        value = only if value is None else value
         if value is None:
             return None
         start, _ = _tls_block_x86_64(tls)
         return tp + start + _tls_sym_offset(tls, value)
     if arch == ARCH_AARCH64:
         value = binary.symbol("runtime.tls_g")
+        value = only if value is None else value
         if value is None:
             return None
         return tp + _roundup(16, tls[2]) + _tls_sym_offset(tls, value)
@@ -376,9 +385,16 @@ def current_goroutine(target, binary, layout: Layout, bias: int = 0) -> CurrentG
         if mi.curg:
             why, curg, _ = _why_invalid(target, layout, mi.curg)
             if why is None and curg is not None and curg.m == mi.addr:
-                if curg.base_status == G_DEAD or G_STATUS.get(curg.base_status) == "deadextra":
-                    warnings.append("m.curg (goroutine %d) is %s: the thread is in C code of a thread that "
-                                    "once called into Go" % (curg.goid, curg.status_name))
+                if kind == "g0" and mi.is_extra_in_c:
+                    # cgocallback leaves a C-created thread's M bound to it (status _Gsyscall, isExtraInC)
+                    # when the callback returns (src/runtime/cgocall.go, asm_*.s cgocallback).
+                    res.extra_m = True
+                    res.in_cgo = True
+                    warnings.append("the thread was created by C and runs C code; it called into Go before "
+                                    "(goroutine %d ran its last callback)" % curg.goid)
+                elif curg.base_status == G_DEAD or G_STATUS.get(curg.base_status) == "deadextra":
+                    warnings.append("m.curg (goroutine %d) is %s: the thread runs no goroutine"
+                                    % (curg.goid, curg.status_name))
                 else:
                     res.g = curg
             else:
