@@ -499,3 +499,45 @@ def test_load_bias():
     assert load_bias(Fake(), {}) == 0
     Fake.is_pie = False
     assert load_bias(Fake(), {9: 0x401000}) == 0
+
+
+# ------------------------------------------------------------------------------- aarch64
+ARM64_GO = sorted({ALL_GO[0], DEFAULT_GO, ALL_GO[-1]}, key=ALL_GO.index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ARM64_GO)
+def test_arm64_cross_builds(version):
+    """GOARCH=arm64 builds (pc quantum 4, R_AARCH64_RELATIVE for PIE), checked like the amd64 ones
+    without running them: addr2line, DWARF lines, CFA (= SP + frame size: no pushed return
+    address), fallbacks, and the inline chain at the call of Leaf, whose source positions the amd64
+    build of the same release reported at run time."""
+    amd64 = run_fixture(build_go("inlines", version))
+    expected = next(g[0] for g in amd64["groups"] if g[1] == FIX + "/inl.Outer")
+    for pie in (False, True):
+        exe = build_go("inlines", version, pie=pie, env={"GOARCH": "arm64"})
+        b = GoBinary.open(str(exe))
+        tab = b.pclntab
+        assert (b.arch, b.is_pie, tab.quantum, tab.ptr_size) == ("aarch64", pie, 4, 8)
+        pcs = spread_pcs(tab)
+        assert [ours(tab, pc) for pc in pcs] == [normalized(w) for w in addr2line(version, exe, pcs)]
+        rows, fdes = _dwarf_rows(exe)
+        assert rows and all(ours(tab, a)[1:] == (f, ln) for a, f, ln in rows)
+        checked = 0
+        for lo, fde in fdes:
+            f = tab.func_for_pc(lo)
+            if f is not None and f.name.startswith(FIX):
+                for row in fde.get_decoded().table:
+                    assert row["cfa"].offset == tab.sp_delta(f, row["pc"]), (f.name, hex(row["pc"]))
+                    checked += 1
+        assert checked >= 5
+        md = find_moduledata(b, tab.vaddr, tab.funcnametab_addr, use_symbols=False)
+        assert md is not None and md.addr == b.symbol("runtime.firstmoduledata")
+        assert md.text == tab.text_start == b.symbol("runtime.text")
+        assert md.gofunc(tab.magic, None) == tab.gofunc == b.symbol("go:func.*")
+        if pie:
+            assert b.relocations()  # the moduledata pointers above came through them
+        outer = tab.lookup(FIX + "/inl.Outer")
+        chains = [[(fr.function, fr.file, fr.line) for fr in tab.frames_at(pc, is_return_address=False)]
+                  for pc in range(outer.entry, outer.end, 4)]
+        assert expected in chains, chains
