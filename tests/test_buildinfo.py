@@ -14,7 +14,7 @@ from typing import Dict, Optional
 import pytest
 
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary
-from gdb_rr_dmabuf.go_runtime.buildinfo import (BUILDINFO_MAGIC, BuildInfo, Module, go_unquote, make_blob,
+from gdb_rr_dmabuf.go_runtime.buildinfo import (BUILDINFO_MAGIC, Module, go_unquote, make_blob,
                                                 parse_modinfo, read_buildinfo, read_raw_buildinfo)
 from tests.support.toolchains import ALL_GO, build_go, go_root
 
