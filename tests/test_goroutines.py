@@ -221,6 +221,25 @@ def test_every_release_go_and_cgo(version):
     assert cur.m.procid == stop.stopped_tid
 
 
+class _NoFsBase(CoreTarget):
+    """A core whose registers lack fs_base, as over a gdb remote that does not send it."""
+
+    def registers(self):
+        regs = super().registers()
+        regs.pop("fs_base", None)
+        return regs
+
+
+def test_r14_when_fs_base_is_unknown():
+    stop = get_stop(DEFAULT_GO, "go")
+    t = _NoFsBase(stop.core, executable=stop.exe)
+    t.select_thread(stop.stopped_tid)
+    layout = layout_for(stop.binary.go_version, "x86-64")[0]
+    cur = current_goroutine(t, stop.binary, layout, 0)
+    assert (cur.kind, cur.found_via, cur.g.goid) == ("goroutine", "r14", stop.goid)
+    assert any("fs_base" in w for w in cur.warnings)
+
+
 def test_tls_slot_formula_against_the_code():
     """runtime.tlsg's slot (PT_TLS of an externally linked cgo binary with C thread-locals) is the
     %fs offset the linker wrote into the runtime's code: `mov %fs:OFF, %r14` (64 48 8b 34 25 OFF32)."""

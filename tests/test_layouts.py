@@ -209,10 +209,12 @@ def test_layout_for_unsupported_arch_is_a_user_error():
     assert "riscv64" in str(e.value)
 
 
-def test_layouts_are_frozen():
+def test_layouts_are_frozen_and_hashable():
     lay = KNOWN[("1.23", "x86-64")]
     with pytest.raises(Exception):
         lay.go = "1.99"  # type: ignore[misc]
+    assert {lay: 1}[KNOWN[("1.23", "x86-64")]] == 1
+    assert len(set(KNOWN.values())) == len(KNOWN)
 
 
 def test_status_names():

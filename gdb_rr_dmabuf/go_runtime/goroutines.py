@@ -7,8 +7,9 @@ Where a thread's g is (src/runtime, Go 1.21..1.27, linux):
   tlsg's offset in that block minus the block's size rounded up to its alignment (x86-64 "variant II"
   TLS: the executable's block ends at the thread pointer). Go code under ABIInternal also keeps g in
   R14, but C code called through cgo reuses R14, so TLS comes first.
-- arm64: Go code keeps g in R28; the TLS slot runtime.tls_g is at TPIDR_EL0 + roundup(16, align) +
-  its offset ("variant I": the block follows a 16-byte TCB).
+- arm64: Go code keeps g in R28; cgo binaries also keep it in the TLS slot runtime.tls_g (save_g
+  writes it only when iscgo), at TPIDR_EL0 + roundup(16, align) + its offset ("variant I": the block
+  follows a 16-byte TCB). Not checked on a real arm64 process here (no arm64 machine): R28 is.
 - A static pure-Go amd64 binary has no PT_TLS at all: runtime.settls points %fs just past m.tls[0]
   and g is at -8(FS) as well.
 - Stripped binaries have no runtime.tlsg symbol: then every 8-byte slot of the executable's static
@@ -307,8 +308,6 @@ def _candidates(target, binary, regs: Dict[str, int], warnings: List[str]) -> Li
     else:
         raise UserError("goroutines cannot be found on architecture %s" % arch,
                         "gdb-rr-dmabuf reads x86-64 and aarch64 Go programs")
-    if arch == ARCH_AARCH64 and greg:
-        out.append((greg, gname))  # Go code on arm64 always keeps g in R28
     if tp:
         slot = tls_g_slot(binary, tp, arch)
         if slot is not None:
@@ -329,7 +328,9 @@ def _candidates(target, binary, regs: Dict[str, int], warnings: List[str]) -> Li
                     v = _u64(raw, i)
                     if v and _plausible_ptr(target, v):
                         out.append((v, "tls-scan"))
-    if arch == ARCH_X86_64 and greg:
+    # The g register last: C code (a cgo call) may reuse it, while TLS is written on every g switch
+    # (arm64 non-cgo binaries never write TLS: their slot reads 0 and R28 decides).
+    if greg:
         out.append((greg, gname))
     # Drop duplicates, keep the first (best) way each address was found.
     seen = set()

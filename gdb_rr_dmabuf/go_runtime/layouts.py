@@ -30,6 +30,9 @@ class Layout:
     gobuf: Dict[str, int] = field(default_factory=dict)
     sizes: Dict[str, int] = field(default_factory=dict)  # 'g', 'm', 'gobuf', 'stack' (bytes)
 
+    def __hash__(self) -> int:  # the dicts are not hashable; (go, arch) identifies a layout
+        return hash((self.go, self.arch))
+
     def sched(self, name: str) -> int:
         """Offset in g of g.sched.<name> (a gobuf field: sp, pc, g, ctxt, lr, bp, ret)."""
         return self.g["sched"] + self.gobuf[name]
