@@ -31,6 +31,7 @@ class CallersReport:
     on_system_stack: bool
     in_cgo: bool
     found_via: Optional[str]
+    extra_m: bool = False                      # a C-created thread that called into Go before (cgo callback)
     goroutine: Any = None                      # goroutines.GInfo
     created_by: Optional[CreatedBy] = None
     native: List[StackFrame] = field(default_factory=list)
@@ -106,6 +107,7 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     rep.on_system_stack = cur.on_system_stack
     rep.in_cgo = cur.in_cgo
     rep.found_via = cur.found_via
+    rep.extra_m = bool(getattr(cur, "extra_m", False))
     rep.warnings.extend(cur.warnings)
     g = cur.g
     rep.goroutine = g
@@ -159,7 +161,7 @@ def report_json(rep: CallersReport) -> Dict[str, Any]:
         "main_version": rep.main_version,
         "executable": rep.executable,
         "thread": {"tid": rep.tid, "kind": rep.kind, "on_system_stack": rep.on_system_stack,
-                   "in_cgo": rep.in_cgo, "found_via": rep.found_via},
+                   "in_cgo": rep.in_cgo, "found_via": rep.found_via, "extra_m": rep.extra_m},
         "goroutine": None,
         "frames": [frame_json(f) for f in rep.native + rep.go],
         "unwind": {"stopped": rep.unwind_stopped, "complete": rep.complete},

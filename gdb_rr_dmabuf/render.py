@@ -213,6 +213,9 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
         if rep.kind == "no-go":
             out.append(s("thread %s runs no Go code" % (rep.tid or "?"), "title") +
                        " (no goroutine: a thread created by C, e.g. a driver's worker thread)")
+        elif rep.extra_m:
+            out.append(s("thread %s runs C code" % (rep.tid or "?"), "title") +
+                       " (a thread created by C that called into Go earlier; no goroutine is running on it now)")
         else:
             out.append(s("no goroutine found for thread %s" % (rep.tid or "?"), "bad"))
     else:

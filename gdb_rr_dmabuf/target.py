@@ -333,6 +333,12 @@ class CoreTarget(Target):
             pid = struct.unpack_from("<i", raw, _PRSTATUS_PID_OFF)[0]
             vals = struct.unpack_from("<%dQ" % len(names), raw, _PRSTATUS_REG_OFF)
             self.threads.append(CoreThread(pid, dict(zip(names, vals))))
+        elif t in (0x401, "NT_ARM_TLS") and self.threads:
+            # aarch64 thread pointer (tpidr_el0) of the thread whose NT_PRSTATUS came just before.
+            desc = note["n_desc"]
+            raw = desc if isinstance(desc, bytes) else note.get("n_descdata")
+            if isinstance(raw, bytes) and len(raw) >= 8:
+                self.threads[-1].regs["tpidr"] = struct.unpack_from("<Q", raw, 0)[0]
         elif t == "NT_AUXV":
             desc = note["n_desc"]
             raw = desc if isinstance(desc, bytes) else note.get("n_descdata")
