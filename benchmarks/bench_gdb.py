@@ -5,7 +5,8 @@ benchmark itself cannot run.
     .venv/bin/python benchmarks/bench_gdb.py [--quick] [--reps N] [--profile] [--only NAMES]
 
 --quick    fewer repetitions (for the smoke test); the same figures
---profile  also print the top functions (cProfile, cumulative) of the first go-callers on each binary
+--profile  also print cProfile of a first go-callers on each binary (in extra sessions, so the timed
+           ones are not slowed), and the packets of the remote go-callers
 --only     comma-separated sections: startup,demo,big,remote (default: all)
 
 Every command is timed inside gdb's own Python (time.perf_counter around gdb.execute(cmd,
@@ -81,6 +82,16 @@ if job.get("remote_log"):
     gdb.execute("set logging debugredirect on")
     gdb.execute("set logging enabled on")
     gdb.execute("set debug remote 1")
+    # Which reads are go-callers' own (through its Target) and which are gdb's (its unwinder).
+    from gdb_rr_dmabuf.commands import gdbtarget
+    own_reads = []
+    _orig_read = gdbtarget.GdbTarget.read
+
+    def _logged_read(self, addr, size):
+        own_reads.append([addr, size])
+        return _orig_read(self, addr, size)
+
+    gdbtarget.GdbTarget.read = _logged_read
     gdb.write("BENCH-MARK begin\n", gdb.STDLOG)
     gdb.flush(gdb.STDLOG)
     dt, out, err = timed(job["cmds"][0], capture=False)
@@ -88,7 +99,8 @@ if job.get("remote_log"):
     gdb.flush(gdb.STDLOG)
     gdb.execute("set debug remote 0")
     gdb.execute("set logging enabled off")
-    res["cmds"][job["cmds"][0]] = {"cold": dt, "cold_cpu": cpu[-1], "error": err}
+    gdbtarget.GdbTarget.read = _orig_read
+    res["cmds"][job["cmds"][0]] = {"cold": dt, "cold_cpu": cpu[-1], "error": err, "own_reads": own_reads}
     # A second call: what gdb still caches between two commands at the same stop.
     gdb.execute("set logging file " + job["remote_log"] + ".2")
     gdb.execute("set logging enabled on")
@@ -111,7 +123,9 @@ else:
             dt, out, err = timed(cmd)
             prof.disable()
             s = io.StringIO()
-            pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(25)
+            st = pstats.Stats(prof, stream=s)
+            st.sort_stats("cumulative").print_stats(30)
+            st.sort_stats("tottime").print_stats(15)
             r["profile"] = s.getvalue()
         else:
             dt, out, err = timed(cmd)
@@ -315,13 +329,19 @@ def _rss_figure(name: str, r: dict) -> None:
            % (d("RssAnon"), d("RssFile"), d("VmHWM")))
 
 
+def print_profile(what: str, exe: Path, env: Dict[str, str]) -> None:
+    """cProfile of a first go-callers, in a session of its own (the timed sessions are not profiled)."""
+    r = run_gdb_job(exe, ["stop_ioctl_exit"], {"cmds": ["go-callers"], "reps": 0, "profile": True}, env=env)
+    print("\n--- profile: first go-callers on %s (cumulative, then own time) ---\n%s"
+          % (what, r["cmds"]["go-callers"].get("profile", "")), flush=True)
+
+
 def bench_demo(reps: int, profile: bool) -> None:
     exe = toolchains.build_go("demo", GO_VERSION)
     warm_bytecode()
     env = {"GDBT_REQUEST": DMA_BUF_IOCTL_EXPORT_SYNC_FILE}
     # Two sessions, so each command is measured first (cold) once.
-    a = run_gdb_job(exe, ["stop_ioctl_exit"], {"cmds": ["go-callers", "dmabuf-why"], "reps": reps,
-                                               "profile": profile}, env=env)
+    a = run_gdb_job(exe, ["stop_ioctl_exit"], {"cmds": ["go-callers", "dmabuf-why"], "reps": reps}, env=env)
     b = run_gdb_job(exe, ["stop_ioctl_exit"], {"cmds": ["dmabuf-why"], "reps": reps}, env=env)
     gc_ = check_cmd(a, "go-callers")
     if "goroutine" not in gc_["head"]:
@@ -330,7 +350,7 @@ def bench_demo(reps: int, profile: bool) -> None:
     _cmd_figures("demo.dmabuf-why", check_cmd(b, "dmabuf-why"), 0.2)
     _rss_figure("demo.memory.rss_added", gc_)
     if profile:
-        print("\n--- profile: first go-callers on the demo (cumulative) ---\n" + gc_.get("profile", ""))
+        print_profile("the demo", exe, env)
 
 
 def _bigprog() -> Tuple[Path, int]:
@@ -352,7 +372,7 @@ def bench_big(reps: int, profile: bool) -> None:
     exe, nfunc = _bigprog()
     figure("big.nfunc", "%d functions" % nfunc, ">= 50000", nfunc >= 50000, note="pclntab nfunc")
     warm_bytecode()
-    res = run_gdb_job(exe, ["stop_ioctl_exit"], {"cmds": ["go-callers"], "reps": reps, "profile": profile,
+    res = run_gdb_job(exe, ["stop_ioctl_exit"], {"cmds": ["go-callers"], "reps": reps,
                                                  "tracemalloc": True, "json_cmd": "go-callers --json"},
                       env={"GDBT_REQUEST": DMA_BUF_IOCTL_EXPORT_SYNC_FILE})
     r = check_cmd(res, "go-callers")
@@ -371,7 +391,7 @@ def bench_big(reps: int, profile: bool) -> None:
     figure("big.memory.py_peak", "%.1f MB" % (res["tracemalloc_peak"] / 1048576.0),
            note="tracemalloc peak, binary cache dropped; %.1f MB kept after" % (res["tracemalloc_kept"] / 1048576.0))
     if profile:
-        print("\n--- profile: first go-callers on bigprog (cumulative) ---\n" + r.get("profile", ""))
+        print_profile("bigprog", exe, {"GDBT_REQUEST": DMA_BUF_IOCTL_EXPORT_SYNC_FILE})
 
 
 _PKT = re.compile(r"Sending packet: \$([^#]*)#")
@@ -413,13 +433,17 @@ def bench_remote(verbose: bool) -> None:
     reads = memory_reads(first)
     if verbose:
         print("--- packets of the first go-callers over gdbserver ---\n" + "\n".join(first), flush=True)
+        print("--- go-callers' Target.read calls (address, size) ---\n"
+              + "\n".join("%#x,%#x" % (a, n) for a, n in r.get("own_reads") or []), flush=True)
     figure("remote.go-callers.first", "%s (cpu %s)" % (ms(r["cold"]), ms(r["cold_cpu"])), "< 0.2 s", r["cold"] < 0.2,
            note="first call over gdbserver; second %s" % ms(r["second"]))
     figure("remote.packets", "%d packets" % len(first),
            note="second call at the same stop: %d" % len(second))
     nbytes = sum(n for _, n in reads)
+    own = r.get("own_reads") or []
     figure("remote.memory_reads", "%d m-packets, %d bytes" % (len(reads), nbytes),
-           note="%d of them <= 8 bytes" % sum(1 for _, n in reads if n <= 8))
+           note="%d of them <= 8 bytes; go-callers' own Target.read: %d calls, %d bytes (the rest: gdb's unwinder)"
+           % (sum(1 for _, n in reads if n <= 8), len(own), sum(n for _, n in own)))
     stack = (res.get("json") or {}).get("goroutine", {}).get("stack") or {}
     lo, hi = stack.get("lo"), stack.get("hi")
     if lo is None or hi is None:
