@@ -48,7 +48,7 @@ def _gdb_rr_dmabuf_bootstrap():
     if _here not in sys.path:
         sys.path.insert(0, _here)
     missing = []
-    for mod, dist in (("elftools", "pyelftools"), ("tabulate", "tabulate"), ("pygments", "pygments")):
+    for mod, dist in (("elftools", "pyelftools"), ("pygments", "pygments")):
         if importlib.util.find_spec(mod) is None:  # no import: start-up time matters
             missing.append(dist)
     if missing and not warnings:

@@ -86,7 +86,7 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     sp = regs.get("rsp", regs.get("sp", 0))
     lr = regs.get("x30")
 
-    native_raw = target.native_frames(limit=depth)
+    native_raw = target.native_frames(limit=depth, stop=lambda p: unw.func_at(p) is not None)
     native, first_go = cut_native(native_raw, unw)
     if not native_raw and unw.func_at(pc) is None:
         # No native unwinder (core without gdb, bare Target): the innermost frame at least.

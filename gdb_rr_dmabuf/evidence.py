@@ -107,10 +107,27 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
         notes.append("rr %s (from %s)" % (rr_version, source))
     ev = collect(target, why_rep, callers_rep, rr_version)
     suggestions = advise(ev, load_rules(rules_file))
+    if why_rep is not None and why_rep.verdict is not None and why_rep.verdict.would_stop is False:
+        # Advice is about the call that stopped rr; this one would not have.
+        suggestions = []
+        notes.append("rr lets this call through (%s), so it is not what stopped rr: no advice for it"
+                     % _why_passes(why_rep))
     return why_rep, callers_rep, suggestions, notes
+
+
+def _why_passes(why_rep) -> str:
+    v = why_rep.verdict
+    if v.ignorable:
+        return "no _IOC_READ bit: rr treats it as ignorable"
+    if why_rep.result is not None and why_rep.result < 0:
+        return "it failed with %s, which rr expects for an unknown ioctl" % (why_rep.errno or why_rep.result)
+    return "rr handles it"
 
 
 def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optional[str] = None) -> List[Any]:
     """Suggestions for a report with no process (--request, --from-log alone)."""
     ev = collect(None, why_rep, None, _version(rr_version) if rr_version else None)
+    if why_rep.verdict is not None and why_rep.verdict.would_stop is False:
+        why_rep.notes.append("rr lets this call through (%s): no advice for it" % _why_passes(why_rep))
+        return []
     return advise(ev, load_rules(rules_file))

@@ -13,7 +13,7 @@ import bisect
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import TargetReadError, UserError
 
@@ -66,8 +66,10 @@ class Target:
     def registers(self) -> Dict[str, int]:
         raise NotImplementedError
 
-    def native_frames(self, limit: int = 64) -> List[NativeFrame]:
-        """Native backtrace of the selected thread, innermost first; [] when not available."""
+    def native_frames(self, limit: int = 64, stop: Optional[Callable[[int], bool]] = None) -> List[NativeFrame]:
+        """Native backtrace of the selected thread, innermost first; [] when not available.
+        stop(pc) -> True ends the walk after that frame (go-callers stops at the first Go frame: past it
+        gdb's unwinder runs through asmcgocall into the system stack, slowly and into garbage)."""
         return []
 
     def fd_link(self, fd: int) -> Optional[str]:
@@ -214,8 +216,13 @@ class MemoryTarget(Target):
     def registers(self) -> Dict[str, int]:
         return dict(self._regs)
 
-    def native_frames(self, limit: int = 64) -> List[NativeFrame]:
-        return self._frames[:limit]
+    def native_frames(self, limit: int = 64, stop: Optional[Callable[[int], bool]] = None) -> List[NativeFrame]:
+        out: List[NativeFrame] = []
+        for f in self._frames[:limit]:
+            out.append(f)
+            if stop is not None and stop(f.pc):
+                break
+        return out
 
     def fd_link(self, fd: int) -> Optional[str]:
         return self._links.get(fd)

@@ -10,7 +10,7 @@ from .errnos import describe_result
 from .errors import UserError
 from .ioctl.ioc import decode_ioc, parse_request
 from .ioctl.names import names_for, narrow_by_link
-from .ioctl.structs import ArgDecode, decode_argument
+from .ioctl.structs import ArgDecode, decode_argument, spec_for
 from .syscall import PendingSyscall, pending_syscall
 from .target import SUPPORTED_ARCHES, Target
 
@@ -28,6 +28,7 @@ class WhyReport:
     fd_link: Optional[str] = None
     argument: Optional[ArgDecode] = None
     arg_address: Optional[int] = None
+    arg_struct: Optional[str] = None              # the request's struct, also when it was not read
     result: Optional[int] = None                  # raw return: >= 0 value, < 0 -errno
     errno: Optional[str] = None
     verdict: Any = None                           # rr.RrVerdict
@@ -103,8 +104,9 @@ def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
 
 def _base_report(source: str, arch: str, request: int) -> WhyReport:
     names = names_for(request, arch)
+    spec = spec_for(request)
     return WhyReport(source=source, arch=arch, request=request, names=list(names), all_names=list(names),
-                     ioc=decode_ioc(request))
+                     ioc=decode_ioc(request), arg_struct=spec.struct if spec is not None else None)
 
 
 def basic_suggestions(rep: WhyReport) -> List[str]:
@@ -167,7 +169,8 @@ def report_json(rep: WhyReport) -> Dict[str, Any]:
                                 "names": f.names, "note": f.note} for f in a.fields},
         }
     elif rep.arg_address is not None:
-        out["argument"] = {"address": rep.arg_address, "struct": None, "fields": {}, "error": None}
+        out["argument"] = {"address": rep.arg_address, "struct": rep.arg_struct, "fields": {},
+                           "error": "not read: no process" if rep.arg_struct else None}
     v = rep.verdict
     if v is not None:
         out["rr"] = {"expected": v.expected, "ignorable": v.ignorable, "supported_since": v.supported_since,

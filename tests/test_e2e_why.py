@@ -571,8 +571,6 @@ def test_request_and_log_without_process():
     assert json_only(res, "c7")["request"]["value"] == 0xC0086202  # decimal, as gdb prints $rsi
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --from-log without a process says '(no decoder for this request)' "
-                   "for DMA_BUF_IOCTL_EXPORT_SYNC_FILE, which has a decoder; the memory is what is missing")
 def test_from_log_without_process_does_not_deny_the_decoder():
     res = run_gdb(["load_plugin", "run_commands"], None,
                   commands=['dmabuf-why --from-log "%s"' % (RR_LOG % "0x7ffd1234abc0")])
@@ -725,9 +723,6 @@ def test_unsupported_architecture_process(i386_exe):
     assert j["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an ioctl rr passes as ignorable (no _IOC_READ bit, would_stop false) "
-                   "still gets the 'rr-no-release' advice to avoid the code path, naming the collision's first "
-                   "name (BINDER_SET_IDLE_TIMEOUT) while the rr section names DMA_BUF_IOCTL_IMPORT_SYNC_FILE")
 def test_no_avoid_advice_for_an_ioctl_rr_lets_through(c_exe):
     res = run_gdb(["stop_ioctl_exit", "load_plugin", "run_commands"], c_exe,
                   args=["DMA_BUF_IOCTL_IMPORT_SYNC_FILE", "simulate"], env={"GDBT_REQUEST": "0x40086203"},

@@ -40,7 +40,7 @@ def test_pure_tests_pass_on_python39():
     if not vpy.exists():
         subprocess.run([py, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(vpy), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "pytest<9", "pyelftools", "pygments", "tabulate"], check=True)
+                        "pytest<9", "pyelftools", "pygments"], check=True)
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     # Every module, the gdb-only ones included, must at least compile under 3.9.

@@ -1,7 +1,6 @@
 """dmabuf-why: decode the ioctl rr stopped on, say why rr stopped and what to do."""
 from __future__ import annotations
 
-from .. import render, why
 from ..errors import NoProcessError, UserError
 from .base import Command
 
@@ -32,7 +31,7 @@ class DmabufWhy(Command):
 
     def run(self, args) -> str:
         from .gdbtarget import GdbTarget
-        from .. import evidence
+        from .. import evidence, render, why  # here, not at start-up: gdb's start-up time matters
         if args.request is not None and args.from_log is not None:
             raise UserError("--request and --from-log exclude each other", "give one of them")
         if args.request is not None:

@@ -63,6 +63,7 @@ class GdbTarget(Target):
         self.executable = prog
         self._regs: Optional[Dict[str, int]] = None
         self._frames: Optional[List[NativeFrame]] = None
+        self._frames_key = None
         with _on_thread(thread):
             try:
                 frame = gdb.newest_frame()
@@ -116,9 +117,10 @@ class GdbTarget(Target):
             self._regs = regs
         return dict(self._regs)
 
-    def native_frames(self, limit: int = 64) -> List[NativeFrame]:
-        if self._frames is not None:
-            return self._frames[:limit]
+    def native_frames(self, limit: int = 64, stop=None) -> List[NativeFrame]:
+        key = (limit, stop is not None)
+        if self._frames is not None and self._frames_key == key:
+            return list(self._frames)
         out: List[NativeFrame] = []
         with _on_thread(self.thread):
             try:
@@ -142,11 +144,14 @@ class GdbTarget(Target):
                     line = sal.line if sal is not None and sal.symtab is not None else None
                     objfile = gdb.solib_name(pc) or self.executable
                     out.append(NativeFrame(pc=pc, function=name, objfile=objfile, sp=sp, file=fname, line=line))
+                    if stop is not None and stop(pc):
+                        break
                     frame = frame.older()
                 except gdb.error:
                     break
         self._frames = out
-        return out[:limit]
+        self._frames_key = key
+        return list(out)
 
     def auxv(self) -> Dict[int, int]:
         if self.pid is not None:

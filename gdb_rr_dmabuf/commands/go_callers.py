@@ -1,8 +1,7 @@
 """go-callers: the Go goroutine, package and module behind the stopped thread."""
 from __future__ import annotations
 
-from .. import callers, render
-from ..go_runtime.unwind import DEFAULT_DEPTH
+from ..go_runtime.unwind import DEFAULT_DEPTH  # light: go_runtime imports pyelftools only on use
 from .base import Command
 
 DESCRIPTION = """Find the Go goroutine behind the selected thread (TLS/g register, g0 -> m.curg across
@@ -34,7 +33,7 @@ class GoCallers(Command):
         from ..errors import UserError
         if args.depth < 1 or args.depth > 10000:
             raise UserError("--depth must be between 1 and 10000", "e.g. --depth 200")
-        from .. import evidence
+        from .. import callers, evidence, render
         target = GdbTarget(args.thread)
         why_rep, rep, sugg, notes = evidence.analyse(target, want_why=False, want_callers=True, depth=args.depth,
                                                      rr_version=args.rr_version, rules_file=args.rules)

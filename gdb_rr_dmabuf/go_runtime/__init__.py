@@ -4,9 +4,17 @@ binary.GoBinary is the entry point: GoBinary.open(path).pclntab / .buildinfo / .
 """
 from __future__ import annotations
 
-from .binary import GoBinary, load_bias
-from .buildinfo import BuildInfo, Module, read_buildinfo
-from .pclntab import Frame, Func, PcLnTab, split_func_name
+import importlib
 
-__all__ = ["GoBinary", "load_bias", "BuildInfo", "Module", "read_buildinfo", "Frame", "Func", "PcLnTab",
-           "split_func_name"]
+# Imported on first use (PEP 562): binary pulls in pyelftools, which gdb's start-up should not pay for.
+_LAZY = {"GoBinary": "binary", "load_bias": "binary", "BuildInfo": "buildinfo", "Module": "buildinfo",
+         "read_buildinfo": "buildinfo", "Frame": "pclntab", "Func": "pclntab", "PcLnTab": "pclntab",
+         "split_func_name": "pclntab"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module("." + _LAZY[name], __name__), name)
+    raise AttributeError(name)
