@@ -112,6 +112,12 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     g = cur.g
     rep.goroutine = g
     if g is None:
+        f = unw.func_at(pc)
+        if cur.kind == "no-go" and f is not None:
+            # Go code runs on this thread, so it has a g: it just could not be found or read.
+            rep.kind = "unknown"
+            rep.warnings.append("the thread runs Go code (pc in %s) but its g could not be found or read: "
+                                "memory may be damaged" % f.name)
         return rep
 
     if not cur.on_system_stack and unw.func_at(pc) is not None:

@@ -266,6 +266,8 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
         out.append("  at %s:%s" % (_short_file(c.file), c.line))
         if source_lines > 0 and c.file and c.line:
             out.extend(_source_context(c.file, c.line, source_lines, s))
+    elif g is not None and not rep.complete:
+        out.append("caller: unknown (the Go unwind stopped: %s)" % rep.unwind_stopped)
     elif g is not None:
         out.append("caller: every Go frame is in the runtime, the standard library or a cgo wrapper")
     facts = []

@@ -575,12 +575,11 @@ def test_corrupt_pclntab_header(broken_pclntabs):
 
 def test_no_pclntab(broken_pclntabs):
     res, (_, _, copy) = broken_pclntabs
-    assert_one_line_error(res, "c10", "c11", "%s has no Go pclntab" % copy.name)
+    assert_one_line_error(res, "c10", "c11", "%s was built by go1.23.4 but its Go pclntab is missing or damaged"
+                          % copy.name)
     assert re.search(r"^\* 1 +process \d+ ", res.section("c12"), re.M)  # gdb still has the stopped demo
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: 'has no Go pclntab' says 'this is not a Go program built by the gc "
-                                       "toolchain' although the build info names its Go release")
 def test_no_pclntab_does_not_deny_a_go_program(broken_pclntabs):
     res, (_, _, copy) = broken_pclntabs
     line = res.section("c10").strip()
@@ -738,15 +737,18 @@ def test_g_pointer_garbage(stopped_core, how):
     rep = callers.analyse_callers(damaged)
     j = callers.report_json(rep)
     assert j["goroutine"] is None and j["caller"] is None
-    assert warning in j["warnings"][0] and len(j["warnings"]) == 1, j["warnings"]
+    assert warning in j["warnings"][0], j["warnings"]
+    # When the pc is in Go code (the syscall path), a second warning says the g must exist but is unreadable.
+    in_go = stopped_core[2]["frames"][0]["kind"] == "go"  # the undamaged answer's innermost frame
+    extra = [w for w in j["warnings"][1:]]
+    assert len(extra) == (1 if in_go else 0), j["warnings"]
+    assert all("runs Go code" in w for w in extra), extra
     json.dumps(j)
     text = render.callers_text(rep)
     assert "warning: " + warning in text
     assert "goroutine " not in text.splitlines()[0]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a thread whose g cannot be read is reported as a C thread that "
-                                       "'runs no Go code', even while its pc is in a Go function")
 @pytest.mark.parametrize("how", ["garbage", "fs_base-unmapped"])
 def test_g_pointer_garbage_is_not_called_a_c_thread(how):
     """On the syscall path the thread's pc is in a Go function (on the cgo path it is in libc, and a
@@ -779,8 +781,6 @@ def test_unreadable_stack(stopped_core):
     assert "  (Go unwind stopped: %s)" % j["unwind"]["stopped"] in text.splitlines()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when the Go unwind stops early, the text says 'every Go frame is in "
-                                       "the runtime, the standard library or a cgo wrapper', which is not known")
 def test_unreadable_stack_does_not_claim_no_caller(stopped_core):
     from gdb_rr_dmabuf import callers, render
     _, t, good, _, _ = stopped_core

@@ -766,7 +766,15 @@ def _ishex(b: bytes) -> bool:
 # ---------------------------------------------------------------------------------------- loading
 def _no_pclntab(binary) -> UserError:
     import os
-    return UserError("%s has no Go pclntab" % os.path.basename(binary.path),
+    name = os.path.basename(binary.path)
+    try:
+        bi = binary.buildinfo
+    except Exception:  # the build info is only a better message here
+        bi = None
+    if bi is not None and bi.go_version:
+        return UserError("%s was built by %s but its Go pclntab is missing or damaged" % (name, bi.go_version),
+                         "point gdb at the unmodified executable that runs (`file PATH`)")
+    return UserError("%s has no Go pclntab" % name,
                      "this is not a Go program built by the gc toolchain; go-callers needs one")
 
 
