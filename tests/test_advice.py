@@ -308,18 +308,18 @@ def test_go_cgo_ioctl_names_c_function_package_and_caller():
     assert ids(sugs) == ["go-cgo-ioctl", "rr-upgrade"]
     s = sugs[0]
     assert s.confidence == "high"
-    assert s.title == ("C code compiled into the program makes the ioctl itself: probe_fence_export, called "
+    assert s.title == ("C code compiled into the program makes the ioctl itself (probe_fence_export), called "
                        "through C.gpu_export_sync_file (cgo, Go package example.com/dmademo/internal/gpu) by "
                        "example.com/dmademo/internal/gpu.ExportSyncFile at /home/u/dmademo/internal/gpu/gpu.go:39 "
                        "(example.com/dmademo@(devel)).")
     assert s.action.startswith("Guard the C.gpu_export_sync_file call in "
                                "example.com/dmademo/internal/gpu.ExportSyncFile with os.Getenv(\"RUNNING_UNDER_RR\"), "
-                               "or check getenv(\"RUNNING_UNDER_RR\") (stdlib.h) in the C function probe_fence_export")
+                               "or check getenv(\"RUNNING_UNDER_RR\") (stdlib.h) in the C code that makes the call (probe_fence_export)")
     assert s.action.endswith("or upgrade rr to 5.9.0 or later, which handles DMA_BUF_IOCTL_EXPORT_SYNC_FILE.")
     assert s.commands == ["rr record /home/u/dmademo/demo"]
     assert "// In example.com/dmademo/internal/gpu.ExportSyncFile (/home/u/dmademo/internal/gpu/gpu.go:39), " \
            "before the call to C.gpu_export_sync_file:" in s.snippet
-    assert "probe_fence_export issues DMA_BUF_IOCTL_EXPORT_SYNC_FILE (rr before 5.9.0 cannot record it)" in s.snippet
+    assert "(probe_fence_export) issues DMA_BUF_IOCTL_EXPORT_SYNC_FILE (rr before 5.9.0 cannot record it)" in s.snippet
     assert s.evidence == [
         "ioctl request 0xc0086202 (DMA_BUF_IOCTL_EXPORT_SYNC_FILE)",
         "Go caller example.com/dmademo/internal/gpu.ExportSyncFile at /home/u/dmademo/internal/gpu/gpu.go:39 "
@@ -341,7 +341,7 @@ def test_go_cgo_ioctl_on_gdbs_whole_backtrace():
     assert frames[4] == ("runtime.asmcgocall", DEMO_EXE)
     s = advise(ev_from(DEMO, native_frames=frames))[0]
     assert s.rule_id == "go-cgo-ioctl" and s.title.startswith(
-        "C code compiled into the program makes the ioctl itself: probe_fence_export,")
+        "C code compiled into the program makes the ioctl itself (probe_fence_export),")
     # A foreign library after the Go boundary is outside the C region.
     later = frames[:5] + [("helper", "/usr/lib/libfoo.so.1")] + frames[5:]
     assert ids(advise(ev_from(DEMO, native_frames=later)))[0] == "go-cgo-ioctl"
@@ -351,10 +351,10 @@ def test_go_cgo_ioctl_gcc_clone_and_unnamed_c_function():
     ev = ev_from(DEMO)
     clone = [ev.native_frames[0], ("probe_fence_export.constprop.0", DEMO_EXE)] + ev.native_frames[2:]
     s = advise(dataclasses.replace(ev, native_frames=clone))[0]
-    assert s.rule_id == "go-cgo-ioctl" and "itself: probe_fence_export.constprop.0, called" in s.title
+    assert s.rule_id == "go-cgo-ioctl" and "itself (probe_fence_export.constprop.0), called" in s.title
     unnamed = [ev.native_frames[0], (None, DEMO_EXE)] + ev.native_frames[2:]
     s = advise(dataclasses.replace(ev, native_frames=unnamed))[0]
-    assert "itself: an unnamed function in demo, called" in s.title
+    assert "itself (an unnamed function in demo), called" in s.title
 
 
 def test_go_cgo_ioctl_executable_comparison(tmp_path):
@@ -404,7 +404,7 @@ def test_go_cgo_ioctl_through_rr_page_and_loader():
     frames = [(None, "/usr/lib/rr/librrpage.so"), ("__GI___ioctl", LIBC), ("_dl_runtime_resolve_xsavec",
               "/lib64/ld-linux-x86-64.so.2")] + ev.native_frames[1:]
     s = advise(dataclasses.replace(ev, native_frames=frames))[0]
-    assert s.rule_id == "go-cgo-ioctl" and "itself: probe_fence_export, called" in s.title
+    assert s.rule_id == "go-cgo-ioctl" and "itself (probe_fence_export), called" in s.title
 
 
 def test_go_cgo_ioctl_silent_on_std_cgo_wrappers():
@@ -434,7 +434,7 @@ def test_go_cgo_ioctl_with_an_rr_that_handles_it(version):
     assert 'os.Getenv("RUNNING_UNDER_RR")' in s.action and 'getenv("RUNNING_UNDER_RR")' in s.action
     assert "upgrade" not in s.action and s.action.endswith("rebuild and record again.")
     assert "cannot record" not in s.snippet
-    assert "// probe_fence_export issues DMA_BUF_IOCTL_EXPORT_SYNC_FILE: take the path" in s.snippet
+    assert "// The C code (probe_fence_export) issues DMA_BUF_IOCTL_EXPORT_SYNC_FILE: take the path" in s.snippet
 
 
 def test_go_cgo_ioctl_without_release_or_request():
