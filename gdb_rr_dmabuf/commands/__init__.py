@@ -13,7 +13,5 @@ def register() -> bool:
     from . import dmabuf_why, go_callers  # noqa: F401  (instantiating registers them)
     dmabuf_why.DmabufWhy()
     go_callers.GoCallers()
-    from . import gdbtarget
-    gdbtarget.install_cache_hooks()
     _registered = True
     return True

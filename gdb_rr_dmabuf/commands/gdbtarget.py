@@ -195,8 +195,3 @@ class _on_thread:
                 self.prev_frame.select()
         return False
 
-
-def install_cache_hooks() -> None:
-    """Parsed binaries are cached by path+mtime in go_runtime; nothing read from memory outlives a
-    command, so no per-stop cache needs clearing yet. Kept as the one place to add such hooks."""
-    return None

@@ -1,7 +1,7 @@
 """go-callers: the Go goroutine, package and module behind the stopped thread."""
 from __future__ import annotations
 
-from ..go_runtime.unwind import DEFAULT_DEPTH  # light: go_runtime imports pyelftools only on use
+from ..limits import DEFAULT_DEPTH, MAX_DEPTH
 from .base import Command
 
 DESCRIPTION = """Find the Go goroutine behind the selected thread (TLS/g register, g0 -> m.curg across
@@ -31,8 +31,8 @@ class GoCallers(Command):
     def run(self, args) -> str:
         from .gdbtarget import GdbTarget
         from ..errors import UserError
-        if args.depth < 1 or args.depth > 10000:
-            raise UserError("--depth must be between 1 and 10000", "e.g. --depth 200")
+        if args.depth < 1 or args.depth > MAX_DEPTH:
+            raise UserError("--depth must be between 1 and %d" % MAX_DEPTH, "e.g. --depth 200")
         from .. import callers, evidence, render
         target = GdbTarget(args.thread)
         why_rep, rep, sugg, notes = evidence.analyse(target, want_why=False, want_callers=True, depth=args.depth,

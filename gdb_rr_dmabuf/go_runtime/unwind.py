@@ -18,7 +18,7 @@ from ..errors import UserError
 from ..target import ARCH_AARCH64, ARCH_X86_64, NativeFrame, Target
 from ..syscall import RR_PAGE_SIZE, RR_PAGE_START
 
-DEFAULT_DEPTH = 100
+from ..limits import DEFAULT_DEPTH  # re-exported
 _BLOCK = 0x4000  # stack memory is read in blocks of this size, not word by word
 
 # Functions whose frames end a goroutine's stack, or switch stacks (the unwind cannot go on there).
