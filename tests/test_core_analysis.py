@@ -7,7 +7,7 @@ import pytest
 
 from gdb_rr_dmabuf import callers, render, why
 from gdb_rr_dmabuf.errors import UserError
-from gdb_rr_dmabuf.target import CoreTarget
+from gdb_rr_dmabuf.target import CoreTarget, Target
 from tests.support.cores import make_core
 from tests.support.toolchains import build_go
 
@@ -105,3 +105,51 @@ def test_not_a_core(tmp_path):
         CoreTarget(str(p))
     with pytest.raises(UserError, match="not a core file"):
         CoreTarget("/bin/true")
+
+
+class _RrPageView(Target):
+    """The same stopped thread as if its syscall had gone through rr's page (`syscall; ret` at
+    0x70000000): pc at 0x70000002 and the return address pushed on the stack."""
+
+    def __init__(self, t):
+        self.t = t
+        regs = t.registers()
+        self.fake_sp = regs["rsp"] - 8
+        self.ret = regs["rip"]
+        self.regs = dict(regs, rip=0x70000002, rsp=self.fake_sp)
+        for k in ("arch", "tid", "pid", "executable", "kind"):
+            setattr(self, k, getattr(t, k))
+
+    def registers(self):
+        return dict(self.regs)
+
+    def read(self, addr, size):
+        data = bytearray(self.t.read(addr, size)) if not (addr <= self.fake_sp < addr + size) else None
+        if data is None:
+            data = bytearray(b"\0" * size)
+            for i in range(size):  # the pushed return address over whatever was below sp
+                a = addr + i
+                if self.fake_sp <= a < self.fake_sp + 8:
+                    data[i] = self.ret.to_bytes(8, "little")[a - self.fake_sp]
+                else:
+                    data[i] = self.t.read(a, 1)[0]
+        return bytes(data)
+
+    def auxv(self):
+        return self.t.auxv()
+
+
+def test_rr_page_return_address_is_followed():
+    # The direct syscall path: the call is made from Go code, as through rr's page it would return to.
+    exe = build_go("demo")
+    core, _ = make_core(exe, STOP, env={"DMADEMO_PATH": "syscall", "DMADEMO_KERNEL": "simulate"})
+    t = _stopped_thread(core, exe)
+    want = callers.report_json(callers.analyse_callers(t))
+    view = _RrPageView(t)
+    rep = callers.analyse_callers(view)
+    j = callers.report_json(rep)
+    assert any("rr's syscall page" in w for w in j["warnings"]), j["warnings"]
+    go = lambda r: [(f["function"], f["line"]) for f in r["frames"] if f["kind"] == "go"]
+    assert go(j) == go(want) and j["goroutine"]["id"] == want["goroutine"]["id"]
+    sc = why.analyse_thread(view).syscall
+    assert sc.in_rr_page and sc.name == "ioctl"
