@@ -1,5 +1,5 @@
 """go-callers' analysis: the goroutine behind the stopped thread, one stitched stack (native frames
-from gdb down to the cgo boundary, then Go frames from the pclntab), created-by, and the caller: the
+from the debugger's unwinder down to the cgo boundary, then Go frames from the pclntab), created-by, and the caller: the
 nearest frame outside the runtime, the standard library and cgo wrappers."""
 from __future__ import annotations
 
