@@ -24,25 +24,20 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import tempfile
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
 from gdb_rr_dmabuf.errors import TargetReadError
 from gdb_rr_dmabuf.target import Target
-from tests.support.gdbrun import GdbResult, free_port, run_gdb
+from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
 from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_c, build_go, go_tool
 
 pytestmark = pytest.mark.gdb
@@ -202,35 +197,6 @@ class Run:
 _RUNS: Dict[str, Run] = {}
 
 
-@contextmanager
-def logged_gdbserver(exe: Path, env: Dict[str, str], log: Path) -> Iterator[str]:
-    """gdbserver on loopback, as rr's emergency gdbserver; the program's output goes to `log`
-    (tests/support/gdbrun.gdbserver keeps it in a pipe we cannot read)."""
-    port = free_port()
-    e = dict(os.environ)
-    e.update(env)
-    with open(str(log), "wb") as out:
-        proc = subprocess.Popen(["gdbserver", "127.0.0.1:%d" % port, str(exe)], env=e, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise AssertionError("gdbserver did not listen: %s" % log.read_text(errors="replace"))
-                time.sleep(0.05)
-        yield "127.0.0.1:%d" % port
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        proc.wait()
-
-
 def run_demo(scripts: List[str], exe: Path, env: Dict[str, str], ienv: Dict[str, str], commands: List[str],
              args: Sequence[str] = ()) -> Tuple[GdbResult, str]:
     """run_gdb with the program's output in its own file: (gdb's result, what the program wrote)."""
@@ -264,7 +230,7 @@ def run_cell(cell: Cell) -> Run:
         if cell.mode in ("live", "entry", "remote"):
             cmds = [KERNEL_CMD] + CALLERS_CMDS + SIGQUIT_CMDS
             if cell.mode == "remote":
-                with logged_gdbserver(exe, ienv, log) as addr:
+                with gdbserver(exe, env=ienv, log=log) as addr:
                     env["GDBT_REMOTE"] = addr
                     res = run_gdb(["remote_stop_ioctl_exit", "load_plugin", "run_commands"], exe, env=env,
                                   commands=cmds + ["info inferiors"])

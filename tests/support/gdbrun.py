@@ -96,24 +96,37 @@ def free_port() -> int:
 
 
 @contextmanager
-def gdbserver(exe: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]] = None) -> Iterator[str]:
+def gdbserver(exe: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]] = None,
+              log: Optional[Path] = None) -> Iterator[str]:
     """Start `gdbserver 127.0.0.1:PORT exe args` (as rr's emergency gdbserver listens on loopback);
-    yields 'host:port'. The server and the inferior are killed afterwards."""
+    yields 'host:port'. The program's (and gdbserver's) output goes to `log` when given, else to a
+    pipe. The server and the inferior are killed afterwards."""
     port = free_port()
     e = dict(os.environ)
     e.update(env or {})
-    proc = subprocess.Popen(["gdbserver", "127.0.0.1:%d" % port, str(exe)] + list(args), env=e,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    out = open(str(log), "wb") if log is not None else subprocess.PIPE
+    try:
+        proc = subprocess.Popen(["gdbserver", "127.0.0.1:%d" % port, str(exe)] + list(args), env=e,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    finally:
+        if log is not None:
+            out.close()
+
+    def said() -> str:
+        if log is not None:
+            return log.read_text(errors="replace")
+        return proc.stdout.read().decode(errors="replace")
+
     try:
         deadline = time.time() + 20
-        while time.time() < deadline:
+        while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
-                if proc.poll() is not None:
-                    raise AssertionError("gdbserver exited: %s" % proc.stdout.read().decode(errors="replace"))
+                if proc.poll() is not None or time.time() > deadline:
+                    raise AssertionError("gdbserver did not listen: %s" % said())
                 time.sleep(0.05)
         yield "127.0.0.1:%d" % port
     finally:
