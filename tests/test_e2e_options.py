@@ -55,3 +55,18 @@ def test_help_comes_from_the_parser(stop):
         assert opt in h, opt
     lines = [ln for ln in stop.section("c9").splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("go-callers: unrecognized arguments: --nonsense"), lines
+
+
+def test_points_at_the_thread_in_ioctl():
+    """Another thread selected than the one stopped in the ioctl: the one line names it."""
+    exe = build_go("demo")
+    res = run_gdb(["stop_ioctl_exit", "load_plugin", "run_commands"], exe, env={"GDBT_REQUEST": "0xc0086202"},
+                  inferior_env={"DMADEMO_PATH": "cgo", "DMADEMO_KERNEL": "simulate"},
+                  commands=["python print('STOPPED', gdb.selected_thread().num)",
+                            "python [t for t in gdb.selected_inferior().threads() if t.num != gdb.selected_thread().num][0].switch()",
+                            "dmabuf-why"])
+    stopped = int(re.search(r"STOPPED (\d+)", res.section("c0")).group(1))
+    lines = [ln for ln in res.section("c2").splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("dmabuf-why: the thread is in ")
+    assert lines[0].endswith("thread %d is in ioctl: `dmabuf-why --thread %d`" % (stopped, stopped)), lines[0]

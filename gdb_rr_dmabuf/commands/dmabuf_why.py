@@ -46,9 +46,14 @@ class DmabufWhy(Command):
             rep.suggestions = evidence.advise_report(rep, args.rr_version, args.rules)
         else:
             target = GdbTarget(args.thread)
-            rep, callers_rep, sugg, notes = evidence.analyse(
-                target, want_why=True, want_callers=False, at=args.at, rr_version=args.rr_version,
-                rules_file=args.rules)
+            try:
+                rep, callers_rep, sugg, notes = evidence.analyse(
+                    target, want_why=True, want_callers=False, at=args.at, rr_version=args.rr_version,
+                    rules_file=args.rules)
+            except UserError as e:
+                if args.thread is None and ("not ioctl" in e.what or "not stopped in a system call" in e.what):
+                    _point_at_ioctl_threads(e)
+                raise
             rep.suggestions = sugg
             rep.notes.extend(notes)
             if callers_rep is not None and callers_rep.caller is not None:
@@ -57,6 +62,17 @@ class DmabufWhy(Command):
         if args.json:
             return render.to_json(why.report_json(rep))
         return render.why_text(rep, render.Style(self.colour(args)))
+
+
+def _point_at_ioctl_threads(e: UserError) -> None:
+    """When the selected thread is not in an ioctl but others are, say which (one line still)."""
+    from .gdbtarget import threads_in_ioctl
+    nums = threads_in_ioctl()
+    if nums:
+        e.todo = "thread%s %s %s in ioctl: `dmabuf-why --thread %d`" % (
+            "s" if len(nums) > 1 else "", ", ".join(str(n) for n in nums[:8]), "are" if len(nums) > 1 else "is",
+            nums[0])
+        e.args = (e.what + ": " + e.todo,)
 
 
 def _arch_or_default() -> str:

@@ -170,6 +170,25 @@ class GdbTarget(Target):
         return out
 
 
+def threads_in_ioctl(limit: int = 256) -> List[int]:
+    """gdb thread numbers of the threads stopped in ioctl (to point the user at them); bounded."""
+    from ..syscall import IOCTL_NR
+    out: List[int] = []
+    inferior = gdb.selected_inferior()
+    for t in sorted(inferior.threads(), key=lambda t: t.num)[:limit]:
+        try:
+            with _on_thread(t):
+                frame = gdb.newest_frame()
+                arch = normalize_arch(frame.architecture().name())
+                reg = "orig_rax" if arch == "x86-64" else "x8"
+                nr = int(frame.read_register(reg))
+        except (gdb.error, ValueError):
+            continue
+        if nr == IOCTL_NR.get(arch):
+            out.append(t.num)
+    return out
+
+
 class _on_thread:
     """Switch to a thread for a moment and back; the user's selection is restored."""
 
