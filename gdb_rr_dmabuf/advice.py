@@ -85,6 +85,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .errors import UserError
+from .go_runtime.stdlib import STD_ROOTS as _GO_STD_ROOTS
+from .go_runtime.stdlib import is_std_package
 
 ENV_RULES = "GDB_RR_DMABUF_RULES"
 BUILTIN_RULES_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "advice_rules.json")
@@ -109,10 +111,7 @@ _MAX_EVIDENCE_PER_KIND = 3
 
 # Top-level directories of the Go standard library (a package path whose first element has no dot
 # and is one of these belongs to the toolchain, not to the user).
-_GO_STD_ROOTS = frozenset("""archive arena bufio bytes cmp compress container context crypto database debug
-embed encoding errors expvar flag fmt go hash html image index internal io iter log maps math mime net
-os path plugin reflect regexp runtime slices sort strconv strings structs sync syscall testing text time
-unicode unique unsafe vendor weak""".split())
+
 
 # A command that sets LIBGL_ALWAYS_SOFTWARE can never help: rr sets it already.
 _NEVER_COMMAND = re.compile(r"\bLIBGL_ALWAYS_SOFTWARE\b")
@@ -438,16 +437,6 @@ def go_package_of(full_name: str) -> str:
 
 def _frame_package(fr: GoFrameEv) -> str:
     return fr.package or go_package_of(fr.function or "")
-
-
-def is_std_package(pkg: str, module: Optional[str] = None) -> bool:
-    """True for Go standard-library (and runtime/cgo) packages."""
-    if module and module != "std":
-        return False
-    if not pkg or pkg == "main":
-        return False
-    first = pkg.split("/", 1)[0]
-    return "." not in first and first in _GO_STD_ROOTS
 
 
 def memfd_name(link: str) -> Optional[str]:

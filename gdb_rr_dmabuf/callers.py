@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Optional
 
 from .errors import UserError
 from .target import SUPPORTED_ARCHES, Target
-from .go_runtime.unwind import (DEFAULT_DEPTH, GoUnwinder, StackFrame, cut_native, in_rr_page,
-                                is_cgo_wrapper, is_std_package)
+from .go_runtime.unwind import DEFAULT_DEPTH, GoUnwinder, StackFrame, cut_native
+from .rr import in_rr_page
 
 
 @dataclass
@@ -91,13 +91,13 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     if not native_raw and unw.func_at(pc) is None:
         # No native unwinder (core without gdb, bare Target): the innermost frame at least.
         native = [StackFrame(kind="native", pc=pc, sp=sp, function=None)]
-    if in_rr_page(pc):
-        # rr's page: `syscall; ret`; the return address is at [sp].
+    if in_rr_page(pc, target.arch):
+        # rr's page: `syscall; ret` (x86-64: the return address is at [sp]) or `svc #0; ret` (aarch64: in x30).
         try:
-            ret = target.read_u64(sp)
+            ret = target.read_u64(sp) if target.arch == "x86-64" else (lr or 0)
             rep.warnings.append("pc 0x%x is in rr's syscall page; its caller returns to 0x%x" % (pc, ret))
             if unw.func_at(ret) is not None and first_go is None:
-                pc, sp = ret, sp + 8
+                pc, sp, lr = ret, (sp + 8 if target.arch == "x86-64" else sp), None
         except UserError:
             rep.warnings.append("pc 0x%x is in rr's syscall page and [sp] is unreadable" % pc)
     rep.native = native

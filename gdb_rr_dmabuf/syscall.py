@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from .errors import UserError
+from .rr import in_rr_page
 from .target import ARCH_AARCH64, ARCH_X86_64, Target
 
 ENOSYS = 38
@@ -44,9 +45,6 @@ SYSCALLS_AARCH64 = {
 }
 IOCTL_NR = {ARCH_X86_64: 16, ARCH_AARCH64: 29}
 
-# rr's page (src/preload/rr_page.S): syscalls made through rr's syscall buffer stop here.
-RR_PAGE_START = 0x70000000
-RR_PAGE_SIZE = 0x1000
 
 
 def syscall_name(nr: int, arch: str) -> str:
@@ -122,7 +120,7 @@ def pending_syscall(target: Target, state: Optional[str] = None) -> PendingSysca
     if result is not None and -result in _RESTART:
         notes.append("the call was interrupted (%s) and will be restarted" % _RESTART[-result])
         state = "interrupted"
-    in_rr_page = RR_PAGE_START <= pc < RR_PAGE_START + RR_PAGE_SIZE
-    if in_rr_page:
+    rr_page = in_rr_page(pc, arch)
+    if rr_page:
         notes.append("pc is in rr's page (syscall made through rr's syscall buffer)")
-    return PendingSyscall(arch, nr, syscall_name(nr, arch), state, args, result, pc, in_rr_page, notes)
+    return PendingSyscall(arch, nr, syscall_name(nr, arch), state, args, result, pc, rr_page, notes)

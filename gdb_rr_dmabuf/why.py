@@ -109,23 +109,6 @@ def _base_report(source: str, arch: str, request: int) -> WhyReport:
                      ioc=decode_ioc(request), arg_struct=spec.struct if spec is not None else None)
 
 
-def basic_suggestions(rep: WhyReport) -> List[str]:
-    """The suggestions that follow from the ioctl alone (the advice engine adds code-path rules)."""
-    v = rep.verdict
-    out: List[str] = []
-    if v is None:
-        return out
-    if v.would_stop is False:
-        return out
-    if v.supported_since:
-        out.append("Upgrade rr to %s or newer: it handles %s by name." % (v.supported_since, rep.name))
-    elif not v.ignorable:
-        out.append("No rr release handles %s (rr master checked %s): avoid the code path that makes it "
-                   "(see go-callers and the native backtrace), or report it to rr with this output."
-                   % (rep.name, rrfacts.RR_MASTER_CHECKED))
-    return out
-
-
 def report_json(rep: WhyReport) -> Dict[str, Any]:
     """The documented --json object (see README)."""
     ioc = rep.ioc

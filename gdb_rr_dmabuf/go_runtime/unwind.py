@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..errors import UserError
 from ..target import ARCH_AARCH64, ARCH_X86_64, NativeFrame, Target
-from ..syscall import RR_PAGE_SIZE, RR_PAGE_START
+from .stdlib import is_std_package
 
 from ..limits import DEFAULT_DEPTH  # re-exported
 _BLOCK = 0x4000  # stack memory is read in blocks of this size, not word by word
@@ -86,14 +86,6 @@ class StackMemory:
         return struct.unpack_from("<Q", blk, off)[0]
 
 
-def is_std_package(pkg: str) -> bool:
-    """Standard library and runtime packages: no dot in the first path element (and not 'main')."""
-    if not pkg or pkg == "main":
-        return False
-    first = pkg.split("/", 1)[0]
-    return "." not in first
-
-
 def is_cgo_wrapper(function: str) -> bool:
     short = function.rsplit("/", 1)[-1]
     short = short.split(".", 1)[1] if "." in short else short
@@ -122,13 +114,12 @@ class GoUnwinder:
                 continue  # compiler-made wrappers (gowrap, method value...): Go's tracebacks hide them too
             pkg, _ = split_func_name(fr.function)
             mod = ver = None
-            if self.bi is not None and not is_std_package(pkg):
-                m = self.bi.module_for_package(pkg)
-                if m is not None:
-                    mod, ver = m.path, m.version
+            m = self.bi.module_for_package(pkg) if self.bi is not None else None
+            if m is not None:
+                mod, ver = m.path, m.version
             out.append(StackFrame(kind="go", pc=pc, sp=sp, function=fr.function, file=fr.file, line=fr.line,
                                   package=pkg, module=mod, version=ver, inlined=fr.inlined,
-                                  cgo_wrapper=is_cgo_wrapper(fr.function), std=is_std_package(pkg)))
+                                  cgo_wrapper=is_cgo_wrapper(fr.function), std=is_std_package(pkg, mod)))
         return out
 
     def unwind(self, pc: int, sp: int, lr: Optional[int], lo: Optional[int], hi: Optional[int],
@@ -204,6 +195,3 @@ def cut_native(frames: List[NativeFrame], unwinder: GoUnwinder) -> Tuple[List[St
                               line=fr.line, objfile=fr.objfile))
     return out, None
 
-
-def in_rr_page(pc: int) -> bool:
-    return RR_PAGE_START <= pc < RR_PAGE_START + RR_PAGE_SIZE
