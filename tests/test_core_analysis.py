@@ -8,10 +8,10 @@ import pytest
 from gdb_rr_dmabuf import callers, render, why
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.target import CoreTarget, Target
-from tests.support.cores import make_core
+from tests.support.cores import EXPORT_SYNC_FILE_EXIT, make_core
 from tests.support.toolchains import build_go
 
-STOP = ["catch syscall ioctl", "condition $bpnum $rsi == 0xc0086202", "run", "continue"]
+STOP = EXPORT_SYNC_FILE_EXIT
 
 
 def _ground_truth(out):

@@ -37,6 +37,7 @@ import pytest
 
 from gdb_rr_dmabuf.errors import TargetReadError
 from gdb_rr_dmabuf.target import Target
+from tests.support.cores import SKIP_RESTARTS
 from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
 from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_c, build_go, go_tool
 
@@ -616,7 +617,8 @@ def test_go_version_out_of_range(tmp_path, real, claimed, nearest, why):
 # the real demo's core (written by gdb at the stop), read by CoreTarget, through a Target that damages
 # what the thread's registers or memory say. Ground truth is the same core undamaged.
 
-CORE_STOP = ["catch syscall ioctl", "condition $bpnum $rsi == %s" % EXPORT_SYNC_FILE, "run", "continue"]
+CORE_STOP = ["catch syscall ioctl", "condition $bpnum $rsi == %s" % EXPORT_SYNC_FILE, "run", "continue",
+             SKIP_RESTARTS]
 
 
 class Damaged(Target):

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from tests.support.cores import make_core
+from tests.support.cores import EXPORT_SYNC_FILE_EXIT, make_core
 from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
 from tests.support.toolchains import build_c, build_go
 
@@ -435,7 +435,7 @@ def test_go_demo(demo_exe, path):
 
 def test_go_demo_core(demo_exe):
     """make_core (tests/support/cores.py) writes a compacted core at the exit stop; a second gdb loads it."""
-    core, out = make_core(demo_exe, ["catch syscall ioctl", "condition $bpnum $rsi == 0xc0086202", "run", "continue"],
+    core, out = make_core(demo_exe, EXPORT_SYNC_FILE_EXIT,
                           env={"DMADEMO_PATH": "cgo"})
     assert re.search(r"^DEMO FD 3$", out, re.M), out[-3000:]
     res = run_gdb(["load_core", "load_plugin", "run_commands"], demo_exe, core=core,

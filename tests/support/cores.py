@@ -31,6 +31,15 @@ REPO = Path(__file__).resolve().parents[2]
 CORES = REPO / ".cache" / "cores"
 
 
+# A gdb command that goes past a return the kernel will restart (-ERESTARTSYS & co.: a signal
+# interrupted the call) to the restarted call's return, at most 3 times: rr stops at the call's result.
+SKIP_RESTARTS = ("python [gdb.execute('continue') or gdb.execute('continue') for _ in range(3) "
+                 "if int(gdb.parse_and_eval('$rax')) in (-512, -513, -514, -516)]")
+# Stop just after DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned (x86-64), as rr does.
+EXPORT_SYNC_FILE_EXIT = ["catch syscall ioctl", "condition $bpnum $rsi == 0xc0086202", "run", "continue",
+                         SKIP_RESTARTS]
+
+
 def ioctl_stop(fd: int, run_args: str = "") -> List[str]:
     """gdb commands that run the program and stop at the entry of its first ioctl on fd (x86-64)."""
     return ["catch syscall ioctl", "condition $bpnum $rdi == %d" % fd, ("run " + run_args).rstrip()]
