@@ -30,7 +30,7 @@ import re
 import struct
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..errors import UserError
 
@@ -203,6 +203,10 @@ class Frame:
     func_id: int = FUNCID_NORMAL  # normalized FUNCID_* of this (possibly inlined) function
     lookup_pc: int = 0  # the pc whose file:line this frame shows (pc-1, or entry+parentPc)
     start_line: Optional[int] = None
+
+
+class _BadTable(Exception):
+    """A pc-value table that runs off the end of the pctab or has an over-long varint."""
 
 
 class PcLnTab:
@@ -469,17 +473,10 @@ class PcLnTab:
         return None
 
     # ------------------------------------------------------------------------------------ pc tables
-    def _decode_table(self, off: int, entry: int) -> Tuple[List[int], List[int]]:
-        """Decode a whole pc-value table: (ends, values), value[i] holds for pcs below ends[i] (and at
-        or above ends[i-1]). Cached (bounded LRU): unwinding hits the same functions again and again."""
-        key = (off, entry)
-        cache = self._tables
-        hit = cache.get(key)
-        if hit is not None:
-            cache.move_to_end(key)
-            return hit
-        ends: List[int] = []
-        vals: List[int] = []
+    def _steps(self, off: int, entry: int) -> Iterator[Tuple[int, int]]:
+        """Walk the pc-value table at pctab+off of the function at entry: yield (end_pc, value) for
+        each run, value holding for pcs below end_pc. Raises _BadTable when it runs off the table or
+        a varint is too long."""
         b = self._b
         pos = self._o + self._pctab_off + off
         end = self._o + self._pcln_off
@@ -491,7 +488,7 @@ class PcLnTab:
                 x = b[pos]
                 pos += 1
                 if x == 0 and pc != entry:
-                    break
+                    return
                 uv = x & 0x7F
                 shift = 7
                 while x & 0x80:
@@ -500,7 +497,7 @@ class PcLnTab:
                     uv |= (x & 0x7F) << shift
                     shift += 7
                     if shift > 35:
-                        raise IndexError
+                        raise _BadTable()
                 val += ~(uv >> 1) if uv & 1 else uv >> 1
                 x = b[pos]
                 pos += 1
@@ -512,11 +509,28 @@ class PcLnTab:
                     pd |= (x & 0x7F) << shift
                     shift += 7
                     if shift > 35:
-                        raise IndexError
+                        raise _BadTable()
                 pc += pd * q
+                yield pc, val
+        except IndexError:
+            raise _BadTable()
+
+    def _decode_table(self, off: int, entry: int) -> Tuple[List[int], List[int]]:
+        """Decode a whole pc-value table: (ends, values), value[i] holds for pcs below ends[i] (and at
+        or above ends[i-1]). Cached (bounded LRU): unwinding hits the same functions again and again."""
+        key = (off, entry)
+        cache = self._tables
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        ends: List[int] = []
+        vals: List[int] = []
+        try:
+            for pc, val in self._steps(off, entry):
                 ends.append(pc)
                 vals.append(val)
-        except IndexError:
+        except _BadTable:
             ends, vals = [], []  # runs off the table: treat as absent
         res = (ends, vals)
         cache[key] = res
@@ -540,43 +554,11 @@ class PcLnTab:
         self._seen[key] = None
         if len(self._seen) > 4096:
             self._seen.popitem(last=False)
-        b = self._b
-        pos = self._o + self._pctab_off + off
-        end = self._o + self._pcln_off
-        pc = entry
-        val = -1
-        q = self.quantum
         try:
-            while pos < end:
-                x = b[pos]
-                pos += 1
-                if x == 0 and pc != entry:
-                    return -1
-                uv = x & 0x7F
-                shift = 7
-                while x & 0x80:
-                    x = b[pos]
-                    pos += 1
-                    uv |= (x & 0x7F) << shift
-                    shift += 7
-                    if shift > 35:
-                        return -1
-                val += ~(uv >> 1) if uv & 1 else uv >> 1
-                x = b[pos]
-                pos += 1
-                pd = x & 0x7F
-                shift = 7
-                while x & 0x80:
-                    x = b[pos]
-                    pos += 1
-                    pd |= (x & 0x7F) << shift
-                    shift += 7
-                    if shift > 35:
-                        return -1
-                pc += pd * q
+            for pc, val in self._steps(off, entry):
                 if target < pc:
                     return val
-        except IndexError:
+        except _BadTable:
             return -1
         return -1
 
