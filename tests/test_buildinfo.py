@@ -5,38 +5,26 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
 import subprocess
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Optional
 
 import pytest
 
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary
 from gdb_rr_dmabuf.go_runtime.buildinfo import (BUILDINFO_MAGIC, Module, go_unquote, make_blob,
                                                 parse_modinfo, read_buildinfo, read_raw_buildinfo)
-from tests.support.toolchains import ALL_GO, build_go, go_root
+from tests.support.toolchains import ALL_GO, build_go, build_variants, go_root
 
-VARIANTS: Dict[str, dict] = {
-    "default": {},
-    "stripped": {"stripped": True},
-    "pie": {"pie": True},
-    "external": {"external": True, "cgo": True},
-    "pie-external-stripped": {"pie": True, "external": True, "cgo": True, "stripped": True},
-}
+VARIANTS = ('default', 'stripped', 'pie', 'external', 'pie-external-stripped')  # tests.support.toolchains.BUILD_VARIANTS
 NEWEST = ALL_GO[-1]
 
 
 @pytest.fixture(scope="module", params=ALL_GO)
 def gobuild(request):
     version = request.param
-    exes = {}
-    for name, kw in VARIANTS.items():
-        if kw.get("cgo") and shutil.which("gcc") is None:
-            continue
-        exes[name] = build_go("inlines", version, **kw)
-    return version, exes
+    return version, build_variants("inlines", version, VARIANTS)
 
 
 def go_version_m(exe: Path, version: str, json_out: bool) -> str:

@@ -13,27 +13,16 @@ import pytest
 
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
-from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_go, build_c, go_root
+from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_c, build_go, build_variants, go_root
 
-VARIANTS: Dict[str, dict] = {
-    "default": {},
-    "stripped": {"stripped": True},
-    "pie": {"pie": True},
-    "external": {"external": True, "cgo": True},
-    "pie-external-stripped": {"pie": True, "external": True, "cgo": True, "stripped": True},
-}
+VARIANTS = ('default', 'stripped', 'pie', 'external', 'pie-external-stripped')  # tests.support.toolchains.BUILD_VARIANTS
 HAVE_BINUTILS = shutil.which("readelf") is not None and shutil.which("nm") is not None
 
 
 @pytest.fixture(scope="module", params=ALL_GO)
 def gobuild(request):
     version = request.param
-    exes = {}
-    for name, kw in VARIANTS.items():
-        if kw.get("cgo") and shutil.which("gcc") is None:
-            continue
-        exes[name] = build_go("inlines", version, **kw)
-    return version, exes
+    return version, build_variants("inlines", version, VARIANTS)
 
 
 def run(*cmd: str, env=None) -> str:

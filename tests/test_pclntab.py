@@ -27,29 +27,15 @@ from gdb_rr_dmabuf.go_runtime import pclntab as P
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
 from gdb_rr_dmabuf.go_runtime.pclntab import (PcLnTab, find_moduledata, load_pclntab, locate_pclntab,
                                               split_func_name)
-from tests.support.toolchains import ALL_GO, CACHE, DEFAULT_GO, build_go, go_root
+from tests.support.toolchains import ALL_GO, BUILD_VARIANTS, CACHE, DEFAULT_GO, build_go, build_variants, go_root
 
 FIX = "example.com/fix.inlines"
-VARIANTS: Dict[str, dict] = {
-    "default": {},
-    "stripped": {"stripped": True},
-    "pie": {"pie": True},
-    "external": {"external": True, "cgo": True},
-    "pie-external": {"pie": True, "external": True, "cgo": True},
-    "pie-external-stripped": {"pie": True, "external": True, "cgo": True, "stripped": True},
-}
 # Stripped variant -> the unstripped build with the same code layout (ground truth by name+offset).
 TWINS = {"pie-external-stripped": "pie-external"}
-HAVE_GCC = shutil.which("gcc") is not None
 
 
 def _build(version: str) -> Dict[str, Path]:
-    out = {}
-    for name, kw in VARIANTS.items():
-        if kw.get("cgo") and not HAVE_GCC:
-            continue
-        out[name] = build_go("inlines", version, **kw)
-    return out
+    return build_variants("inlines", version, list(BUILD_VARIANTS))
 
 
 @pytest.fixture(scope="module", params=ALL_GO)

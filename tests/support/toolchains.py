@@ -119,6 +119,28 @@ def build_go(fixture: str, version: str = DEFAULT_GO, *, stripped: bool = False,
     return exe
 
 
+# The build kinds the binary-level tests cover (build_go keyword arguments). cgo ones need gcc.
+BUILD_VARIANTS: Dict[str, dict] = {
+    "default": {},
+    "stripped": {"stripped": True},
+    "pie": {"pie": True},
+    "external": {"external": True, "cgo": True},
+    "pie-external": {"pie": True, "external": True, "cgo": True},
+    "pie-external-stripped": {"pie": True, "external": True, "cgo": True, "stripped": True},
+}
+
+
+def build_variants(fixture: str, version: str, names: Sequence[str]) -> Dict[str, Path]:
+    """build_go of a fixture in each named BUILD_VARIANTS kind (cgo kinds skipped without gcc)."""
+    out: Dict[str, Path] = {}
+    for name in names:
+        kw = BUILD_VARIANTS[name]
+        if kw.get("cgo") and shutil.which("gcc") is None:
+            continue
+        out[name] = build_go(fixture, version, **kw)
+    return out
+
+
 def build_c(source: str, *, flags: Sequence[str] = ("-g", "-O0"), name: Optional[str] = None) -> Path:
     """Compile tests/fixtures/c/<source> with gcc and return the executable's path."""
     src = FIXTURES / "c" / source
