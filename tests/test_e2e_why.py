@@ -463,11 +463,11 @@ def test_go_demo_core(demo_exe):
 # gdbserver + target extended-remote (rr's situation)
 
 def test_remote_demo_simulated_kernel(demo_exe):
-    """Result 0 and a new fd, through gdbserver. Non-stop mode: in all-stop, gdbserver's stop of every
-    thread at the syscall entry interrupts the simulated kernel's wait (see the next test)."""
+    """Result 0 and a new fd, through gdbserver in all-stop mode, as with rr's gdbserver (the
+    simulated kernel is an untraced child, so stopping every thread does not disturb it)."""
     with gdbserver(demo_exe, env={"DMADEMO_PATH": "cgo", "DMADEMO_KERNEL": "simulate"}) as addr:
-        res = run_gdb(["why_remote_stop_ioctl_return", "load_plugin", "run_commands"], demo_exe,
-                      env={"GDBT_REQUEST": "0xc0086202", "GDBT_REMOTE": addr, "GDBT_NONSTOP": "1"},
+        res = run_gdb(["remote_stop_ioctl_exit", "load_plugin", "run_commands"], demo_exe,
+                      env={"GDBT_REQUEST": "0xc0086202", "GDBT_REMOTE": addr},
                       commands=["dmabuf-why --json", "dmabuf-why", FDS_CMD, REGS_CMD], timeout=60)
     links = fds(res)  # the stub runs here: /proc of the remote pid is the tracee
     news = [fd for fd, link in links.items() if link == DEMO_SIM_LINK]
