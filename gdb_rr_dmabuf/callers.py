@@ -70,14 +70,15 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     pcln = binary.pclntab  # UserError when missing or corrupt
     bi = binary.buildinfo
     layout, warn = layout_for(binary.go_version, target.arch)
-    bias = load_bias(binary, target.auxv())
+    auxv = target.auxv()  # once: over a remote stub it is an `info auxv` round trip
+    bias = load_bias(binary, auxv)
     rep = CallersReport(executable=target.executable, go_version=binary.go_version,
                         main_module=bi.main.path if bi is not None and bi.main is not None else None,
                         main_version=bi.main.version if bi is not None and bi.main is not None else None,
                         tid=target.tid, kind="no-go", on_system_stack=False, in_cgo=False, found_via=None)
     if warn:
         rep.warnings.append(warn)
-    if binary.is_pie and not target.auxv():
+    if binary.is_pie and not auxv:
         rep.warnings.append("PIE executable but no auxv from the target: addresses assumed unrelocated")
     unw = GoUnwinder(target, binary, bias, bi)
 

@@ -4,13 +4,13 @@ rules run on what this collects, so dmabuf-why and go-callers end with the same 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .advice import Evidence, GoFrameEv, advise, load_rules
 from .errors import UserError
+from .rr import parse_rr_version
 from .target import Target
 
 ENV_RR_VERSION = "GDB_RR_DMABUF_RR_VERSION"
@@ -22,23 +22,26 @@ def rr_version_from_environment() -> Tuple[Optional[str], str]:
     if v:
         return _version(v), ENV_RR_VERSION
     rr = shutil.which("rr")
-    if rr:
+    if not rr:
+        return None, ""
+    if rr not in _RR_ON_PATH:  # one `rr --version` per gdb session, not one per command
         try:
             out = subprocess.run([rr, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  universal_newlines=True, timeout=3).stdout
         except (OSError, subprocess.SubprocessError):
-            return None, ""
-        v = _version(out)
-        if v:
-            return v, "rr --version (%s)" % rr
-    return None, ""
+            out = ""
+        _RR_ON_PATH[rr] = _version(out)
+    v = _RR_ON_PATH[rr]
+    return (v, "rr --version (%s)" % rr) if v else (None, "")
+
+
+_RR_ON_PATH: Dict[str, Optional[str]] = {}
 
 
 def _version(text: str) -> Optional[str]:
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
-    if not m:
-        return None
-    return "%s.%s.%s" % (m.group(1), m.group(2), m.group(3) or "0")
+    """'rr version 5.8.0', '5.8', 'v5.9.1' -> '5.8.0' / '5.8.0' / '5.9.1' (rr.parse_rr_version)."""
+    t = parse_rr_version(text)
+    return "%d.%d.%d" % t if t else None
 
 
 def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version: Optional[str] = None) -> Evidence:

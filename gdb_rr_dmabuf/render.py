@@ -140,12 +140,13 @@ def why_text(rep, style: Optional[Style] = None) -> str:
     if v is not None:
         out.append(s("rr", "title"))
         out.extend(wrap(v.explanation, "  ", "  "))
+        from .rr import RR_MASTER_CHECKED
         bits = ["expects %s for an unknown ioctl" % " or ".join(v.expected)]
         bits.append("passes it as ignorable (no _IOC_READ bit)" if v.ignorable else "checks it (has the _IOC_READ bit)")
         if v.supported_since:
             bits.append("handled by name since rr %s" % s(v.supported_since, "good"))
         else:
-            bits.append("no rr release handles it by name (checked rr master %s)" % _master(rep))
+            bits.append("no rr release handles it by name (checked rr master %s)" % RR_MASTER_CHECKED)
         out.extend(wrap("; ".join(bits) + ".", "  ", "  "))
         if rep.log is not None:
             out.append("  rr's log: result %d%s, addr 0x%x" % (rep.log.result, (" (%s)" % rep.log.errno) if rep.log.errno else "",
@@ -156,11 +157,6 @@ def why_text(rep, style: Optional[Style] = None) -> str:
         out.append(s("What to do", "title"))
         out.extend(suggestion_lines(rep.suggestions, s))
     return "\n".join(out)
-
-
-def _master(rep) -> str:
-    from .rr import RR_MASTER_CHECKED
-    return RR_MASTER_CHECKED
 
 
 WIDTH = 100

@@ -13,7 +13,7 @@ import bisect
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .errors import TargetReadError, UserError
 
@@ -125,14 +125,8 @@ class Target:
         return env
 
     # Convenience readers -------------------------------------------------------------------------
-    def read_u8(self, addr: int) -> int:
-        return self.read(addr, 1)[0]
-
     def read_u32(self, addr: int) -> int:
         return struct.unpack("<I", self.read(addr, 4))[0]
-
-    def read_s32(self, addr: int) -> int:
-        return struct.unpack("<i", self.read(addr, 4))[0]
 
     def read_u64(self, addr: int) -> int:
         return struct.unpack("<Q", self.read(addr, 8))[0]
@@ -443,6 +437,3 @@ class CoreTarget(Target):
                     return b""
         return b""
 
-
-def pack_regs(names: Sequence[str], values: Sequence[int]) -> Dict[str, int]:
-    return dict(zip(names, values))

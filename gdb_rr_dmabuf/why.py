@@ -2,7 +2,7 @@
 rr's verdict and suggestions. Pure Python: the command only renders what this returns."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from . import rr as rrfacts
