@@ -15,8 +15,8 @@ Rules file
 ``commands``  list of exact shell commands.             (placeholders allowed)
 ``source``    where the facts come from: repository path, commit, issue.
 ``snippet``   optional code to paste (Go rules).        (placeholders allowed)
-``kind``      ``"pattern"`` (default), ``"go_direct_ioctl"``, ``"go_cgo_ioctl"``, ``"rr_upgrade"`` or
-              ``"rr_unsupported"`` (see "Rule kinds" below).
+``kind``      ``"pattern"`` (default), ``"go_direct_ioctl"``, ``"go_cgo_ioctl"``, ``"rr_upgrade"``,
+              ``"rr_master_only"``, ``"rr_unsupported"`` or ``"rr_open_refused"`` (see "Rule kinds" below).
 ``priority``  number added to the score (default 0); more specific rules get more.
 ``requests``  ioctl requests the rule is about: numbers, ``"0x..."`` strings or names such as
               ``"DMA_BUF_IOCTL_EXPORT_SYNC_FILE"``. When the stop's request is known and is not one of
@@ -45,7 +45,9 @@ expression searched in it when written ``"re:..."``.
 Placeholders: ``{exe}`` (the program, shell-quoted; ``./prog`` when unknown), ``{request_name}``,
 ``{request_hex}``, ``{rr_since}``, ``{rr_version}``, ``{rr_version_phrase}``, ``{rr_phrase}``,
 ``{rr_upgrade_clause}``, ``{rr_reason}`` (`` (rr before X cannot record it)``, `` (no rr release
-records it yet)`` or empty when neither is known to be true), for Go callers ``{caller_function}``,
+records it yet)`` or empty when neither is known to be true), ``{rr_master}`` (``rr master DATE COMMIT``, the
+newest rr checked), ``{rr_last_release}`` (the newest rr release checked), ``{rr_open_policy}`` (rr_open_refused
+only: the sentence about the device rr refuses to open), for Go callers ``{caller_function}``,
 ``{caller_package}``, ``{caller_file}``, ``{caller_line}``, ``{caller_where}``, ``{caller_module}``, and
 for go_cgo_ioctl ``{c_function}`` (the C function that made the call), ``{cgo_function}`` (``C.name``,
 the cgo call) and ``{cgo_package}`` (the Go package of that cgo call). Placeholders a rule's kind does
@@ -66,8 +68,12 @@ Rule kinds
                      frames (``runtime.cgocall``) inside it. The C function is the innermost native frame
                      in the executable; the caller is the first non-wrapper, non-standard Go frame outside
                      the wrapper. ``exclude`` keeps it off Mesa/libdrm/EGL/GLX/Vulkan stacks.
-``rr_upgrade``       the request is known, a release handles it and the user's rr is not known to.
-``rr_unsupported``   the request is known and rr.py's table says no release handles it.
+``rr_upgrade``       the request is known, a release handles it by name (rr_ioctls.json, from rr's history) and
+                     the user's rr is not known to.
+``rr_master_only``   the request is known and only rr master after the last release handles it by name.
+``rr_unsupported``   the request is known and neither a release nor rr master handles it by name.
+``rr_open_refused``  the request is for a device rr refuses to open (DRM on /dev/dri/*, NVIDIA's 'F' ioctls on
+                     /dev/nvidiactl; rr.refused_open), or the fd's link is such a device.
 
 Whatever the rules say, ``advise`` never prints a command that cannot help: none that sets
 LIBGL_ALWAYS_SOFTWARE (rr already sets it, and it is what selects llvmpipe), and no GALLIUM_DRIVER
@@ -98,12 +104,14 @@ WEIGHTS = {"native_functions": 3.0, "go_functions": 3.0, "go_packages": 2.0, "go
            "objfiles": 1.0, "fd_links": 1.0, "memfd_names": 1.0, "requests": 2.0, "go_caller": 3.0,
            "rr_version": 2.0}
 FRAME_KINDS = ("native_functions", "go_functions", "go_caller")
-RULE_KINDS = ("pattern", "go_direct_ioctl", "go_cgo_ioctl", "rr_upgrade", "rr_unsupported")
+RULE_KINDS = ("pattern", "go_direct_ioctl", "go_cgo_ioctl", "rr_upgrade", "rr_master_only", "rr_unsupported",
+              "rr_open_refused")
 CALLER_PLACEHOLDERS = ("caller_function", "caller_package", "caller_file", "caller_line", "caller_where",
                        "caller_module")
 CGO_PLACEHOLDERS = ("c_function", "cgo_function", "cgo_package")
-PLACEHOLDERS = ("exe", "request_name", "request_hex", "rr_since", "rr_version", "rr_version_phrase",
-                "rr_phrase", "rr_upgrade_clause", "rr_reason") + CALLER_PLACEHOLDERS + CGO_PLACEHOLDERS
+RR_PLACEHOLDERS = ("rr_since", "rr_version", "rr_version_phrase", "rr_phrase", "rr_upgrade_clause", "rr_reason",
+                   "rr_master", "rr_last_release", "rr_open_policy")
+PLACEHOLDERS = ("exe", "request_name", "request_hex") + RR_PLACEHOLDERS + CALLER_PLACEHOLDERS + CGO_PLACEHOLDERS
 _RULE_KEYS = {"id", "title", "action", "commands", "source", "snippet", "kind", "priority", "requests",
               "require_all", "require_any", "match", "exclude", "skip_packages", "disabled", "notes",
               "switches_to_gl", "system_objfiles"}
@@ -158,6 +166,8 @@ class Evidence:
     # True when rr_supported_since was looked up in rr.py's table, so that None there means
     # "no release handles it" (and not merely "not looked up").
     rr_support_known: bool = False
+    rr_master_only: bool = False                   # only rr master (after the last release) handles it by name
+    rr_open_policy: Optional[str] = None           # rr refuses opens of the device the request is for (rr.py)
 
 
 @dataclass
@@ -530,15 +540,25 @@ def _request_label(ev: Evidence) -> str:
 def _version_tuple(v: Optional[str]) -> Optional[Tuple[int, ...]]:
     if not v:
         return None
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", v)
+    m = re.search(r"(\d{1,6})\.(\d{1,6})(?:\.(\d{1,6}))?(?!\d)", v)
     if not m:
         return None
     return tuple(int(x) for x in (m.group(1), m.group(2), m.group(3) or "0"))
 
 
+def _rr_facts(what: str) -> str:
+    """'master' -> 'rr master 2026-08-17 5c202cd8', 'last_release' -> '5.9.0' (rr.py's table)."""
+    from .rr import table
+    t = table()
+    return t.master_label if what == "master" else t.last_release
+
+
 def rr_handles(ev: Evidence) -> Optional[bool]:
-    """Does the user's rr handle the request? None when either version is unknown."""
+    """Does the user's rr release handle the request by name? None when either version is unknown. A request
+    only rr master handles is not handled by any release (a master build calls itself the last release)."""
     have = _version_tuple(ev.rr_version)
+    if ev.rr_master_only and have is not None:
+        return False
     since = _version_tuple(ev.rr_supported_since)
     if have is None or since is None:
         return None
@@ -591,13 +611,20 @@ def _variables(ev: Evidence, caller: Optional[GoFrameEv],
         rr_phrase = " before %s" % since
         clause = ", or upgrade rr to %s or later, which handles %s" % (since, req_name)
         reason = " (rr before %s cannot record it)" % since
+    elif ev.rr_master_only:
+        rr_phrase = " (no release yet)"
+        clause = (", or build rr from source: only rr master after %s handles %s"
+                  % (_rr_facts("last_release"), req_name))
+        reason = " (no rr release records it yet; rr master does)"
     elif not since and ev.rr_support_known:
         rr_phrase = " (no release yet)"
         clause = " (no rr release handles %s yet, so the guard is the way)" % req_name
         reason = " (no rr release records it yet)"
-    v = {"exe": _exe(ev), "request_name": req_name, "request_hex": req_hex, "rr_since": since or "?",
+    v = {"exe": _exe(ev), "request_name": req_name, "request_hex": req_hex,
+         "rr_since": since or ("master" if ev.rr_master_only else "?"),
          "rr_version": ev.rr_version or "unknown", "rr_version_phrase": vphrase, "rr_phrase": rr_phrase,
-         "rr_upgrade_clause": clause, "rr_reason": reason}
+         "rr_upgrade_clause": clause, "rr_reason": reason, "rr_master": _rr_facts("master"),
+         "rr_last_release": _rr_facts("last_release"), "rr_open_policy": ev.rr_open_policy or "?"}
     if caller is not None:
         v.update({"caller_function": go_full_name(caller), "caller_package": _frame_package(caller),
                   "caller_file": caller.file or "unknown file",
@@ -872,11 +899,23 @@ def evaluate(rule: Rule, ev: Evidence, items: Optional[_Items] = None) -> Option
         else:
             kinds["rr_version"] = []
         return _finish(rule, ev, kinds, confidence=conf)
+    if rule.kind == "rr_master_only":
+        if not _request_known(ev) or not ev.rr_master_only:
+            return None
+        return _finish(rule, ev, {"requests": [_request_label(ev) + ": only rr master after %s handles it"
+                                               % _rr_facts("last_release")]}, confidence="medium")
     if rule.kind == "rr_unsupported":
-        if not _request_known(ev) or ev.rr_supported_since or not ev.rr_support_known:
+        if not _request_known(ev) or ev.rr_supported_since or ev.rr_master_only or not ev.rr_support_known:
             return None
         return _finish(rule, ev, {"requests": [_request_label(ev) + ": no rr release handles it"]},
                        confidence="medium")
+    if rule.kind == "rr_open_refused":
+        if not ev.rr_open_policy:
+            return None
+        kinds = {"requests": [_request_label(ev)] if _request_known(ev) else []}
+        if ev.fd_link:
+            kinds["fd_links"] = [ev.fd_link]
+        return _finish(rule, ev, kinds, confidence="high" if ev.fd_link else "low")
     return None
 
 

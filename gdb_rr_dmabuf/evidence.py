@@ -20,7 +20,11 @@ def rr_version_from_environment() -> Tuple[Optional[str], str]:
     """(version, where it came from): $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH."""
     v = os.environ.get(ENV_RR_VERSION)
     if v:
-        return _version(v), ENV_RR_VERSION
+        got = _version(v)
+        if got is None:
+            raise UserError("$%s is %r, not an rr version" % (ENV_RR_VERSION, v if len(v) <= 40 else v[:40] + "..."),
+                            "set it to the release, e.g. 5.8.0, or unset it")
+        return got, ENV_RR_VERSION
     rr = shutil.which("rr")
     if not rr:
         return None, ""
@@ -55,6 +59,8 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
         if v is not None:
             ev.rr_supported_since = v.supported_since
             ev.rr_support_known = True
+            ev.rr_master_only = bool(getattr(v, "master_only", False))
+            ev.rr_open_policy = getattr(v, "open_policy", None)
         ev.executable = why_rep.executable
     if target is not None:
         ev.executable = ev.executable or target.executable
@@ -100,14 +106,11 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
                 raise
             if "not a Go program" not in str(e):
                 notes.append("go-callers: %s" % e.what)
-    source = ""
-    if rr_version is None:
-        rr_version, source = rr_version_from_environment()
-    else:
-        rr_version = _version(rr_version) or rr_version
-        source = "--rr-version"
+    rr_version, source = resolve_rr_version(rr_version)
     if rr_version and source:
         notes.append("rr %s (from %s)" % (rr_version, source))
+    if why_rep is not None:
+        reverdict(why_rep, rr_version)
     ev = collect(target, why_rep, callers_rep, rr_version)
     suggestions = advise(ev, load_rules(rules_file))
     if why_rep is not None and why_rep.verdict is not None and why_rep.verdict.would_stop is False:
@@ -120,6 +123,8 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
 
 def _why_passes(why_rep) -> str:
     v = why_rep.verdict
+    if getattr(v, "handled_by_name", None) or (v.rr_version is None and v.stops_in == "none" and v.supported_since):
+        return "rr %s handles it by name: it %s" % (v.rr_version or "since %s" % v.supported_since, v.what)
     if v.ignorable:
         return "no _IOC_READ bit: rr treats it as ignorable"
     if why_rep.result is not None and why_rep.result < 0:
@@ -127,9 +132,36 @@ def _why_passes(why_rep) -> str:
     return "rr handles it"
 
 
+def resolve_rr_version(arg: Optional[str]) -> Tuple[Optional[str], str]:
+    """(X.Y.Z or None, where it came from) from --rr-version, else the environment (see
+    rr_version_from_environment). UserError when --rr-version is not a version."""
+    if arg is None:
+        return rr_version_from_environment()
+    v = _version(arg)
+    if v is None:
+        raise UserError("--rr-version %s: not an rr version" % (arg if len(arg) <= 40 else arg[:40] + "..."),
+                        "give the release as X.Y.Z, e.g. --rr-version 5.8.0 (`rr --version` prints it)")
+    return v, "--rr-version"
+
+
+def reverdict(why_rep, rr_version: Optional[str]) -> None:
+    """rr's verdict for that rr release (the report's verdict was made without one)."""
+    from .rr import rr_verdict
+    if why_rep.verdict is None:
+        return
+    sc = why_rep.syscall
+    result = why_rep.result if (sc is None or sc.state == "exit") else None
+    why_rep.verdict = rr_verdict(why_rep.request, result, parse_rr_version(rr_version) if rr_version else None,
+                                 fd_link=why_rep.fd_link, names=why_rep.names or None)
+
+
 def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optional[str] = None) -> List[Any]:
     """Suggestions for a report with no process (--request, --from-log alone)."""
-    ev = collect(None, why_rep, None, _version(rr_version) if rr_version else None)
+    rr_version, source = resolve_rr_version(rr_version)
+    if rr_version and source:
+        why_rep.notes.append("rr %s (from %s)" % (rr_version, source))
+    reverdict(why_rep, rr_version)
+    ev = collect(None, why_rep, None, rr_version)
     if why_rep.verdict is not None and why_rep.verdict.would_stop is False:
         why_rep.notes.append("rr lets this call through (%s): no advice for it" % _why_passes(why_rep))
         return []

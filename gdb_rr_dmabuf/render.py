@@ -142,15 +142,19 @@ def why_text(rep, style: Optional[Style] = None) -> str:
         out.extend(wrap(v.explanation, "  ", "  "))
         from .rr import RR_MASTER_CHECKED
         bits = ["expects %s for an unknown ioctl" % " or ".join(v.expected)]
-        bits.append("passes it as ignorable (no _IOC_READ bit)" if v.ignorable else "checks it (has the _IOC_READ bit)")
+        bits.append("passes it as ignorable (no _IOC_READ bit)" if v.ignorable else "checks it (has the _IOC_READ bit)"
+                    if ioc.dir & 2 else "checks it (irregular type 0x%02x)" % ioc.type)
         if v.supported_since:
             bits.append("handled by name since rr %s" % s(v.supported_since, "good"))
+        elif getattr(v, "master_only", False):
+            bits.append("handled by name only on rr master after the last release (checked %s)" % RR_MASTER_CHECKED)
         else:
             bits.append("no rr release handles it by name (checked rr master %s)" % RR_MASTER_CHECKED)
         out.extend(wrap("; ".join(bits) + ".", "  ", "  "))
         if rep.log is not None:
-            out.append("  rr's log: result %d%s, addr 0x%x" % (rep.log.result, (" (%s)" % rep.log.errno) if rep.log.errno else "",
-                                                            rep.log.addr or 0))
+            res = "not in the text" if rep.log.result is None else "%d" % rep.log.result
+            out.append("  rr's log: result %s%s, addr %s" % (res, (" (%s)" % rep.log.errno) if rep.log.errno else "",
+                                                          "0x%x" % rep.log.addr if rep.log.addr is not None else "not in the text"))
     for n in rep.notes:
         out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      "))
     if rep.suggestions:

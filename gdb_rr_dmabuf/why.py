@@ -66,7 +66,8 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep.result = sc.result
     if sc.result is not None:
         rep.errno = describe_result(sc.result)[1]
-    rep.verdict = rrfacts.rr_verdict(request, sc.result if sc.state == "exit" else None)
+    rep.verdict = rrfacts.rr_verdict(request, sc.result if sc.state == "exit" else None, fd_link=rep.fd_link,
+                                     names=rep.names or None)
     rep.arg_address = arg
     if arg is not None:
         rep.argument = decode_argument(request, target, arg, at_exit=(sc.state == "exit"), arch=target.arch,
@@ -78,7 +79,7 @@ def analyse_request(text: str, arch: str = "x86-64") -> WhyReport:
     """A request number (or name) alone: no process needed."""
     request = parse_request(text, arch)
     rep = _base_report("request", arch, request)
-    rep.verdict = rrfacts.rr_verdict(request, None)
+    rep.verdict = rrfacts.rr_verdict(request, None, names=rep.names or None)
     return rep
 
 
@@ -90,14 +91,17 @@ def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
     rep.log = log
     rep.result = log.result
     rep.errno = log.errno if log.errno not in (None, "SUCCESS") else None
-    rep.verdict = rrfacts.rr_verdict(log.request, log.result)
+    rep.verdict = rrfacts.rr_verdict(log.request, log.result, names=rep.names or None)
     rep.arg_address = log.addr
+    if log.ethtool_cmd is not None:
+        rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d, which that rr release does not handle"
+                         % log.ethtool_cmd)
     if target is not None:
         rep.tid = target.tid
         rep.executable = target.executable
         if log.addr is not None:
             rep.argument = decode_argument(log.request, target, log.addr, at_exit=True, arch=arch, result=log.result)
-    if log.size is not None and log.size != rep.ioc.size:
+    if log.size is not None and log.ethtool_cmd is None and log.size != rep.ioc.size:
         rep.notes.append("rr's log says size %d but the request encodes %d" % (log.size, rep.ioc.size))
     return rep
 
@@ -158,7 +162,10 @@ def report_json(rep: WhyReport) -> Dict[str, Any]:
     if v is not None:
         out["rr"] = {"expected": v.expected, "ignorable": v.ignorable, "supported_since": v.supported_since,
                      "would_stop": v.would_stop, "explanation": v.explanation,
-                     "master_checked": rrfacts.RR_MASTER_CHECKED}
+                     "master_checked": rrfacts.RR_MASTER_CHECKED,
+                     "master_only": v.master_only, "rr_version": v.rr_version, "handled_by_name": v.handled_by_name,
+                     "action": v.action, "what": v.what, "rr_name": v.rr_name, "match": v.match,
+                     "stops_in": v.stops_in, "open_policy": v.open_policy, "unreachable": v.unreachable}
     sug = []
     for s in rep.suggestions:
         if isinstance(s, str):

@@ -69,7 +69,8 @@ def _no_user_rules(monkeypatch):
 
 BUILTIN_IDS = ["go-gio-egl", "go-gio-vulkan", "go-fyne-glfw", "go-ebitengine-glfw", "go-gl-glfw",
                "mesa-llvmpipe-fence-probe", "mesa-lavapipe-enumerate", "mesa-vulkan-wsi-sync",
-               "mesa-hw-driver-sync", "go-direct-ioctl", "go-cgo-ioctl", "rr-upgrade", "rr-no-release"]
+               "mesa-hw-driver-sync", "go-direct-ioctl", "go-cgo-ioctl", "rr-upgrade", "rr-master-only", "rr-no-release",
+               "rr-open-refused"]
 
 
 def test_builtin_rules_load_and_cite_sources():
@@ -180,7 +181,7 @@ def test_llvmpipe_frames_with_another_ioctl_are_not_the_fence_probe():
                  rr_supported_since=None, rr_support_known=True)
     sugs = advise(ev)
     assert ids(sugs) == ["rr-no-release"]
-    assert sugs[0].title.startswith("No rr release known to this tool handles DMA_HEAP_IOCTL_ALLOC")
+    assert sugs[0].title.startswith("No rr release handles DMA_HEAP_IOCTL_ALLOC by name (as of rr master ")
     # Same request known only by number: still scoped out.
     assert "mesa-llvmpipe-fence-probe" not in ids(advise(dataclasses.replace(ev, request_names=[])))
 
@@ -224,7 +225,7 @@ def test_rr_upgrade_only_when_it_helps(version, upgrade):
     if upgrade:
         s = by_id(sugs, "rr-upgrade")
         assert s.confidence == ("high" if version else "medium")
-        assert "rr 5.9.0 and later record DMA_BUF_IOCTL_EXPORT_SYNC_FILE" in s.title
+        assert "rr 5.9.0 and later handle DMA_BUF_IOCTL_EXPORT_SYNC_FILE by name" in s.title
 
 
 def test_unknown_request_still_fires_on_frames_without_request_evidence():

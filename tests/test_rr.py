@@ -27,7 +27,7 @@ Launch debugger with
 
 
 def test_master_checked():
-    assert RR_MASTER_CHECKED == "2026-08"
+    assert RR_MASTER_CHECKED == "2026-08-17 5c202cd8"  # rr_ioctls.json's master (tools/gen_rr_ioctls.py)
 
 
 @pytest.mark.parametrize("result,stop", [(0, True), (5, True), (-9, True), (-22, False), (-25, False),
@@ -38,7 +38,7 @@ def test_export_sync_file(result, stop):
     assert v.ignorable is False
     assert v.expected == ["EINVAL", "ENOTTY"]
     assert v.would_stop is stop
-    assert "5.9.0" in v.explanation and "db5faf83" in v.explanation
+    assert "5.9.0" in v.explanation and "before 5.9.0" in v.explanation and v.stops_in == "before 5.9.0"
 
 
 def test_export_with_rr_version():
@@ -61,14 +61,16 @@ def test_read_family_members_have_no_support(req):
     v = rr_verdict(req, 0)
     assert v.ignorable is False and v.supported_since is None and v.would_stop is True
     assert "No rr release handles it by name" in v.explanation and RR_MASTER_CHECKED in v.explanation
+    assert v.stops_in == "every release" and not v.master_only
     assert rr_verdict(req, -25).would_stop is False
     assert not handles(req, (5, 9, 0))
 
 
 def test_irregular_types():
-    v = rr_verdict(0x00005401, 0)  # TCGETS-shaped: no _IOC_READ bit, type 'T'
+    v = rr_verdict(0x00005401, 0)  # TCGETS itself: handled by name in every release checked
+    assert v.would_stop is False and v.supported_since == "4.0.0" and "TCGETS" in v.explanation
+    v = rr_verdict(0x000054FF, 0)  # no _IOC_READ bit, type 'T', no name in rr
     assert v.ignorable is False and v.would_stop is True and "irregular" in v.explanation
-    assert "unless it handles the request by name" in v.explanation  # we do not know rr's named list
     assert rr_verdict(0x00008901, -22).would_stop is False
     assert rr_verdict(0x40048B01, 0).ignorable is False
     assert rr_verdict(0x40045401, 0).ignorable is False
@@ -83,6 +85,30 @@ def test_handles():
     assert not handles(IMPORT, (5, 9, 0)) and not handles(HEAP, (5, 9, 0))
     assert handles(0xC020462A, (5, 6, 0)) and not handles(0xC020462A, (5, 5, 0))
     assert not handles(0xC0181B01, (5, 9, 0))  # stubbed on master only
+
+
+def test_master_only_and_version_changes_the_verdict():
+    TCGETS2 = 0x802C542A
+    v = rr_verdict(TCGETS2, 0)
+    assert v.master_only and v.supported_since is None and v.would_stop is True and v.stops_in == "up to 5.9.0"
+    assert "Only rr master after 5.9.0" in v.explanation
+    SIOCGMIIPHY = 0x8947  # named since 5.8.0
+    assert rr_verdict(SIOCGMIIPHY, 0, (5, 7, 0)).would_stop is True
+    v = rr_verdict(SIOCGMIIPHY, 0, (5, 8, 0))
+    assert v.would_stop is False and v.handled_by_name is True and "does not stop" in v.explanation
+    assert "records struct ifreq" in v.explanation
+
+
+def test_unreachable_labels_fall_to_the_generic_rule():
+    v = rr_verdict(0x4004E502, 0)  # FUSE_DEV_IOC_BACKING_CLOSE: _IOW, listed after the READ check
+    assert v.ignorable is True and v.would_stop is False and "never reaches" in v.explanation
+
+
+def test_open_policy():
+    v = rr_verdict(0xC00C642D, 0)
+    assert v.open_policy and "/dev/dri" in v.open_policy
+    assert rr_verdict(0xC00C642D, 0, fd_link="/memfd:x (deleted)").open_policy is None
+    assert "/dev/nvidiactl" in rr_verdict(0xC030462B, 0, fd_link="/dev/nvidiactl").open_policy
 
 
 def test_parse_assertion_full_log():
@@ -120,6 +146,19 @@ def test_parse_assertion_garbage(text):
     assert "\n" not in str(ei.value)
 
 
+def test_parse_assertion_old_formats_and_long_numbers():
+    a = parse_assertion("Expected EINVAL for 'ioctl' but got result 0; Unknown ioctl(0x5401): type:0x54 nr:0x1 "
+                        "dir:0 size:0 addr:0x7ffc")  # rr 4.0.0 .. 4.4.0: no "(errno E)"
+    assert (a.result, a.errno, a.request, a.addr) == (0, None, 0x5401, 0x7FFC)
+    a = parse_assertion("Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); unknown ETHTOOL command 77")
+    assert a.request == 0x8946 and a.ethtool_cmd == 77
+    for text in ["Unknown ioctl(" + "9" * 5000 + ")", "Expected EINVAL for 'ioctl' but got result " + "1" * 5000
+                 + "; Unknown ioctl(0x5401)", "Unknown ioctl(0x5401): type:0x" + "f" * 5000]:
+        with pytest.raises(UserError) as ei:
+            parse_assertion(text)
+        assert "too long" in str(ei.value)
+
+
 def test_parse_assertion_other_syscall_is_named():
     with pytest.raises(UserError) as ei:
         parse_assertion("Expected EINVAL for 'fcntl' but got result 0 (errno SUCCESS)")
@@ -128,7 +167,7 @@ def test_parse_assertion_other_syscall_is_named():
 
 @pytest.mark.parametrize("text,v", [("rr version 5.8.0", (5, 8, 0)), ("5.8.0", (5, 8, 0)), ("5.9.0\n", (5, 9, 0)),
                                     ("rr version 5.9.0-23-gdb5faf83", (5, 9, 0)), ("rr version 5.9", (5, 9, 0)),
-                                    ("garbage", None), ("", None)])
+                                    ("garbage", None), ("", None), ("5." + "9" * 5000, None)])
 def test_parse_rr_version(text, v):
     assert parse_rr_version(text) == v
 

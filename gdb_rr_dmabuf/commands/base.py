@@ -58,11 +58,15 @@ class Command(gdb.Command):
     def run(self, args) -> str:
         raise NotImplementedError
 
+    def parse(self, argument: str):
+        """The command's arguments, split like gdb's own commands (a subclass may take raw text)."""
+        return self.parser.parse_args(gdb.string_to_argv(argument))
+
     def invoke(self, argument: str, from_tty: bool) -> None:
         self.dont_repeat()
         args = None
         try:
-            args = self.parser.parse_args(gdb.string_to_argv(argument))
+            args = self.parse(argument)
             text = self.run(args)
             if text:
                 gdb.write(text if text.endswith("\n") else text + "\n")

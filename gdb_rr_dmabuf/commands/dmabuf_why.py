@@ -1,6 +1,10 @@
 """dmabuf-why: decode the ioctl rr stopped on, say why rr stopped and what to do."""
 from __future__ import annotations
 
+import os
+import re
+from typing import List, Tuple
+
 from ..errors import NoProcessError, UserError
 from .base import Command
 
@@ -10,7 +14,9 @@ returned), name its request and argument struct with in/out fields, explain why 
 examples:
   dmabuf-why                              the selected thread, stopped in ioctl
   dmabuf-why --request 0xc0086202         a number (or name) alone, no process needed
-  dmabuf-why --from-log "Unknown ioctl(0xc0086202): type:0x62 nr:0x2 dir:0x3 size:8 addr:0x7ffc..."
+  dmabuf-why --from-log 'Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); Unknown ioctl(0x...): ...'
+                                          rr's text as pasted: everything after --from-log is the text
+  dmabuf-why --from-log-file rr.log       rr's output from a file (- reads standard input)
   dmabuf-why --json                       one JSON object (see the README)"""
 
 
@@ -20,7 +26,10 @@ class DmabufWhy(Command):
     def build_parser(self):
         p = self.new_parser(DESCRIPTION)
         p.add_argument("--request", metavar="VALUE", help="decode this request number or name (no process needed)")
-        p.add_argument("--from-log", metavar="TEXT", help="rr's assertion text; with a process, also read the argument at its addr")
+        p.add_argument("--from-log", metavar="TEXT", help="rr's assertion text exactly as rr printed it (quotes and "
+                       "backticks are fine): everything after --from-log is the text, so put other options before "
+                       "it; with a process, also read the argument at its addr")
+        p.add_argument("--from-log-file", metavar="FILE", help="read rr's text from FILE (- for standard input)")
         p.add_argument("--thread", metavar="N", type=int, help="gdb thread number (default: the selected thread)")
         p.add_argument("--at", choices=("entry", "exit"), help="say whether this is the syscall's entry or exit stop "
                        "(x86-64 tells by itself; aarch64 assumes exit)")
@@ -29,9 +38,31 @@ class DmabufWhy(Command):
         p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
         return p
 
+    def parse(self, argument: str):
+        """Everything after `--from-log` is rr's text as pasted (rr's line has 'ioctl' in single quotes and
+        a backtick, which gdb's argument splitting cannot take); options go before it. One pair of quotes
+        around the whole text is dropped, and options after that closing quote are still read."""
+        import gdb  # type: ignore
+        m = _FROM_LOG.search(argument or "")
+        if m is None:
+            return self.parser.parse_args(gdb.string_to_argv(argument))
+        text, tail = _split_log_text(argument[m.end():], gdb.string_to_argv)
+        args = self.parser.parse_args(gdb.string_to_argv(argument[:m.start()]) + tail)
+        if args.from_log is not None:
+            raise UserError("--from-log appears twice", "give rr's text once, after the other options")
+        if not text.strip():
+            raise UserError("--from-log needs rr's text", "paste rr's line after it, e.g. dmabuf-why --from-log "
+                            "'Expected EINVAL for 'ioctl' but got result 0 ...; Unknown ioctl(0x...): ...'")
+        args.from_log = text
+        return args
+
     def run(self, args) -> str:
         from .gdbtarget import GdbTarget
         from .. import evidence, render, why  # here, not at start-up: gdb's start-up time matters
+        if args.from_log is not None and args.from_log_file is not None:
+            raise UserError("--from-log and --from-log-file exclude each other", "give one of them")
+        if args.from_log_file is not None:
+            args.from_log = _read_log_file(args.from_log_file)
         if args.request is not None and args.from_log is not None:
             raise UserError("--request and --from-log exclude each other", "give one of them")
         if args.request is not None:
@@ -62,6 +93,62 @@ class DmabufWhy(Command):
         if args.json:
             return render.to_json(why.report_json(rep))
         return render.why_text(rep, render.Style(self.colour(args)))
+
+
+_FROM_LOG = re.compile(r"(?:^|(?<=\s))--from-log(?:=|\s+|$)")
+_TAIL_OPTIONS = {"--json": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
+MAX_LOG_FILE = 1 << 20
+
+
+def _split_log_text(raw: str, argv) -> Tuple[str, List[str]]:
+    """(rr's text, options written after it). When the text starts with a quote and, after the last same
+    quote, only known options follow, those are options and the quotes are dropped."""
+    s = raw.strip()
+    if len(s) >= 2 and s[0] in "'\"":
+        q = s[0]
+        last = s.rfind(q)
+        if last > 0:
+            inner, rest = s[1:last], s[last + 1:]
+            if not rest.strip():
+                return inner, []
+            if rest[0].isspace():
+                try:
+                    toks = argv(rest)
+                except Exception:
+                    toks = None
+                if toks and _only_options(toks):
+                    return inner, toks
+    return s, []
+
+
+def _only_options(toks: List[str]) -> bool:
+    i = 0
+    while i < len(toks):
+        n = _TAIL_OPTIONS.get(toks[i].split("=", 1)[0])
+        if n is None:
+            return False
+        i += 1 + (n if "=" not in toks[i] else 0)
+    return i == len(toks)
+
+
+def _read_log_file(path: str) -> str:
+    import sys
+    try:
+        if path == "-":
+            data = sys.stdin.read(MAX_LOG_FILE + 1)
+        else:
+            with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as f:
+                data = f.read(MAX_LOG_FILE + 1)
+    except OSError as e:
+        raise UserError("--from-log-file %s: cannot read it (%s)" % (path, e.strerror or e),
+                        "give the file with rr's output, or - for standard input")
+    except (ValueError, AttributeError) as e:  # no usable standard input inside gdb
+        raise UserError("--from-log-file -: cannot read standard input (%s)" % e,
+                        "give a file, or run gdb with rr's text on its standard input")
+    if len(data) > MAX_LOG_FILE:
+        raise UserError("--from-log-file %s: more than %d characters" % (path, MAX_LOG_FILE),
+                        "give only the part of rr's output with the assertion")
+    return data
 
 
 def _point_at_ioctl_threads(e: UserError) -> None:
