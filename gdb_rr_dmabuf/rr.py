@@ -348,20 +348,32 @@ def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Tuple[i
                              "\"Unknown ioctl\" on it." % (t.oldest, doing))
         else:
             g = top if by_name is None else _generic(r, d)  # what releases without the by-name entry do
-            who = "rr" if by_name is None else ("an rr release before %s" % first if not master_only
-                                                 else "every rr release up to %s" % t.last_release)
-            stop, text = generic_text(who, g)
-            v.would_stop = stop
-            sentences.append(text)
-            if by_name is not None:
-                if master_only:
-                    sentences.append("Only rr master after %s handles %s (%s)." % (t.last_release, doing, t.master_label))
-                else:
-                    sentences.append("rr %s and later handle %s." % (first, doing))
-                v.stops_in = ("up to %s" % t.last_release if master_only else "before %s" % first) if g.kind != "ignorable" else "none"
+            checking = [rel for rel in t.releases if handling(r, t.key(rel)).kind in ("generic", "irregular")]
+            if by_name is not None and not checking:
+                v.would_stop = False
+                v.stops_in = "none"
+                sentences.append("No rr release stops on %s with \"Unknown ioctl\": releases before %s presume it "
+                                 "ignorable (no _IOC_READ bit), and rr %s and later handle %s." % (
+                                     label, first, first, doing))
             else:
-                v.stops_in = "none" if g.kind == "ignorable" else "every release"
-                if g.kind != "ignorable":
+                span = _span(checking, t.releases)
+                if g.kind == "ignorable" or (by_name is None and span == "every release"):
+                    who = "rr"
+                elif span == "every release":
+                    who = "every rr release"
+                else:
+                    who = "rr releases " + span.replace("releases ", "")
+                stop, text = generic_text(who, g)
+                v.would_stop = stop
+                sentences.append(text)
+                v.stops_in = "none" if g.kind == "ignorable" else span
+                if by_name is not None:
+                    if master_only:
+                        sentences.append("Only rr master after %s handles %s (%s)." % (t.last_release, doing,
+                                                                                      t.master_label))
+                    else:
+                        sentences.append("rr %s and later handle %s." % (first, doing))
+                elif g.kind != "ignorable":
                     sentences.append("No rr release handles it by name (as of %s)." % t.master_label)
     if unreach:
         sentences.append("rr's prepare_ioctl lists %s but never reaches %s." % (
@@ -370,6 +382,22 @@ def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Tuple[i
         sentences.append(v.open_policy)
     v.explanation = " ".join(sentences)
     return v
+
+
+def _span(checking: List[str], releases: List[str]) -> str:
+    """The releases in `checking` as words: 'every release', 'before 5.9.0', 'up to 5.9.0', '4.3.0 to 5.6.0'."""
+    if checking == releases:
+        return "every release"
+    if not checking:
+        return "none"
+    i, j = releases.index(checking[0]), releases.index(checking[-1])
+    if releases[i:j + 1] != checking:
+        return "releases " + ", ".join(checking)
+    if i == 0:
+        return "before %s" % releases[j + 1] if j + 1 < len(releases) else "up to %s" % releases[j]
+    if j == len(releases) - 1:
+        return "%s to %s" % (checking[0], checking[-1])
+    return "%s to %s" % (checking[0], checking[-1])
 
 
 def _generic(r: int, d) -> RrHandling:

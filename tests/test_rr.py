@@ -90,13 +90,16 @@ def test_handles():
 def test_master_only_and_version_changes_the_verdict():
     TCGETS2 = 0x802C542A
     v = rr_verdict(TCGETS2, 0)
-    assert v.master_only and v.supported_since is None and v.would_stop is True and v.stops_in == "up to 5.9.0"
+    assert v.master_only and v.supported_since is None and v.would_stop is True and v.stops_in == "every release"
     assert "Only rr master after 5.9.0" in v.explanation
     SIOCGMIIPHY = 0x8947  # named since 5.8.0
     assert rr_verdict(SIOCGMIIPHY, 0, (5, 7, 0)).would_stop is True
     v = rr_verdict(SIOCGMIIPHY, 0, (5, 8, 0))
     assert v.would_stop is False and v.handled_by_name is True and "does not stop" in v.explanation
     assert "records struct ifreq" in v.explanation
+    assert rr_verdict(SIOCGMIIPHY, -1).stops_in == "4.3.0 to 5.7.0"  # before 4.3.0 type 0x89 was not irregular
+    assert rr_verdict(SIOCGMIIPHY, -1, (4, 2, 0)).would_stop is False
+    assert rr_verdict(0x5421, 0).stops_in == "none"  # FIONBIO: named in 4.3.0 with the irregular-type rule
 
 
 def test_unreachable_labels_fall_to_the_generic_rule():
