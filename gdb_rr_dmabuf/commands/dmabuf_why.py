@@ -98,6 +98,7 @@ class DmabufWhy(Command):
 _FROM_LOG = re.compile(r"(?:^|(?<=\s))--from-log(?:=|\s+|$)")
 _TAIL_OPTIONS = {"--json": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
 MAX_LOG_FILE = 1 << 20
+_TRAILING_OPTION = re.compile(r"\s--(?:json|(?:color|rr-version|rules|thread|at)(?:=|\s+)[^\s'\"]+)\s*$")
 
 
 def _split_log_text(raw: str, argv) -> Tuple[str, List[str]]:
@@ -118,7 +119,14 @@ def _split_log_text(raw: str, argv) -> Tuple[str, List[str]]:
                     toks = None
                 if toks and _only_options(toks):
                     return inner, toks
-    return s, []
+    tail: List[str] = []
+    while True:  # unquoted text: options at its very end are still options (rr's text never ends so)
+        m = _TRAILING_OPTION.search(s)
+        if m is None:
+            break
+        tail[:0] = m.group(0).split(None, 1) if not m.group(0).strip().startswith("--json") else ["--json"]
+        s = s[:m.start()].rstrip()
+    return s, [t.strip() for t in tail]
 
 
 def _only_options(toks: List[str]) -> bool:
