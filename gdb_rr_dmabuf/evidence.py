@@ -114,10 +114,14 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
     ev = collect(target, why_rep, callers_rep, rr_version)
     suggestions = advise(ev, load_rules(rules_file))
     if why_rep is not None and why_rep.verdict is not None and why_rep.verdict.would_stop is False:
-        # Advice is about the call that stopped rr; this one would not have.
-        suggestions = []
-        notes.append("rr lets this call through (%s), so it is not what stopped rr: no advice for it"
-                     % _why_passes(why_rep))
+        if getattr(why_rep.verdict, "handled_by_name", None):
+            # That rr release handles it by name (no upgrade advice fires); the program's own fix still holds.
+            notes.append("%s, so this call is not one that stops that rr" % _why_passes(why_rep))
+        else:
+            # Advice is about the call that stopped rr; this one would not have.
+            suggestions = []
+            notes.append("rr lets this call through (%s), so it is not what stopped rr: no advice for it"
+                         % _why_passes(why_rep))
     return why_rep, callers_rep, suggestions, notes
 
 
