@@ -53,6 +53,9 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
     if why_rep is not None:
         ev.request = why_rep.request
         ev.request_names = list(why_rep.names)
+        rr_name = getattr(why_rep.verdict, "rr_name", None)
+        if not ev.request_names and rr_name and not rr_name.startswith("0x"):
+            ev.request_names = [rr_name.split(" (")[0]]  # rr's own label when the name tables have none
         ev.result = why_rep.result
         ev.fd_link = why_rep.fd_link
         v = why_rep.verdict
@@ -156,7 +159,8 @@ def reverdict(why_rep, rr_version: Optional[str]) -> None:
     sc = why_rep.syscall
     result = why_rep.result if (sc is None or sc.state == "exit") else None
     why_rep.verdict = rr_verdict(why_rep.request, result, parse_rr_version(rr_version) if rr_version else None,
-                                 fd_link=why_rep.fd_link, names=why_rep.names or None)
+                                 fd_link=why_rep.fd_link, names=why_rep.names or None,
+                                 ethtool_cmd=getattr(why_rep.log, "ethtool_cmd", None))
 
 
 def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optional[str] = None) -> List[Any]:

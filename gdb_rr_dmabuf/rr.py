@@ -92,6 +92,9 @@ class RrTable:
         self.ranges = list(data.get("ranges", []))
         self.irregular = {int(t["type"]): t["first"] for t in data.get("irregular_types", [])}
         self.policy = data.get("opening_policy", {})
+        eth = data.get("ethtool") or {}
+        self.ethtool_since: Optional[str] = eth.get("since")
+        self.ethtool = {int(c["value"]): c for c in eth.get("commands", [])}
 
     @property
     def master_label(self) -> str:
@@ -278,10 +281,64 @@ def _outcome(result: Optional[int]) -> Tuple[Optional[bool], str]:
     return False, "it accepts this result (%s) and goes on" % name
 
 
+def ethtool_verdict(cmd: int, result: Optional[int], rr_version: Optional[Version] = None) -> RrVerdict:
+    """rr's "unknown ETHTOOL command N" (SIOCETHTOOL, since rr 5.4.0's prepare_ethtool_ioctl)."""
+    t = table()
+    c = t.ethtool.get(int(cmd))
+    ver = tuple(rr_version) if rr_version is not None else None
+    stop, outcome = _outcome(result)
+    v = RrVerdict(list(EXPECTED_ERRNOS), False, None, stop, "", rr_version=_vstr(ver), rr_name="SIOCETHTOOL",
+                  match="exact")
+    name = c["name"] if c else "ETHTOOL command %d" % cmd
+    if c is not None:
+        v.supported_since, v.action, v.what = c["first"], c["action"], c["what"]
+        v.master_only = c["first"] == "master"
+        if v.master_only:
+            v.supported_since = None
+    v.rr_name = "SIOCETHTOOL %s" % name
+    since = t.ethtool_since or t.oldest
+    if ver is not None:
+        handled = c is not None and c["first"] != "master" and ver >= t.key(c["first"])
+        v.handled_by_name = handled or ver < t.key(since)
+        if handled or ver < t.key(since):
+            v.would_stop = False
+            if not handled:
+                v.action, v.what = "records", "records every SIOCETHTOOL alike (struct ifreq and its buffers)"
+            v.explanation = (("rr %s handles SIOCETHTOOL's sub-command %s by name (since %s): it %s, so it does not "
+                              "stop on it." % (_vstr(ver), name, c["first"], c["what"])) if handled else
+                             ("rr %s (before %s) records every SIOCETHTOOL alike, whatever the sub-command, so it does "
+                              "not stop on it." % (_vstr(ver), since)))
+            return v
+    end = c["first"] if (c is not None and c["first"] != "master") else None
+    stopping = [r for r in t.releases if t.key(since) <= t.key(r) and (end is None or t.key(r) < t.key(end))]
+    span = _span(stopping, t.releases) if stopping else "none"
+    if ver is not None:
+        who = "rr %s" % _vstr(ver)
+    else:
+        who = "rr " + (span if span[0].isdigit() else "releases " + span)
+    text = ("rr handles SIOCETHTOOL by its ETHTOOL sub-command since %s (before, it recorded every SIOCETHTOOL "
+            "alike); the sub-command list of %s does not have %s, so it expects EINVAL (ENOTTY is accepted too); "
+            "%s." % (since, who, name, outcome))
+    if ver is None:
+        v.stops_in = span
+    if end is not None:
+        text += " rr %s and later handle %s: rr %s." % (end, name, c["what"])
+    elif c is not None:
+        text += " Only rr master after %s handles %s (%s)." % (t.last_release, name, t.master_label)
+    else:
+        text += " No rr release handles it (as of %s)." % t.master_label
+    v.explanation = text
+    return v
+
+
 def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Tuple[int, int, int]] = None,
-               fd_link: Optional[str] = None, names: Optional[List[str]] = None) -> RrVerdict:
+               fd_link: Optional[str] = None, names: Optional[List[str]] = None,
+               ethtool_cmd: Optional[int] = None) -> RrVerdict:
     """What rr does with this ioctl given its raw result (negative errno; None: not known). With
-    rr_version, for that release; without, which releases stop on it and which do not."""
+    rr_version, for that release; without, which releases stop on it and which do not. ethtool_cmd: rr's
+    log named SIOCETHTOOL's sub-command ("unknown ETHTOOL command N")."""
+    if ethtool_cmd is not None and (int(request) & 0xFFFFFFFF) == SIOCETHTOOL:
+        return ethtool_verdict(ethtool_cmd, result, rr_version)
     t = table()
     r = int(request) & 0xFFFFFFFF
     d = decode_ioc(r)
@@ -391,6 +448,8 @@ def _span(checking: List[str], releases: List[str]) -> str:
     if not checking:
         return "none"
     i, j = releases.index(checking[0]), releases.index(checking[-1])
+    if i == j and 0 < i < len(releases) - 1:
+        return checking[0]
     if releases[i:j + 1] != checking:
         return "releases " + ", ".join(checking)
     if i == 0:

@@ -91,11 +91,10 @@ def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
     rep.log = log
     rep.result = log.result
     rep.errno = log.errno if log.errno not in (None, "SUCCESS") else None
-    rep.verdict = rrfacts.rr_verdict(log.request, log.result, names=rep.names or None)
+    rep.verdict = rrfacts.rr_verdict(log.request, log.result, names=rep.names or None, ethtool_cmd=log.ethtool_cmd)
     rep.arg_address = log.addr
     if log.ethtool_cmd is not None:
-        rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d, which that rr release does not handle"
-                         % log.ethtool_cmd)
+        rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d (\"unknown ETHTOOL command\")" % log.ethtool_cmd)
     if target is not None:
         rep.tid = target.tid
         rep.executable = target.executable

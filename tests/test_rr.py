@@ -178,3 +178,15 @@ def test_parse_rr_version(text, v):
 def test_rr_page():
     assert in_rr_page(RR_PAGE_SYSCALL_PC["x86-64"]) and in_rr_page(0x70000004, "aarch64")
     assert not in_rr_page(0x7FFFF7B158CF)
+
+
+def test_unknown_ethtool_command():
+    a = parse_assertion("Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); unknown ETHTOOL command 10")
+    v = rr_verdict(a.request, a.result, ethtool_cmd=a.ethtool_cmd)  # ETHTOOL_GLINK: rr 5.5.0
+    assert v.supported_since == "5.5.0" and v.would_stop is True and v.stops_in == "5.4.0"
+    assert "ETHTOOL_GLINK" in v.explanation
+    assert rr_verdict(a.request, 0, (5, 5, 0), ethtool_cmd=10).would_stop is False
+    assert rr_verdict(a.request, 0, (5, 4, 0), ethtool_cmd=10).would_stop is True
+    assert rr_verdict(a.request, 0, (5, 3, 0), ethtool_cmd=999).would_stop is False  # before 5.4.0: all alike
+    v = rr_verdict(a.request, 0, ethtool_cmd=999)
+    assert v.supported_since is None and v.stops_in == "5.4.0 to 5.9.0" and "No rr release" in v.explanation

@@ -115,6 +115,17 @@ def test_opening_policy_in_rr_source():
 
 
 @need_rr
+def test_ethtool_sub_commands():
+    assert "prepare_ethtool_ioctl" not in show("5.3.0") and "unknown ETHTOOL command" in show("5.4.0")
+    assert "case ETHTOOL_GLINK" not in show("5.4.0") and "case ETHTOOL_GLINK" in show("5.5.0")
+    eth = data()["ethtool"]
+    assert eth["since"] == "5.4.0"
+    cmds = {c["name"]: c for c in eth["commands"]}
+    assert (cmds["ETHTOOL_GLINK"]["value"], cmds["ETHTOOL_GLINK"]["first"]) == (10, "5.5.0")
+    assert cmds["ETHTOOL_GSTRINGS"]["action"] == "emulates"
+
+
+@need_rr
 def test_every_master_label_is_in_the_table():
     import gen_rr_ioctls
     parsed = gen_rr_ioctls.parse_prepare_ioctl(show("master"))

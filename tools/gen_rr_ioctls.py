@@ -231,6 +231,8 @@ def classify(code: str) -> Tuple[str, str]:
     m = re.search(r"emulate_result\s*\(\s*-\s*(E\w+)\s*\)", c)
     if m:
         return "emulates", "returns -%s without running it" % m.group(1)
+    if "set_arg1(-1)" in c and "after_syscall_action" in c:
+        return "emulates", "redirects the call to fd -1 and makes it itself after the syscall (remote syscalls), recording the result"
     if "prepare_ethtool_ioctl" in c:
         return "records", "records the ethtool command's struct (per ETHTOOL_* command; unknown commands expect EINVAL)"
     parts = []
@@ -313,6 +315,22 @@ def parse_prepare_ioctl(src: str) -> Dict:
     if not read_check:
         raise ValueError("no `if (!(_IOC_READ & dir))` in prepare_ioctl")
     return {"entries": entries, "ranges": ranges, "irregular_types": sorted(set(irregular))}
+
+
+def parse_ethtool(src: str) -> Optional[List[Dict]]:
+    """The ETHTOOL_* sub-commands of rr's prepare_ethtool_ioctl (since 5.4.0), None when the tag has none."""
+    try:
+        body = function_body(blank_comments(src), "prepare_ethtool_ioctl")
+    except ValueError:
+        return None
+    out = []
+    for kind, head, block in top_statements(body):
+        if kind == "switch" and head.replace(" ", "") == "cmd":
+            for labels, code in switch_cases(block):
+                action, what = classify(code.replace("(payload", "(3"))
+                for lab in labels:
+                    out.append({"label": lab, "action": action, "what": what})
+    return out
 
 
 def opening_policy(text: str) -> Dict:
@@ -439,9 +457,11 @@ def derive(gitdir: str, verbose: bool = False) -> Dict:
     points = [(t, t) for t in tags] + [("master", mref)]
     per: Dict[str, Dict] = {}
     policy: Dict[str, Dict] = {}
+    ethtool: Dict[str, Optional[List[Dict]]] = {}
     for label, ref in points:
         src = git(gitdir, "show", "%s:%s" % (ref, SRC))
         per[label] = parse_prepare_ioctl(src)
+        ethtool[label] = parse_ethtool(src)
         try:
             policy[label] = opening_policy(git(gitdir, "show", "%s:%s" % (ref, PRELOAD)))
         except subprocess.CalledProcessError:
@@ -457,7 +477,9 @@ def derive(gitdir: str, verbose: bool = False) -> Dict:
     supplement = supplement_blocks(stext)
     exprs = sorted({strip_mask(e["label"])[0] for p in per.values() for e in p["entries"]})
     values = resolve_values(exprs, includes, supplement)
-    missing = [e for e in exprs if e not in values]
+    eexprs = sorted({c["label"] for cs in ethtool.values() if cs for c in cs})
+    evalues = resolve_values(eexprs, includes, supplement)
+    missing = [e for e in exprs if e not in values] + [e for e in eexprs if e not in evalues]
     if missing:
         raise SystemExit("gen_rr_ioctls: cannot resolve %s" % ", ".join(missing))
 
@@ -578,6 +600,16 @@ def derive(gitdir: str, verbose: bool = False) -> Dict:
         p["still_on_master"] = p.pop("points") == "master"
     pol["refuses_open_since"] = next((pt for pt in order_pts if policy[pt].get("refuses_open")), None)
 
+    eth_rows: Dict[str, Dict] = {}
+    for pt in order_pts:
+        for c in ethtool[pt] or []:
+            r = eth_rows.setdefault(c["label"], {"name": c["label"], "value": evalues[c["label"]][0], "first": pt})
+            r.update({"action": c["action"], "what": c["what"]})
+    eth = {"source": SRC + " prepare_ethtool_ioctl (SIOCETHTOOL's ETHTOOL_* sub-command; before it existed rr "
+                           "recorded every SIOCETHTOOL alike)",
+           "since": next((pt for pt in order_pts if ethtool[pt] is not None), None),
+           "commands": sorted(eth_rows.values(), key=lambda r: r["value"])}
+
     return {
         "generated_by": "tools/gen_rr_ioctls.py",
         "rr": {"repository": "https://github.com/rr-debugger/rr", "file": SRC, "function": "prepare_ioctl",
@@ -596,6 +628,7 @@ def derive(gitdir: str, verbose: bool = False) -> Dict:
         "ranges": sorted(ranges.values(), key=lambda r: (r["type"], r["nr_min"])),
         "irregular_types": [{"type": t, "first": pt} for t, pt in sorted(irregular.items())],
         "opening_policy": pol,
+        "ethtool": eth,
     }
 
 
