@@ -188,3 +188,49 @@ def test_values_follow_the_ioc_encoding():
         if a is not None and a != r["value"]:
             assert r.get("aarch64") == a, n
     assert checked > 100
+
+
+# --------------------------------------------------------------------------------------------------
+# The numbers against strace's ioctl tables (STRACE_SRC: a strace git repository), x86-64 and aarch64
+
+STRACE_SRC = os.environ.get("STRACE_SRC")
+
+
+def _strace_table(files):
+    import re
+    ent = re.compile(r'\{\s*"([^"]+)",\s*"(\w+)",\s*([_A-Z|0 ]+),\s*(0x[0-9a-fA-F]+),\s*(0x[0-9a-fA-F]+|0)\s*\}')
+    inc = re.compile(r'#include\s+"([^"]+)"')
+    dirs = {"0": 0, "_IOC_NONE": 0, "_IOC_WRITE": 1, "_IOC_READ": 2, "_IOC_READ|_IOC_WRITE": 3}
+    out, todo, seen = {}, list(files), set()
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        p = subprocess.run(["git", "-C", STRACE_SRC, "show", "HEAD:" + f], stdout=subprocess.PIPE,
+                           universal_newlines=True, timeout=60)
+        if p.returncode != 0:
+            continue
+        for m in inc.finditer(p.stdout):
+            todo.append(os.path.normpath(os.path.join(os.path.dirname(f), m.group(1))))
+        for m in ent.finditer(p.stdout):
+            d = dirs.get(m.group(3).replace(" ", ""))
+            if d is not None:
+                out.setdefault(m.group(2), set()).add((d << 30) | (int(m.group(5), 16) << 16) | int(m.group(4), 16))
+    return out
+
+
+@pytest.mark.skipif(not STRACE_SRC, reason="STRACE_SRC not set: no strace git repository to check the numbers with")
+def test_numbers_agree_with_strace():
+    tables = {"x86-64": _strace_table(["src/linux/x86_64/ioctls_inc0.h", "src/linux/x86_64/ioctls_arch0.h"]),
+              "aarch64": _strace_table(["src/linux/aarch64/ioctls_inc0.h", "src/linux/aarch64/ioctls_arch0.h"])}
+    for arch, t in tables.items():
+        checked = 0
+        for r in data()["requests"]:
+            if r["name"] in t:
+                checked += 1
+                v = r.get("aarch64", r["value"]) if arch == "aarch64" else r["value"]
+                assert v in t[r["name"]], (arch, r["name"], hex(v), sorted(hex(x) for x in t[r["name"]]))
+        assert checked >= 240, (arch, checked)
+    for c in data()["ethtool"]["commands"]:
+        assert 0 < c["value"] < 0x100, c  # ETHTOOL_* sub-commands are small numbers (linux/ethtool.h)
