@@ -60,8 +60,9 @@ class DmabufWhy(Command):
                 c = callers_rep.caller
                 rep.notes.append("Go caller: %s at %s:%s (go-callers shows the whole stack)" % (c.function, c.file, c.line))
         if args.json:
-            return render.to_json(why.report_json(rep))
-        return render.why_text(rep, render.Style(self.colour(args)))
+            from ..report import why_json
+            return render.to_json(why_json(rep))
+        return render.why_text(rep, self.style(args))
 
 
 def _point_at_ioctl_threads(e: UserError) -> None:
