@@ -29,15 +29,12 @@ MIN_WIDTH = 40   # narrower than this and wrapping does more harm than good
 
 
 class Style:
-    """How to print: colour on or off, the width to wrap to, --verbose, and the command's name (for
-    the hint that says what --verbose adds)."""
+    """How to print: colour on or off, the width to wrap to, and --verbose."""
 
-    def __init__(self, colour: bool = False, width: Optional[int] = None, verbose: bool = False,
-                 command: str = ""):
+    def __init__(self, colour: bool = False, width: Optional[int] = None, verbose: bool = False):
         self.colour = colour
         self.width = WIDTH if not width or width <= 0 else max(MIN_WIDTH, min(WIDTH, int(width)))
         self.verbose = verbose
-        self.command = command
 
     def __call__(self, text: str, role: str) -> str:
         if not self.colour or role not in _ANSI:
@@ -135,13 +132,12 @@ def why_headline(rep) -> str:
         return subject
     expected = " or ".join(v.expected)
     since = v.supported_since
-    later = ("rr %s records it" % since) if since else "no rr release known to this tool records it"
+    later = ("%s records it" % since) if since else "no rr release known to this tool records it"
+    who = ("rr before %s" % since) if since else "rr"
     if v.would_stop:
-        who = ("rr before %s" % since) if since else "rr"
-        return "%s: %s aborts on that (%s)" % (subject, who, later)
+        return "%s: %s aborts on that, %s" % (subject, who, later)
     if v.would_stop is None:
-        who = ("rr before %s" % since) if since else "rr"
-        return "%s: %s aborts on it unless it fails with %s; %s" % (subject, who, expected, later)
+        return "%s: %s aborts unless it fails with %s, %s" % (subject, who, expected, later)
     if v.ignorable:
         return "%s: not what stopped rr: without the _IOC_READ bit rr lets it run unrecorded" % subject
     if rep.result is not None and rep.result < 0:
@@ -163,13 +159,13 @@ def why_text(rep, style: Optional[Style] = None) -> str:
                  "exit": "stopped after the call returned (where rr stops)",
                  "interrupted": "the call was interrupted by a signal"}.get(sc.state, sc.state)
     elif rep.source == "log":
-        where = "from rr's log"
+        where = "rr's log"
     elif rep.source == "request":
-        where = "decoded from the number alone (no process)"
+        where = "the number alone (no process)"
     if rep.tid:
         rows.append(["thread", "%d%s" % (rep.tid, (", " + where) if where else "")])
     elif where:
-        rows.append(["from", where.replace("from ", "", 1)])
+        rows.append(["from", where])
     if rep.fd is not None:
         rows.append(["fd", "%d -> %s" % (rep.fd, rep.fd_link) if rep.fd_link else "%d" % rep.fd])
     elif sc is not None and sc.args[0] is None:
@@ -211,8 +207,6 @@ def why_text(rep, style: Optional[Style] = None) -> str:
                    % (rep.arg_struct, rep.arg_address))
     elif rep.arg_address is not None:
         out.append("  argument 0x%x (no decoder for this request)" % rep.arg_address)
-    if rep.log is not None and rep.tid is None and rep.source == "log":
-        out.append("  (rr's message has no fd; its addr is read when gdb is connected to the stopped process)")
     for n in rep.notes:
         out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      ", s.width))
     v = rep.verdict
@@ -231,9 +225,8 @@ def what_to_do(suggestions, s: Style, extra_verbose: bool = False) -> List[str]:
     out = [s("What to do", "title")]
     out.extend(suggestion_lines(suggestions, s, verbose=s.verbose))
     if not s.verbose:
-        hint = "%s --verbose" % s.command if s.command else "--verbose"
-        what = "why each step helps, its evidence and sources" + (", and rr's reasoning" if extra_verbose else "")
-        out.extend(s(x, "dim") for x in wrap("(%s adds %s)" % (hint, what), "", " ", s.width))
+        what = "why each step helps, its evidence and sources" + (", and rr's rule" if extra_verbose else "")
+        out.extend(s(x, "dim") for x in wrap("(--verbose adds %s)" % what, "", " ", s.width))
     return out
 
 

@@ -57,7 +57,7 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep = _base_report("thread", target.arch, request)
     rep.syscall = sc
     rep.tid = target.tid
-    rep.executable = target.executable
+    rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
     rep.notes.extend(sc.notes)
     if fd is not None:
         rep.fd = fd if fd < (1 << 31) else fd - (1 << 64)
@@ -94,7 +94,7 @@ def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
     rep.arg_address = log.addr
     if target is not None:
         rep.tid = target.tid
-        rep.executable = target.executable
+        rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
         if log.addr is not None:
             rep.argument = decode_argument(log.request, target, log.addr, at_exit=True, arch=arch, result=log.result)
     if log.size is not None and log.size != rep.ioc.size:

@@ -104,7 +104,7 @@ class Command(gdb.Command):
         except Exception:
             width = None
         return Style(self.colour(args), width=width if isinstance(width, int) else None,
-                     verbose=bool(getattr(args, "verbose", False)), command=self.NAME)
+                     verbose=bool(getattr(args, "verbose", False)))
 
     @staticmethod
     def require_pyelftools() -> None:
