@@ -139,9 +139,9 @@ def why_headline(rep) -> str:
     if v.would_stop is None:
         return "%s: %s aborts unless it fails with %s, %s" % (subject, who, expected, later)
     if v.ignorable:
-        return "%s: not what stopped rr: without the _IOC_READ bit rr lets it run unrecorded" % subject
+        return "%s: no _IOC_READ bit, so rr lets it run: not what stopped rr" % subject
     if rep.result is not None and rep.result < 0:
-        return "%s: not what stopped rr: rr accepts %s from an ioctl it does not know" % (subject, expected)
+        return "%s: rr accepts that, so it is not what stopped rr" % subject
     return "%s: %s" % (subject, v.explanation)
 
 
