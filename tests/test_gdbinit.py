@@ -5,7 +5,6 @@ in an ioctl rr would abort on. Ground truth: gdb's own Python (find_spec, sys.pa
 import ast
 import re
 
-
 from tests.support.gdbrun import REPO, run_gdb
 from tests.support.toolchains import build_go
 
