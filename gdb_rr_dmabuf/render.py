@@ -253,8 +253,12 @@ def suggestion_lines(suggestions, s: Style, verbose: bool = True) -> List[str]:
         if snippet:
             out.append(detail + "for example:")
             out.extend((detail + "    " + line).rstrip() for line in snippet.rstrip().splitlines())
-        meta = "confidence %s; evidence: %s" % (sug.confidence, "; ".join(sug.evidence) or "none")
+        n = len(sug.evidence)
+        meta = "confidence %s, from %d piece%s of evidence%s" % (sug.confidence, n, "" if n == 1 else "s",
+                                                                 ":" if n else "")
         out.extend(s(x, "dim") for x in wrap(meta, detail, detail + "  ", width))
+        for e in sug.evidence:
+            out.extend(s(x, "dim") for x in wrap("- " + e, detail + "  ", detail + "    ", width))
         out.extend(s(x, "dim") for x in wrap("source: " + sug.source, detail, detail + "  ", width))
     return out
 
