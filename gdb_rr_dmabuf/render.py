@@ -203,8 +203,8 @@ def why_text(rep, style: Optional[Style] = None) -> str:
         if frows:
             out.append(table(frows, indent="    "))
     elif rep.arg_address is not None and rep.arg_struct:
-        out.append("  argument struct %s at 0x%x: not read (no process; connect to the stopped program to read it)"
-                   % (rep.arg_struct, rep.arg_address))
+        out.extend(wrap("argument struct %s at 0x%x: not read (no process; connect to the stopped program "
+                        "to read it)" % (rep.arg_struct, rep.arg_address), "  ", "    ", s.width))
     elif rep.arg_address is not None:
         out.append("  argument 0x%x (no decoder for this request)" % rep.arg_address)
     for n in rep.notes:
