@@ -219,7 +219,11 @@ def test_remote_stop_names_the_executable_where_the_program_runs(tmp_path):
                       env={"GDBT_REMOTE": addr, "GDBT_REQUEST": EXPORT_SYNC_FILE},
                       commands=["info inferiors", "dmabuf-why --json", "go-callers --json", "dmabuf-why",
                                 "python print('EXE-LINK', __import__('os').readlink('/proc/%d/exe' % "
-                                "gdb.selected_inferior().pid))"])
+                                "gdb.selected_inferior().pid))",
+                                # gdb 12 has no send_packet: the `maint packet` path must say the same
+                                "python import gdb_rr_dmabuf.commands.gdbtarget as g; inf_ = gdb.selected_inferior(); "
+                                "old = type('Old', (), {'pid': inf_.pid, 'connection': type('C', (), {'num': -1})()}); "
+                                "print('MAINT', g.remote_exec_file(old()))"])
     assert str(copy) in res.section("c0"), res.section("c0")  # gdb's own view: the copy
     running = re.search(r"^EXE-LINK (.*)$", res.section("c4"), re.M).group(1)
     assert os.path.realpath(running) == os.path.realpath(str(exe))  # the kernel's view: the original
@@ -232,3 +236,5 @@ def test_remote_stop_names_the_executable_where_the_program_runs(tmp_path):
     assert why["fd"]["target"] == "/memfd:dmademo-buffer (deleted)"   # /proc of the running process
     assert callers["caller"]["function"].endswith("gpu.ExportSyncFile")  # read from gdb's copy
     assert str(copy) not in res.section("c3")
+    maint = re.search(r"^MAINT (.*)$", res.section("c5"), re.M).group(1)
+    assert os.path.realpath(maint) == os.path.realpath(str(exe)), res.section("c5")
