@@ -1,8 +1,13 @@
-"""Load gdb-rr-dmabuf into gdb:  (gdb) source /path/to/gdbinit.py   or   gdb -x /path/to/gdbinit.py ...
+"""Load gdb-rr-dmabuf into gdb:  (gdb) source /path/to/gdbinit.py   or   gdb ... -x /path/to/gdbinit.py
 
-Bootstrap only: find the project's venv, check that gdb's Python can use it, put the package and the
-venv's site-packages on sys.path, register the commands, print one line. Sourcing it twice is harmless.
-Environment: GDB_RR_DMABUF_VENV (another venv), GDB_RR_DMABUF_QUIET=1 (no banner).
+Bootstrap only. pyelftools and pygments are taken from wherever gdb's Python already finds them
+(PYTHONPATH, a distribution package such as python3-pyelftools); only what is still missing is looked
+for in a venv built for gdb's Python: $GDB_RR_DMABUF_VENV if set, else .venv next to this file, else
+the one tools/install.sh makes (~/.local/share/gdb-rr-dmabuf/venv). Then the commands are registered
+and one line is printed. Sourcing it again in the same gdb session prints neither the banner nor the
+warning again. When sourced at a stop where a thread is in an ioctl rr would abort on, one line says
+so and which command explains it (nothing is read when no process is stopped).
+Environment: GDB_RR_DMABUF_VENV (the venv to use), GDB_RR_DMABUF_QUIET=1 (no banner).
 """
 import glob
 import importlib.util
@@ -14,46 +19,83 @@ try:
 except NameError:  # gdb always sets __file__ when sourcing; be safe
     _here = os.getcwd()
 
+_DEPS = (("elftools", "pyelftools"), ("pygments", "pygments"))
 
-def _gdb_rr_dmabuf_bootstrap():
-    import gdb  # noqa: F401
 
-    warnings = []
-    if sys.version_info < (3, 9):
-        gdb.write("gdb-rr-dmabuf: gdb embeds Python %d.%d; 3.9 or newer is needed: use a newer gdb\n"
-                  % sys.version_info[:2], gdb.STDERR)
-        return
-    venv = os.environ.get("GDB_RR_DMABUF_VENV") or os.path.join(_here, ".venv")
-    mine = "%d.%d" % sys.version_info[:2]
-    site = glob.glob(os.path.join(venv, "lib", "python*", "site-packages"))
-    venv_ver = None
+def _venv_candidates():
+    explicit = os.environ.get("GDB_RR_DMABUF_VENV")
+    if explicit:
+        return [explicit]
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return [os.path.join(_here, ".venv"), os.path.join(data, "gdb-rr-dmabuf", "venv")]
+
+
+def _venv_version(venv):
     try:
         with open(os.path.join(venv, "pyvenv.cfg")) as f:
             for line in f:
                 k, _, v = line.partition("=")
                 if k.strip() in ("version", "version_info"):
-                    venv_ver = ".".join(v.strip().split(".")[:2])
+                    return ".".join(v.strip().split(".")[:2])
     except OSError:
         pass
-    if not site:
-        warnings.append("no venv at %s: plain output, and go-callers needs pyelftools; run %s/tools/bootstrap.sh"
-                        % (venv, _here))
-    elif venv_ver and venv_ver != mine:
-        warnings.append("the venv at %s is for Python %s but gdb embeds Python %s: not used; rebuild it with "
-                        "gdb's Python (%s/tools/bootstrap.sh does)" % (venv, venv_ver, mine, _here))
-    else:
+    return None
+
+
+def _missing():
+    # find_spec, not import: gdb's start-up time matters.
+    return [dist for mod, dist in _DEPS if importlib.util.find_spec(mod) is None]
+
+
+def _find_dependencies(mine):
+    """Put a venv's site-packages on sys.path for what gdb's Python lacks. Returns (missing, cause)."""
+    missing = _missing()
+    if not missing:
+        return [], ""
+    causes = []
+    for venv in _venv_candidates():
+        site = glob.glob(os.path.join(venv, "lib", "python*", "site-packages"))
+        if not site:
+            causes.append("no venv at %s" % venv)
+            continue
+        ver = _venv_version(venv)
+        if ver and ver != mine:
+            causes.append("the venv at %s is for Python %s but gdb embeds Python %s" % (venv, ver, mine))
+            continue
         for s in site:
             if s not in sys.path:
-                sys.path.append(s)  # after gdb's own paths: the system's packages keep priority
+                sys.path.append(s)  # after gdb's own paths: what gdb's Python finds keeps priority
+        missing = _missing()
+        if not missing:
+            return [], ""
+        causes.append("the venv at %s lacks %s" % (venv, " and ".join(missing)))
+    return missing, "; ".join(causes)
+
+
+def _gdb_rr_dmabuf_bootstrap():
+    import gdb  # noqa: F401
+
+    if sys.version_info < (3, 9):
+        gdb.write("gdb-rr-dmabuf: gdb embeds Python %d.%d; 3.9 or newer is needed: use a newer gdb\n"
+                  % sys.version_info[:2], gdb.STDERR)
+        return
+    loaded = sys.modules.get("gdb_rr_dmabuf.commands")
+    if loaded is not None and getattr(loaded, "_registered", False):
+        _stop_hint(gdb)  # a second `source`: no banner, no warnings, only what the stop is
+        return
+    mine = "%d.%d" % sys.version_info[:2]
+    warnings = []
+    missing, cause = _find_dependencies(mine)
+    if missing:
+        effect = []
+        if "pyelftools" in missing:
+            effect.append("go-callers needs pyelftools")
+        if "pygments" in missing:
+            effect.append("no source colouring without pygments")
+        warnings.append("gdb's Python %s cannot import %s (%s; %s): run %s/tools/install.sh"
+                        % (mine, " or ".join(missing), ", ".join(effect), cause, _here))
     if _here not in sys.path:
         sys.path.insert(0, _here)
-    missing = []
-    for mod, dist in (("elftools", "pyelftools"), ("pygments", "pygments")):
-        if importlib.util.find_spec(mod) is None:  # no import: start-up time matters
-            missing.append(dist)
-    if missing and not warnings:
-        warnings.append("missing %s: plain output%s; run %s/tools/bootstrap.sh"
-                        % (", ".join(missing), ", no go-callers" if "pyelftools" in missing else "", _here))
     try:
         gdb_major = int(gdb.VERSION.split(".")[0])
     except (ValueError, AttributeError):
@@ -66,16 +108,36 @@ def _gdb_rr_dmabuf_bootstrap():
         from gdb_rr_dmabuf.commands import COMMANDS, register
         first = register()
     except Exception as e:  # one line, no traceback: say what broke and how to get details
-        gdb.write("gdb-rr-dmabuf: could not load (%s: %s); run %s/tools/bootstrap.sh, or set "
+        gdb.write("gdb-rr-dmabuf: could not load (%s: %s); run %s/tools/install.sh, or set "
                   "GDB_RR_DMABUF_DEBUG=1 for the traceback\n" % (type(e).__name__, e, _here), gdb.STDERR)
         if os.environ.get("GDB_RR_DMABUF_DEBUG"):
             import traceback
             traceback.print_exc()
         return
+    if not first:
+        return
     for w in warnings:
         gdb.write("gdb-rr-dmabuf: warning: %s\n" % w, gdb.STDERR)
-    if first and not os.environ.get("GDB_RR_DMABUF_QUIET"):
+    if not os.environ.get("GDB_RR_DMABUF_QUIET"):
         gdb.write("gdb-rr-dmabuf %s: %s (help CMD for options)\n" % (__version__, ", ".join(COMMANDS)))
+    _stop_hint(gdb)
+
+
+def _stop_hint(gdb):
+    """At a stop in an ioctl rr aborts on: one line. Costs nothing when no process is stopped."""
+    try:
+        inferior = gdb.selected_inferior()
+        if inferior.pid == 0 or gdb.selected_thread() is None:
+            return
+        from gdb_rr_dmabuf.commands.gdbtarget import ioctl_stop_hint
+        line = ioctl_stop_hint()
+    except Exception:  # a hint must never break loading
+        if os.environ.get("GDB_RR_DMABUF_DEBUG"):
+            import traceback
+            traceback.print_exc()
+        return
+    if line:
+        gdb.write("gdb-rr-dmabuf: %s\n" % line)
 
 
 _gdb_rr_dmabuf_bootstrap()

@@ -12,6 +12,8 @@ Rules file
               ``{"id": "...", "disabled": true}`` removes it.
 ``title``     what is happening, one sentence.          (placeholders allowed, see below)
 ``action``    what to do, one sentence.                 (placeholders allowed)
+``step``      optional: the action as one short imperative line, no alternatives (placeholders
+              allowed); the text output numbers these, with the rest under ``--verbose``.
 ``commands``  list of exact shell commands.             (placeholders allowed)
 ``source``    where the facts come from: repository path, commit, issue.
 ``snippet``   optional code to paste (Go rules).        (placeholders allowed)
@@ -87,7 +89,7 @@ import os
 import re
 import shlex
 import string
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from .errors import UserError
@@ -112,7 +114,7 @@ CGO_PLACEHOLDERS = ("c_function", "cgo_function", "cgo_package")
 RR_PLACEHOLDERS = ("rr_since", "rr_version", "rr_version_phrase", "rr_phrase", "rr_upgrade_clause", "rr_reason",
                    "rr_master", "rr_last_release", "rr_open_policy")
 PLACEHOLDERS = ("exe", "request_name", "request_hex") + RR_PLACEHOLDERS + CALLER_PLACEHOLDERS + CGO_PLACEHOLDERS
-_RULE_KEYS = {"id", "title", "action", "commands", "source", "snippet", "kind", "priority", "requests",
+_RULE_KEYS = {"id", "title", "action", "step", "commands", "source", "snippet", "kind", "priority", "requests",
               "require_all", "require_any", "match", "exclude", "skip_packages", "disabled", "notes",
               "switches_to_gl", "system_objfiles"}
 _MAX_EVIDENCE_PER_KIND = 3
@@ -181,14 +183,7 @@ class Suggestion:
     confidence: str          # 'high' | 'medium' | 'low'
     score: float
     snippet: str = ""        # code to paste, when the rule has one
-
-
-def to_json(s: Suggestion) -> dict:
-    d = asdict(s)
-    d["score"] = round(float(s.score), 2)
-    if not d["snippet"]:
-        del d["snippet"]
-    return d
+    step: str = ""           # the action as one short line (the rule's "step"), when the rule has one
 
 
 # --------------------------------------------------------------------------------------------------
@@ -225,6 +220,7 @@ class Rule:
     kind: str = "pattern"
     priority: float = 0.0
     snippet: str = ""
+    step: str = ""
     request_numbers: List[int] = field(default_factory=list)
     request_names: List[str] = field(default_factory=list)
     require_all: Dict[str, List[Pattern]] = field(default_factory=dict)
@@ -314,7 +310,10 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
     snippet = d.get("snippet", "")
     if not isinstance(snippet, str):
         raise _RuleError("rule %r: \"snippet\" must be a string" % rid)
-    for key, text in [("title", d["title"]), ("action", d["action"]), ("snippet", snippet)] + \
+    step = d.get("step", "")
+    if not isinstance(step, str) or "\n" in step:
+        raise _RuleError("rule %r: \"step\" must be a one-line string" % rid)
+    for key, text in [("title", d["title"]), ("action", d["action"]), ("snippet", snippet), ("step", step)] + \
             [("commands", c) for c in commands]:
         _check_template(rid, key, text)
     kind = d.get("kind", "pattern")
@@ -343,7 +342,7 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
     if not isinstance(d.get("switches_to_gl", False), bool):
         raise _RuleError("rule %r: \"switches_to_gl\" must be true or false" % rid)
     rule = Rule(id=rid, title=d["title"], action=d["action"], commands=list(commands), source=d["source"],
-                kind=kind, priority=float(prio), snippet=snippet, request_numbers=numbers,
+                kind=kind, priority=float(prio), snippet=snippet, step=step, request_numbers=numbers,
                 request_names=names,
                 require_all=_parse_patterns(rid, "require_all", d.get("require_all", {})),
                 require_any=_parse_patterns(rid, "require_any", d.get("require_any", {})),
@@ -803,7 +802,8 @@ def _finish(rule: Rule, ev: Evidence, kinds: Dict[str, List[str]], caller: Optio
     return Suggestion(rule_id=rule.id, title=rule.title.format_map(v), action=rule.action.format_map(v),
                       commands=[c.format_map(v) for c in rule.commands], source=rule.source,
                       evidence=evidence, confidence=confidence or _confidence(k for k in kinds if kinds[k]),
-                      score=round(score, 3), snippet=rule.snippet.format_map(v) if rule.snippet else "")
+                      score=round(score, 3), snippet=rule.snippet.format_map(v) if rule.snippet else "",
+                      step=rule.step.format_map(v) if rule.step else "")
 
 
 def _eval_patterns(rule: Rule, ev: Evidence, items: _Items,

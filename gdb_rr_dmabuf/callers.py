@@ -3,8 +3,8 @@ from the debugger's unwinder down to the cgo boundary, then Go frames from the p
 nearest frame outside the runtime, the standard library and cgo wrappers."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
 
 from .errors import UserError
 from .target import SUPPORTED_ARCHES, Target
@@ -154,45 +154,5 @@ def pick_caller(frames: List[StackFrame]) -> Optional[StackFrame]:
     return None
 
 
-def frame_json(f: StackFrame) -> Dict[str, Any]:
-    return {"kind": f.kind, "function": f.function, "package": f.package, "module": f.module,
-            "version": f.version, "file": f.file, "line": f.line, "pc": f.pc, "sp": f.sp,
-            "inlined": f.inlined, "objfile": f.objfile, "cgo_wrapper": f.cgo_wrapper, "std": f.std}
-
-
-def report_json(rep: CallersReport) -> Dict[str, Any]:
-    g = rep.goroutine
-    out: Dict[str, Any] = {
-        "go_version": rep.go_version,
-        "main_module": rep.main_module,
-        "main_version": rep.main_version,
-        "executable": rep.executable,
-        "thread": {"tid": rep.tid, "kind": rep.kind, "on_system_stack": rep.on_system_stack,
-                   "in_cgo": rep.in_cgo, "found_via": rep.found_via, "extra_m": rep.extra_m},
-        "goroutine": None,
-        "frames": [frame_json(f) for f in rep.native + rep.go],
-        "unwind": {"stopped": rep.unwind_stopped, "complete": rep.complete},
-        "caller": frame_json(rep.caller) if rep.caller is not None else None,
-        "warnings": rep.warnings,
-        "notes": rep.notes,
-        "suggestions": [],
-    }
-    if g is not None:
-        out["goroutine"] = {
-            "id": g.goid, "status": g.status_name, "address": g.addr, "parent_id": g.parent_goid,
-            "created_by": asdict(rep.created_by) if rep.created_by is not None else None,
-            "stack": {"lo": g.stack_lo, "hi": g.stack_hi},
-        }
-    for s in rep.suggestions:
-        if isinstance(s, str):
-            out["suggestions"].append({"text": s})
-        else:
-            out["suggestions"].append(suggestion_json(s))
-    return out
-
-
-def suggestion_json(s) -> Dict[str, Any]:
-    from .advice import to_json
-    d = to_json(s)
-    d["text"] = "%s %s" % (s.title, s.action)
-    return d
+# The --json object is built in report.py (one place for every command's JSON); the names stay here.
+from .report import callers_json as report_json, frame_json, suggestion_json  # noqa: E402,F401

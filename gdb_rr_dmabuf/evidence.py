@@ -66,7 +66,7 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
             ev.rr_open_policy = getattr(v, "open_policy", None)
         ev.executable = why_rep.executable
     if target is not None:
-        ev.executable = ev.executable or target.executable
+        ev.executable = ev.executable or getattr(target, "program", None) or target.executable
         ev.fd_links = target.fd_links()
     if callers_rep is not None:
         ev.native_frames = [(f.function, f.objfile) for f in callers_rep.native]

@@ -1,5 +1,11 @@
-"""One place for text output: colour, tables and JSON. pygments (source highlighting) is imported
-lazily and only when colour is on; plain text when it is missing."""
+"""One place for text output: colour, tables, wrapping and JSON (the JSON objects themselves are built
+in report.py). pygments (source highlighting) is imported lazily and only when colour is on; plain
+text when it is missing.
+
+Layout of both reports, top-down: the first line says what happened and gives the answer; then the
+decoded call (dmabuf-why) or the frames (go-callers); then "What to do", a numbered list with one line
+per step and its exact commands. Why each step helps, its evidence, sources and code snippet come
+with --verbose. Text wraps at gdb's `width` (at most WIDTH columns)."""
 from __future__ import annotations
 
 import json
@@ -18,9 +24,17 @@ _ANSI = {
 }
 
 
+WIDTH = 100      # the widest text we wrap to, even on a wider terminal
+MIN_WIDTH = 40   # narrower than this and wrapping does more harm than good
+
+
 class Style:
-    def __init__(self, colour: bool = False):
+    """How to print: colour on or off, the width to wrap to, and --verbose."""
+
+    def __init__(self, colour: bool = False, width: Optional[int] = None, verbose: bool = False):
         self.colour = colour
+        self.width = WIDTH if not width or width <= 0 else max(MIN_WIDTH, min(WIDTH, int(width)))
+        self.verbose = verbose
 
     def __call__(self, text: str, role: str) -> str:
         if not self.colour or role not in _ANSI:
@@ -67,8 +81,17 @@ def highlight_source(lines: List[str], filename: str, colour: bool) -> List[str]
         return lines
 
 
+def wrap(text: str, first: str, rest: str, width: int = WIDTH) -> List[str]:
+    import textwrap
+    return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
+
 # --------------------------------------------------------------------------------------------------
 # dmabuf-why
+
+_DIR_MACRO = {"none": "_IO", "write": "_IOW", "read": "_IOR", "read/write": "_IOWR"}
+
 
 def _fmt_value(v: Any) -> str:
     if v is None:
@@ -78,32 +101,99 @@ def _fmt_value(v: Any) -> str:
     return repr(v) if isinstance(v, str) else str(v)
 
 
+def _ioctl_label(rep) -> str:
+    if rep.names:
+        return " or ".join(rep.names)
+    return "0x%08x (no known name)" % rep.request
+
+
+def _outcome(rep) -> str:
+    """What the call did, as the headline says it: 'returned 0', 'failed with ENOTTY', '' when unknown."""
+    sc = rep.syscall
+    if rep.result is None or (sc is not None and sc.state != "exit"):
+        return ""
+    if rep.result >= 0:
+        return "returned %d" % rep.result
+    return "failed with %s" % (rep.errno or "errno %d" % -rep.result)
+
+
+# What a release that handles a request by name does with it (rr.RrVerdict.action), as a verb.
+_RR_ACTION_WORDS = {"records": "records", "passes": "lets through", "emulates": "emulates"}
+
+
+def why_headline(rep) -> str:
+    """The first line: the ioctl, what it did, and whether (and which) rr stops on it."""
+    name = _ioctl_label(rep)
+    sc = rep.syscall
+    v = rep.verdict
+    did = _outcome(rep)
+    if sc is not None and sc.state == "entry":
+        did = "at its entry (the kernel has not run it yet)"
+    elif sc is not None and sc.state == "interrupted":
+        did = "interrupted by a signal"
+    subject = "ioctl %s%s" % (name, (" " + did) if did else "")
+    if v is None:
+        return subject
+    expected = " or ".join(v.expected)
+    since = v.supported_since
+    doing = _RR_ACTION_WORDS.get(getattr(v, "action", None) or "records", "handles")
+    if since:
+        later = "%s %s it" % (since, doing)
+    elif getattr(v, "master_only", False):
+        later = "only rr master after the last release %s it" % doing
+    else:
+        later = "no rr release handles it by name"
+    span = getattr(v, "stops_in", None)
+    if getattr(v, "rr_version", None):
+        who = "rr %s" % v.rr_version
+    elif span and span not in ("none", "every release"):
+        who = "rr " + span.replace("releases ", "")
+    elif since:
+        who = "rr before %s" % since
+    else:
+        who = "rr"
+    if v.would_stop:
+        return "%s: %s aborts on that, %s" % (subject, who, later)
+    if v.would_stop is None:
+        return "%s: %s aborts unless it fails with %s, %s" % (subject, who, expected, later)
+    if v.ignorable:
+        return "%s: no _IOC_READ bit, so rr lets it run: not what stopped rr" % subject
+    if rep.result is not None and rep.result < 0:
+        return "%s: rr accepts that, so it is not what stopped rr" % subject
+    return "%s: %s" % (subject, v.explanation)
+
+
 def why_text(rep, style: Optional[Style] = None) -> str:
-    """Plain-text report of a why.WhyReport."""
+    """Text report of a why.WhyReport: headline, the decoded call, what to do."""
     s = style or Style(False)
     out: List[str] = []
     ioc = rep.ioc
     sc = rep.syscall
+    out.extend(s(x, "title") for x in wrap(why_headline(rep), "", "    ", s.width))
+    rows = []
     where = ""
     if sc is not None:
-        where = {"entry": "stopped at the call's entry: the kernel has not run it yet",
-                 "exit": "stopped after the call returned, where rr stops",
+        where = {"entry": "stopped at the call's entry",
+                 "exit": "stopped after the call returned (where rr stops)",
                  "interrupted": "the call was interrupted by a signal"}.get(sc.state, sc.state)
     elif rep.source == "log":
-        where = "from rr's log"
+        where = "rr's log" + (", result not in the text" if rep.log is not None and rep.log.result is None else "")
     elif rep.source == "request":
-        where = "decoded from the number alone"
-    head = "ioctl %s" % s(rep.name, "name" if rep.names else "bad")
-    out.append(s(head, "title") + ("  (" + ", ".join(x for x in [
-        ("thread %d" % rep.tid) if rep.tid else "", where] if x) + ")" if (rep.tid or where) else ""))
-    rows = []
+        where = "the number alone (no process)"
+    if rep.tid:
+        rows.append(["thread", "%d%s" % (rep.tid, (", " + where) if where else "")])
+    elif where:
+        rows.append(["from", where])
     if rep.fd is not None:
         rows.append(["fd", "%d -> %s" % (rep.fd, rep.fd_link) if rep.fd_link else "%d" % rep.fd])
     elif sc is not None and sc.args[0] is None:
         rows.append(["fd", "unknown (lost at the exit stop on aarch64)"])
     tc = ioc.type_char
-    rows.append(["request", "0x%08x  dir=%s type=%s (0x%02x) nr=0x%02x size=%d" % (
-        rep.request, ioc.dir_name, ("'%s'" % tc) if len(tc) == 1 else tc, ioc.type, ioc.nr, ioc.size)])
+    tq = ("'%s'" % tc) if len(tc) == 1 else tc
+    macro = "%s(%s, 0x%02x%s)" % (_DIR_MACRO.get(ioc.dir_name, "_IOC"), tq, ioc.nr,
+                                  (", %d" % ioc.size) if ioc.dir_name != "none" else "")
+    rows.append(["request", "0x%08x dir=%s type=%s (0x%02x) nr=0x%02x size=%d  %s" % (
+        rep.request, ioc.dir_name, tq, ioc.type, ioc.nr, ioc.size, macro)])
     if len(rep.all_names) > 1 and rep.names != rep.all_names:
         rows.append(["", "one of: %s; the fd's link says %s" % (" or ".join(rep.all_names), " or ".join(rep.names))])
     elif not rep.names:
@@ -122,75 +212,72 @@ def why_text(rep, style: Optional[Style] = None) -> str:
             out.append("    " + s(a.error, "bad"))
         frows = []
         for f in a.fields:
-            val = _fmt_value(f.value)
             extra = []
             if f.names:
                 extra.append(" | ".join(f.names))
             if f.note:
                 extra.append(f.note)
-            frows.append([f.name, f.ctype, f.role, val, "  ".join(extra)])
+            frows.append([f.name, f.ctype, f.role, _fmt_value(f.value), "  ".join(extra)])
         if frows:
             out.append(table(frows, indent="    "))
     elif rep.arg_address is not None and rep.arg_struct:
-        out.append("  argument struct %s at 0x%x: not read (no process; connect to the stopped program to read it)"
-                   % (rep.arg_struct, rep.arg_address))
+        out.extend(wrap("argument struct %s at 0x%x: not read (no process; connect to the stopped program "
+                        "to read it)" % (rep.arg_struct, rep.arg_address), "  ", "    ", s.width))
     elif rep.arg_address is not None:
         out.append("  argument 0x%x (no decoder for this request)" % rep.arg_address)
-    v = rep.verdict
-    if v is not None:
-        out.append(s("rr", "title"))
-        out.extend(wrap(v.explanation, "  ", "  "))
-        from .rr import RR_MASTER_CHECKED
-        bits = ["expects %s for an unknown ioctl" % " or ".join(v.expected)]
-        bits.append("passes it as ignorable (no _IOC_READ bit)" if v.ignorable else "checks it (has the _IOC_READ bit)"
-                    if ioc.dir & 2 else "checks it (irregular type 0x%02x)" % ioc.type)
-        if v.supported_since:
-            bits.append("handled by name since rr %s" % s(v.supported_since, "good"))
-        elif getattr(v, "master_only", False):
-            bits.append("handled by name only on rr master after the last release (checked %s)" % RR_MASTER_CHECKED)
-        else:
-            bits.append("no rr release handles it by name (checked rr master %s)" % RR_MASTER_CHECKED)
-        out.extend(wrap("; ".join(bits) + ".", "  ", "  "))
-        if rep.log is not None:
-            res = "not in the text" if rep.log.result is None else "%d" % rep.log.result
-            out.append("  rr's log: result %s%s, addr %s" % (res, (" (%s)" % rep.log.errno) if rep.log.errno else "",
-                                                          "0x%x" % rep.log.addr if rep.log.addr is not None else "not in the text"))
     for n in rep.notes:
-        out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      "))
-    if rep.suggestions:
-        out.append(s("What to do", "title"))
-        out.extend(suggestion_lines(rep.suggestions, s))
+        out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      ", s.width))
+    v = rep.verdict
+    if v is not None and s.verbose:
+        out.append(s("rr", "title"))
+        out.extend(wrap(v.explanation, "  ", "  ", s.width))
+    out.extend(what_to_do(rep.suggestions, s, extra_verbose=v is not None))
     return "\n".join(out)
 
 
-WIDTH = 100
-
-
-def wrap(text: str, first: str, rest: str, width: int = WIDTH) -> List[str]:
-    import textwrap
-    return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=rest,
-                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+def what_to_do(suggestions, s: Style, extra_verbose: bool = False) -> List[str]:
+    """The numbered list: one line per step, its commands under it, and with --verbose why it helps,
+    the evidence, the source and the snippet. The last line says what --verbose adds."""
+    if not suggestions:
+        return []
+    out = [s("What to do", "title")]
+    out.extend(suggestion_lines(suggestions, s, verbose=s.verbose))
+    if not s.verbose:
+        what = "why each step helps, its evidence and sources" + (", and rr's rule" if extra_verbose else "")
+        out.extend(s(x, "dim") for x in wrap("(--verbose adds %s)" % what, "", " ", s.width))
+    return out
 
 
 def suggestion_lines(suggestions, s: Style, verbose: bool = True) -> List[str]:
     out: List[str] = []
+    width = s.width
     for i, sug in enumerate(suggestions, 1):
         num = "  %d. " % i
         pad = " " * len(num)
         if isinstance(sug, str):
-            out.extend(wrap(sug, num, pad))
+            out.extend(wrap(sug, num, pad, width))
             continue
-        out.extend(wrap("%s %s" % (sug.title, sug.action), num, pad))
+        step = getattr(sug, "step", "") or sug.action
+        out.extend(wrap(step, num, pad, width))
         for c in sug.commands:
-            out.append(pad + "$ " + s(c, "cmd"))
+            out.append(pad + "  $ " + s(c, "cmd"))
+        if not verbose:
+            continue
+        detail = pad + "  "
+        out.extend(wrap("why: " + sug.title, detail, detail + "  ", width))
+        if getattr(sug, "step", ""):
+            out.extend(wrap("how: " + sug.action, detail, detail + "  ", width))
         snippet = getattr(sug, "snippet", "")
-        if snippet and verbose:
-            out.append(pad + "for example:")
-            out.extend(pad + "    " + line for line in snippet.rstrip().splitlines())
-        if verbose:
-            meta = "confidence %s, from %d piece%s of evidence" % (
-                sug.confidence, len(sug.evidence), "" if len(sug.evidence) == 1 else "s")
-            out.extend(s(x, "dim") for x in wrap(meta + "; source: " + sug.source, pad, pad + "  "))
+        if snippet:
+            out.append(detail + "for example:")
+            out.extend((detail + "    " + line).rstrip() for line in snippet.rstrip().splitlines())
+        n = len(sug.evidence)
+        meta = "confidence %s, from %d piece%s of evidence%s" % (sug.confidence, n, "" if n == 1 else "s",
+                                                                 ":" if n else "")
+        out.extend(s(x, "dim") for x in wrap(meta, detail, detail + "  ", width))
+        for e in sug.evidence:
+            out.extend(s(x, "dim") for x in wrap("- " + e, detail + "  ", detail + "    ", width))
+        out.extend(s(x, "dim") for x in wrap("source: " + sug.source, detail, detail + "  ", width))
     return out
 
 
@@ -203,29 +290,70 @@ def _short_file(path: Optional[str]) -> str:
     return path
 
 
-def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> str:
-    """Plain-text report of a callers.CallersReport. source_lines > 0 shows that many lines of source
-    around the caller's line when the file exists here."""
-    s = style or Style(False)
-    out: List[str] = []
+def _module_text(f) -> str:
+    """'example.com/dmademo (devel)' as `go version -m` prints it; '' when the build info names none."""
+    if not f.module:
+        return "std" if f.std else ""
+    return "%s %s" % (f.module, f.version) if f.version else f.module
+
+
+def callers_headline(rep) -> str:
     g = rep.goroutine
     if g is None:
         if rep.kind == "no-go":
-            out.append(s("thread %s runs no Go code" % (rep.tid or "?"), "title") +
-                       " (no goroutine: a thread created by C, e.g. a driver's worker thread)")
-        elif rep.extra_m:
-            out.append(s("thread %s runs C code" % (rep.tid or "?"), "title") +
-                       " (a thread created by C that called into Go earlier; no goroutine is running on it now)")
-        else:
-            out.append(s("no goroutine found for thread %s" % (rep.tid or "?"), "bad"))
+            return "thread %s runs no Go code (no goroutine: a thread created by C, e.g. a driver's worker thread)" % (
+                rep.tid or "?")
+        if rep.extra_m:
+            return ("thread %s runs C code (a thread created by C that called into Go earlier; no goroutine is "
+                    "running on it now)" % (rep.tid or "?"))
+        return "no goroutine found for thread %s" % (rep.tid or "?")
+    head = "goroutine %d [%s]" % (g.goid, g.status_name)
+    c = rep.caller
+    if c is not None:
+        where = ("%s:%s" % (c.file.rsplit("/", 1)[-1], c.line)) if c.file else "?"
+        return "%s  caller %s  %s" % (head, c.function, where)
+    if not rep.complete:
+        return "%s  caller unknown: the Go unwind stopped early (see below)" % head
+    return "%s  no caller outside the runtime: every Go frame is in the runtime, the standard library or a cgo wrapper" % head
+
+
+def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> str:
+    """Text report of a callers.CallersReport. source_lines > 0 shows that many lines of source around
+    the caller's line when the file exists here."""
+    s = style or Style(False)
+    out: List[str] = []
+    g = rep.goroutine
+    head = callers_headline(rep)
+    if g is None and rep.kind not in ("no-go",) and not rep.extra_m:
+        out.append(s(head, "bad"))
     else:
+        out.extend(s(x, "title") for x in wrap(head, "", "    ", s.width))
+    if g is not None:
         where = []
         if rep.on_system_stack:
             where.append("on the system stack (%s)" % rep.kind)
         if rep.in_cgo:
             where.append("in a cgo call")
-        out.append(s("goroutine %d [%s]" % (g.goid, g.status_name), "title") +
-                   "  thread %s%s" % (rep.tid or "?", (", " + ", ".join(where)) if where else ""))
+        out.append("  thread %s%s" % (rep.tid or "?", (", " + ", ".join(where)) if where else ""))
+    c = rep.caller
+    if c is not None:
+        bits = ["package %s" % c.package] if c.package else []
+        mod = _module_text(c)
+        if mod:
+            bits.append("module %s" % mod)
+        if bits:
+            out.append("  " + ", ".join(bits))
+    cb = rep.created_by
+    if cb is not None:
+        parent = (" in goroutine %d" % g.parent_goid) if g is not None and g.parent_goid else ""
+        out.append("  created by %s%s at %s:%s" % (cb.function, parent, _short_file(cb.file), cb.line))
+    facts = []
+    if rep.go_version:
+        facts.append(rep.go_version)
+    if rep.main_module:
+        facts.append("main module %s%s" % (rep.main_module, (" " + rep.main_version) if rep.main_version else ""))
+    if facts:
+        out.append(s("  " + ", ".join(facts), "dim"))
     n = 0
     if rep.native:
         out.append(s("native frames", "title") + " (gdb's unwinder, down to the Go boundary)")
@@ -245,45 +373,22 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
         if rep.caller is f:
             name = s(name, "caller")
             tags.append("<- caller")
-        mod = "std" if f.std else ""
-        if f.module:
-            mod = "%s@%s" % (f.module, f.version) if f.version else f.module
+        # The module where it changes the story: std, or a dependency (the main module is named above).
+        mod = "" if f.module and f.module == rep.main_module else _module_text(f)
         out.append("  #%-3d %s%s" % (n, name, ("  [" + ", ".join(tags) + "]") if tags else ""))
         out.append("        %s:%s  %s" % (_short_file(f.file), f.line if f.line is not None else "?",
                                          s("pc=0x%x%s" % (f.pc, ("  " + mod) if mod else ""), "dim")))
         n += 1
     if rep.unwind_stopped and not rep.complete and g is not None:
         out.append(s("  (Go unwind stopped: %s)" % rep.unwind_stopped, "warn"))
-    cb = rep.created_by
-    if cb is not None:
-        parent = (" in goroutine %d" % g.parent_goid) if g is not None and g.parent_goid else ""
-        out.append("created by %s%s at %s:%s" % (cb.function, parent, _short_file(cb.file), cb.line))
-    c = rep.caller
-    if c is not None:
-        mod = ("%s@%s" % (c.module, c.version)) if c.module and c.version else (c.module or "unknown module")
-        out.append(s("caller", "title") + ": %s" % s(c.function, "caller"))
-        out.append("  package %s, module %s" % (c.package, mod))
-        out.append("  at %s:%s" % (_short_file(c.file), c.line))
-        if source_lines > 0 and c.file and c.line:
-            out.extend(_source_context(c.file, c.line, source_lines, s))
-    elif g is not None and not rep.complete:
-        out.append("caller: unknown (the Go unwind stopped: %s)" % rep.unwind_stopped)
-    elif g is not None:
-        out.append("caller: every Go frame is in the runtime, the standard library or a cgo wrapper")
-    facts = []
-    if rep.go_version:
-        facts.append(rep.go_version)
-    if rep.main_module:
-        facts.append("main module %s%s" % (rep.main_module, (" " + rep.main_version) if rep.main_version else ""))
-    if facts:
-        out.append(s("; ".join(facts), "dim"))
+    if c is not None and source_lines > 0 and c.file and c.line:
+        out.append(s("source", "title") + " %s:%s" % (c.file, c.line))
+        out.extend(_source_context(c.file, c.line, source_lines, s))
     for w in rep.warnings:
-        out.extend(s(x, "warn") for x in wrap("warning: " + w, "", "         "))
+        out.extend(s(x, "warn") for x in wrap("warning: " + w, "", "         ", s.width))
     for n_ in getattr(rep, "notes", []):
-        out.extend(s(x, "dim") for x in wrap("note: " + n_, "", "      "))
-    if rep.suggestions:
-        out.append(s("What to do", "title"))
-        out.extend(suggestion_lines(rep.suggestions, s))
+        out.extend(s(x, "dim") for x in wrap("note: " + n_, "", "      ", s.width))
+    out.extend(what_to_do(rep.suggestions, s))
     return "\n".join(out)
 
 

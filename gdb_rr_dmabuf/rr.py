@@ -368,14 +368,16 @@ def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Tuple[i
     generic_h = handling(r, ver) if ver is not None else None
 
     def generic_text(who: str, h: RrHandling) -> Tuple[Optional[bool], str]:
+        plural = who.startswith("rr releases ")  # "rr releases 4.3.0 to 5.6.0 expect", "rr 5.8.0 expects"
         if h.kind == "ignorable":
-            return False, ("%s has no _IOC_READ bit, so %s presumes it ignorable and lets it run unrecorded: it "
-                           "does not cause an \"Unknown ioctl\" stop." % (label, who))
+            return False, ("%s has no _IOC_READ bit, so %s %s it ignorable and lets it run unrecorded: it "
+                           "does not cause an \"Unknown ioctl\" stop." % (label, who, "presume" if plural else "presumes"))
         if d.dir & IOC_READ:
             why = "%s has the _IOC_READ bit" % label
         else:
             why = "%s has no _IOC_READ bit but type 0x%02x, which rr treats as irregular" % (label, d.type)
-        return stop_res, "%s, so %s expects EINVAL (ENOTTY is accepted too); %s." % (why, who, outcome)
+        return stop_res, "%s, so %s %s EINVAL (ENOTTY is accepted too); %s." % (why, who, "expect" if plural else "expects",
+                                                                               outcome)
 
     if ver is not None:
         h = generic_h

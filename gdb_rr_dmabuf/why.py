@@ -3,7 +3,7 @@ rr's verdict and suggestions. Pure Python: the command only renders what this re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from . import rr as rrfacts
 from .errnos import describe_result
@@ -57,7 +57,7 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep = _base_report("thread", target.arch, request)
     rep.syscall = sc
     rep.tid = target.tid
-    rep.executable = target.executable
+    rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
     rep.notes.extend(sc.notes)
     if fd is not None:
         rep.fd = fd if fd < (1 << 31) else fd - (1 << 64)
@@ -97,7 +97,7 @@ def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
         rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d (\"unknown ETHTOOL command\")" % log.ethtool_cmd)
     if target is not None:
         rep.tid = target.tid
-        rep.executable = target.executable
+        rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
         if log.addr is not None:
             rep.argument = decode_argument(log.request, target, log.addr, at_exit=True, arch=arch, result=log.result)
     if log.size is not None and log.ethtool_cmd is None and log.size != rep.ioc.size:
@@ -112,65 +112,5 @@ def _base_report(source: str, arch: str, request: int) -> WhyReport:
                      ioc=decode_ioc(request), arg_struct=spec.struct if spec is not None else None)
 
 
-def report_json(rep: WhyReport) -> Dict[str, Any]:
-    """The documented --json object (see README)."""
-    ioc = rep.ioc
-    out: Dict[str, Any] = {
-        "source": rep.source,
-        "arch": rep.arch,
-        "thread": {"tid": rep.tid} if rep.tid is not None else None,
-        "syscall": None,
-        "fd": None,
-        "request": {
-            "value": rep.request,
-            "hex": "0x%08x" % rep.request,
-            "names": rep.names,
-            "all_names": rep.all_names,
-            "dir": ioc.dir_name,
-            "type": ioc.type,
-            "type_char": ioc.type_char,
-            "nr": ioc.nr,
-            "size": ioc.size,
-        },
-        "argument": None,
-        "rr": None,
-        "suggestions": [],
-        "notes": rep.notes,
-    }
-    if rep.syscall is not None:
-        sc = rep.syscall
-        out["syscall"] = {"name": sc.name, "number": sc.number, "state": sc.state, "result": rep.result,
-                          "errno": rep.errno, "pc": sc.pc, "in_rr_page": sc.in_rr_page}
-    elif rep.log is not None:
-        out["syscall"] = {"name": rep.log.syscall, "number": None, "state": "exit", "result": rep.result,
-                          "errno": rep.errno, "pc": None, "in_rr_page": None}
-    if rep.fd is not None:
-        out["fd"] = {"number": rep.fd, "target": rep.fd_link}
-    if rep.argument is not None:
-        a = rep.argument
-        out["argument"] = {
-            "address": a.address, "struct": a.struct, "size": a.size, "error": a.error,
-            "returns_fd": a.returns_fd,
-            "fields": {f.name: {"value": f.value, "role": f.role, "type": f.ctype, "offset": f.offset,
-                                "names": f.names, "note": f.note} for f in a.fields},
-        }
-    elif rep.arg_address is not None:
-        out["argument"] = {"address": rep.arg_address, "struct": rep.arg_struct, "fields": {},
-                           "error": "not read: no process" if rep.arg_struct else None}
-    v = rep.verdict
-    if v is not None:
-        out["rr"] = {"expected": v.expected, "ignorable": v.ignorable, "supported_since": v.supported_since,
-                     "would_stop": v.would_stop, "explanation": v.explanation,
-                     "master_checked": rrfacts.RR_MASTER_CHECKED,
-                     "master_only": v.master_only, "rr_version": v.rr_version, "handled_by_name": v.handled_by_name,
-                     "action": v.action, "what": v.what, "rr_name": v.rr_name, "match": v.match,
-                     "stops_in": v.stops_in, "open_policy": v.open_policy, "unreachable": v.unreachable}
-    sug = []
-    for s in rep.suggestions:
-        if isinstance(s, str):
-            sug.append({"text": s})
-        elif hasattr(s, "rule_id"):
-            from .callers import suggestion_json
-            sug.append(suggestion_json(s))
-    out["suggestions"] = sug
-    return out
+# The --json object is built in report.py (one place for every command's JSON); the name stays here.
+from .report import why_json as report_json  # noqa: E402,F401

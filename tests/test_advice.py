@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import subprocess
 from pathlib import Path
 from typing import List
@@ -16,7 +17,8 @@ from typing import List
 import pytest
 
 from gdb_rr_dmabuf import advice
-from gdb_rr_dmabuf.advice import Evidence, GoFrameEv, Suggestion, advise, load_rules, to_json
+from gdb_rr_dmabuf.advice import Evidence, GoFrameEv, Suggestion, advise, load_rules
+from gdb_rr_dmabuf.report import suggestion_json as to_json
 from gdb_rr_dmabuf.errors import UserError
 
 DATA = Path(__file__).resolve().parent / "data" / "advice"
@@ -274,16 +276,20 @@ def test_go_direct_ioctl_through_x_sys_unix():
 @pytest.mark.parametrize("name, rule_id", [("go_direct_syscall.json", "go-direct-ioctl"),
                                            ("go_cgo_demo.json", "go-cgo-ioctl")])
 def test_go_snippet_compiles(name, rule_id):
-    from tests.support.toolchains import go_root
     s = advise(ev_from(name))[0]
     assert s.rule_id == rule_id and s.snippet
     lines = s.snippet.split("\n")
     helper_end = lines.index("") if "" in lines else 2
     src = "package main\n\nimport \"os\"\n\n" + "\n".join(lines[:helper_end]) + \
           "\n\nfunc exportSyncFile() {\n" + "\n".join(lines[helper_end:]) + "\n}\n\nfunc main() { exportSyncFile() }\n"
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / ("advice-snippet-%d" % os.getpid())
-    tmp.mkdir(exist_ok=True)
-    (tmp / "main.go").write_text(src)
+    with tempfile.TemporaryDirectory(prefix="advice-snippet-") as d:  # removed again, pass or fail
+        tmp = Path(d)
+        (tmp / "main.go").write_text(src)
+        _go_vet(tmp, src)
+
+
+def _go_vet(tmp: Path, src: str) -> None:
+    from tests.support.toolchains import go_root
     goroot = go_root()
     env = dict(os.environ, GOROOT=str(goroot), GOTOOLCHAIN="local", GOPROXY="off", GO111MODULE="off",
                CGO_ENABLED="0", GOCACHE=str(Path(__file__).resolve().parents[1] / ".cache" / "gocache" / "advice"))
@@ -467,8 +473,8 @@ def test_exe_placeholder(exe, shown):
 def test_to_json():
     sugs = advise(ev_from("go_direct_syscall.json"))
     d = json.loads(json.dumps([to_json(s) for s in sugs]))
-    assert set(d[0]) == {"rule_id", "title", "action", "commands", "source", "evidence", "confidence",
-                         "score", "snippet"}
+    assert {"rule_id", "title", "action", "step", "commands", "source", "evidence", "confidence",
+            "score", "snippet", "text"} <= set(d[0])  # the documented SUGGESTION fields
     assert "snippet" not in d[1] and d[1]["rule_id"] == "rr-upgrade"
     assert d[0]["score"] == round(sugs[0].score, 2)
 

@@ -92,8 +92,9 @@ def test_text_ends_with_what_to_do(cgo_stop):
     for sec in ("c6", "c7"):
         text = res.section(sec)
         tail = text[text.index("What to do"):]
-        assert re.search(r"^  1\. C code compiled into the program", tail, re.M)
-        assert re.search(r"^  2\. rr 5\.9\.0 and later", tail, re.M)
+        # One numbered line per step (the rule's one-line action), its command under it.
+        assert re.search(r"^  1\. Skip C\.gpu_export_sync_file in example\.com/dmademo/internal/gpu\.ExportSyncFile", tail, re.M)
+        assert re.search(r"^  2\. Upgrade rr to 5\.9\.0 or later", tail, re.M)
         assert "$ rr record " in tail
 
 

@@ -406,15 +406,17 @@ def test_text_report(run: Run):
     j = run.json
     assert "Traceback" not in t and "internal error" not in t and "Error in sourced" not in run.output
     lines = t.splitlines()
-    head = "goroutine %d [syscall]  thread %d" % (run.demo.goid, run.kernel_tid)
-    assert lines[0].startswith(head), lines[0]
+    c = j["caller"]
+    # First line: the goroutine and the answer (Delve's "User" frame: the caller, file:line).
+    assert lines[0] == "goroutine %d [syscall]  caller %s  %s:%d" % (
+        run.demo.goid, c["function"], c["file"].rsplit("/", 1)[-1], c["line"]), lines[0]
+    assert lines[1].startswith("  thread %d" % run.kernel_tid), lines[1]
     if run.cell.path == "cgo":
-        assert lines[0].endswith("on the system stack (g0), in a cgo call"), lines[0]
+        assert lines[1].endswith("on the system stack (g0), in a cgo call"), lines[1]
     cb = j["goroutine"]["created_by"]
-    assert "created by %s in goroutine %d at %s:%d" % (cb["function"], run.demo.stack.parent, cb["file"],
-                                                      cb["line"]) in lines
-    assert "caller: " + j["caller"]["function"] in lines
-    assert "  package %s, module %s@%s" % (GPU, MODULE, j["main_version"]) in lines
+    assert "  created by %s in goroutine %d at %s:%d" % (cb["function"], run.demo.stack.parent, cb["file"],
+                                                        cb["line"]) in lines
+    assert "  package %s, module %s %s" % (GPU, MODULE, j["main_version"]) in lines
     # Every Go frame of the JSON is in the text, in order, with its file:line and pc.
     pos = 0
     for f in go_frames(j):

@@ -1,6 +1,28 @@
-"""gdbinit.py's venv check: a venv built for another Python is not used, one warning says why and
-how to fix it, and the commands still load (plain output)."""
-from tests.support.gdbrun import run_gdb
+"""gdbinit.py in real gdb: where pyelftools/pygments come from, what it warns about (only what is
+really missing, once per session, with the cause), and the one line it prints when sourced at a stop
+in an ioctl rr would abort on. Ground truth: gdb's own Python (find_spec, sys.path), and the kernel's
+/proc/PID/task/TID/syscall for which thread is in the ioctl."""
+import ast
+import re
+
+from tests.support.gdbrun import REPO, run_gdb
+from tests.support.toolchains import build_go
+
+LOAD = "source %s" % (REPO / "gdbinit.py")
+# The kernel's view of every thread of the inferior: [(tid, [nr, arg0, arg1]), ...]
+KERNEL_CMD = ("python print('KERNEL', [(int(t), open('/proc/%d/task/%s/syscall' % (gdb.selected_inferior().pid, t))"
+              ".read().split()[:3]) for t in __import__('os').listdir('/proc/%d/task' % gdb.selected_inferior().pid)])")
+THREADS_CMD = "python print('THREADS', sorted((t.num, t.ptid[1]) for t in gdb.selected_inferior().threads()))"
+
+
+def _venv_site() -> str:
+    site = sorted((REPO / ".venv" / "lib").glob("python*/site-packages"))
+    assert site, "the project venv (tools/bootstrap.sh) has no site-packages"
+    return str(site[0])
+
+
+def _lines(output: str, prefix: str):
+    return [ln for ln in output.splitlines() if ln.startswith(prefix)]
 
 
 def test_venv_for_another_python_is_refused_with_one_line(tmp_path):
@@ -9,13 +31,87 @@ def test_venv_for_another_python_is_refused_with_one_line(tmp_path):
     site.mkdir(parents=True)
     (site / "elftools").mkdir()  # must not be picked up
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.9.18\n")
-    res = run_gdb(["load_plugin", "run_commands"], None,
+    res = run_gdb(["hide_pyelftools", "load_plugin", "run_commands"], None,
                   env={"GDB_RR_DMABUF_VENV": str(venv), "GDB_RR_DMABUF_QUIET": ""},
                   commands=["python import sys; print('SITE', [p for p in sys.path if 'python3.9' in p])",
                             "dmabuf-why --request 0xc0086202 --json"])
-    warnings = [ln for ln in res.output.splitlines() if ln.startswith("gdb-rr-dmabuf: warning:")]
+    warnings = _lines(res.output, "gdb-rr-dmabuf: warning:")
     assert len(warnings) == 1, res.output
-    assert "is for Python 3.9 but gdb embeds Python 3." in warnings[0] and "tools/bootstrap.sh" in warnings[0]
+    assert "is for Python 3.9 but gdb embeds Python 3." in warnings[0] and "tools/install.sh" in warnings[0]
     assert "SITE []" in res.section("c0")
     assert res.json("c1")["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"]
     assert sum(ln.startswith("gdb-rr-dmabuf 0.1.0: dmabuf-why, go-callers") for ln in res.output.splitlines()) == 1
+
+
+def test_packages_gdb_already_imports_need_no_venv_and_no_warning(tmp_path):
+    """pyelftools and pygments on gdb's PYTHONPATH (as a distribution package would be): no venv is
+    looked for, nothing is said but the banner, and go-callers gets past its pyelftools check."""
+    res = run_gdb(["load_plugin", "run_commands"], None,
+                  env={"GDB_RR_DMABUF_VENV": str(tmp_path / "none"), "PYTHONPATH": _venv_site(),
+                       "GDB_RR_DMABUF_QUIET": ""},
+                  commands=["python import importlib.util as u; print('SPEC', u.find_spec('elftools').origin)",
+                            "go-callers"])
+    assert res.section("c0").strip().startswith("SPEC " + _venv_site())
+    assert _lines(res.output, "gdb-rr-dmabuf: warning") == [], res.output
+    assert len(_lines(res.output, "gdb-rr-dmabuf 0.1.0")) == 1
+    assert res.section("c1").strip() == ("go-callers: no process to inspect: run the program, attach, connect to "
+                                         "rr's gdbserver or load a core file")
+
+
+def test_missing_pyelftools_is_said_once_with_its_cause_and_go_callers_names_it(tmp_path):
+    nowhere = tmp_path / "no-venv"
+    res = run_gdb(["hide_pyelftools", "load_plugin", "load_plugin", "run_commands"], build_go("demo"),
+                  env={"GDB_RR_DMABUF_VENV": str(nowhere), "GDB_RR_DMABUF_QUIET": ""},
+                  commands=[LOAD, "python import importlib.util as u; print('PYGMENTS', u.find_spec('pygments') "
+                                  "is not None)", "go-callers", "go-callers --json"])
+    warnings = _lines(res.output, "gdb-rr-dmabuf: warning:")
+    assert len(warnings) == 1, res.output          # three `source`s, one warning ...
+    assert len(_lines(res.output, "gdb-rr-dmabuf 0.1.0")) == 1  # ... and one banner
+    w = warnings[0]
+    assert "cannot import pyelftools" in w and "go-callers needs pyelftools" in w
+    assert "no venv at %s" % nowhere in w and w.endswith("run %s/tools/install.sh" % REPO)
+    has_pygments = res.section("c1").strip() == "PYGMENTS True"
+    assert ("pygments" in w.replace("pyelftools", "")) == (not has_pygments)  # only what is really missing
+    line = res.section("c2").strip()
+    assert line.startswith("go-callers: pyelftools is missing: gdb's Python 3.") and "install.sh" in line, line
+    assert "readable ELF" not in res.output and "No module named" not in res.output
+    assert res.json("c3")["error"]["what"].startswith("pyelftools is missing")
+
+
+def _thread_in_ioctl(res, sec: str):
+    """(gdb thread number, tid) of the one thread the kernel says is in ioctl(.., EXPORT_SYNC_FILE, ..)."""
+    kernel = ast.literal_eval(re.search(r"^KERNEL (\[.*\])$", res.section(sec), re.M).group(1))
+    tids = [tid for tid, sc in kernel if sc[:1] == ["16"] and sc[2:3] == ["0xc0086202"]]
+    assert len(tids) == 1, kernel
+    threads = ast.literal_eval(re.search(r"^THREADS (\[.*\])$", res.section("c1"), re.M).group(1))
+    [num] = [n for n, lwp in threads if lwp == tids[0]]
+    return num, tids[0]
+
+
+def test_sourced_at_an_ioctl_stop_says_so_in_one_line():
+    """The demo stopped after EXPORT_SYNC_FILE returned (rr's stop), then gdbinit.py sourced: one line
+    names the thread the kernel says is in that ioctl and the command that explains it. Sourced again
+    from another thread: the same line, pointing at --thread N; no second banner."""
+    res = run_gdb(["stop_ioctl_exit", "load_plugin", "run_commands"], build_go("demo"),
+                  env={"GDBT_REQUEST": "0xc0086202", "GDB_RR_DMABUF_QUIET": ""},
+                  inferior_env={"DMADEMO_PATH": "cgo", "DMADEMO_KERNEL": "simulate"},
+                  commands=[KERNEL_CMD, THREADS_CMD, "thread 1", LOAD])
+    num, tid = _thread_in_ioctl(res, "c0")
+    hint = ("gdb-rr-dmabuf: thread %d (LWP %d) is in ioctl DMA_BUF_IOCTL_EXPORT_SYNC_FILE, which rr before 5.9.0 "
+            "aborts on: `%s` explains it")
+    before = res.output.split("BEGIN c0")[0]
+    assert _lines(before, "gdb-rr-dmabuf: thread") == [hint % (num, tid, "dmabuf-why")], before[-2000:]
+    again = res.section("c3")
+    want = hint % (num, tid, "dmabuf-why" if num == 1 else "dmabuf-why --thread %d" % num)
+    assert again.strip() == want, again
+    assert len(_lines(res.output, "gdb-rr-dmabuf 0.1.0")) == 1
+
+
+def test_no_stop_no_cost():
+    """Nothing stopped (no process, or a program loaded but not run): no hint, and the ioctl tables and
+    rr facts are not even imported."""
+    mods = "python import sys; print('MODS', [m for m in ('gdb_rr_dmabuf.rr', 'gdb_rr_dmabuf.ioctl.names') if m in sys.modules])"
+    for exe in (None, build_go("demo")):
+        res = run_gdb(["load_plugin", "run_commands"], exe, env={"GDB_RR_DMABUF_QUIET": ""}, commands=[mods])
+        assert "MODS []" in res.section("c0"), res.output[-2000:]
+        assert _lines(res.output, "gdb-rr-dmabuf: thread") == []

@@ -101,7 +101,7 @@ def _commands(items):
     cmds = []
     for it in items:
         text = _paste(it["line"])
-        cmds.append("dmabuf-why --from-log '%s'" % text)
+        cmds.append("dmabuf-why --verbose --from-log '%s'" % text)
         cmds.append("dmabuf-why --json --from-log '%s'" % text)
         first = H.first(it["req"])
         if first not in (None, "master"):
@@ -149,7 +149,7 @@ def test_real_line(pasted, idx):
     it = items[idx]
     req, result = it["req"], it["result"]
     text = _paste(it["line"])
-    t = out["dmabuf-why --from-log '%s'" % text]
+    t = out["dmabuf-why --verbose --from-log '%s'" % text]
     j = _json(out["dmabuf-why --json --from-log '%s'" % text])
     assert "internal error" not in t and "unrecognized" not in t and "error" not in j, t
 

@@ -13,6 +13,10 @@ import gdb  # type: ignore
 from ..errors import UserError
 
 
+def _project_dir() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 class _ParserExit(Exception):
     pass
 
@@ -50,6 +54,8 @@ class Command(gdb.Command):
         p.add_argument("--json", action="store_true", help="print one JSON object (documented in the README)")
         p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour the output (auto: on a terminal, with gdb's `style enabled` on and NO_COLOR unset)")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="also say why each suggestion helps, with its evidence, sources and code snippet")
         return p
 
     def build_parser(self) -> argparse.ArgumentParser:
@@ -94,6 +100,26 @@ class Command(gdb.Command):
             gdb.flush(gdb.STDERR) if hasattr(gdb, "STDERR") else None
 
     # helpers --------------------------------------------------------------------------------------
+    def style(self, args):
+        """render.Style for this invocation: colour, gdb's `width`, --verbose."""
+        from ..render import Style
+        try:
+            width = gdb.parameter("width")  # None or 0 when unlimited (batch mode, `set width 0`)
+        except Exception:
+            width = None
+        return Style(self.colour(args), width=width if isinstance(width, int) else None,
+                     verbose=bool(getattr(args, "verbose", False)))
+
+    @staticmethod
+    def require_pyelftools() -> None:
+        """go-callers reads the executable with pyelftools: say so when gdb's Python cannot import it."""
+        import importlib.util
+        if importlib.util.find_spec("elftools") is None:
+            raise UserError("pyelftools is missing: gdb's Python %d.%d cannot import elftools"
+                            % sys.version_info[:2],
+                            "run %s/tools/install.sh (or apt-get install python3-pyelftools), then restart gdb"
+                            % _project_dir())
+
     @staticmethod
     def colour(args) -> bool:
         from ..render import colour_wanted

@@ -91,14 +91,15 @@ class DmabufWhy(Command):
                 c = callers_rep.caller
                 rep.notes.append("Go caller: %s at %s:%s (go-callers shows the whole stack)" % (c.function, c.file, c.line))
         if args.json:
-            return render.to_json(why.report_json(rep))
-        return render.why_text(rep, render.Style(self.colour(args)))
+            from ..report import why_json
+            return render.to_json(why_json(rep))
+        return render.why_text(rep, self.style(args))
 
 
 _FROM_LOG = re.compile(r"(?:^|(?<=\s))--from-log(?:=|\s+|$)")
-_TAIL_OPTIONS = {"--json": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
+_TAIL_OPTIONS = {"--json": 0, "--verbose": 0, "-v": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
 MAX_LOG_FILE = 1 << 20
-_TRAILING_OPTION = re.compile(r"\s--(?:json|(?:color|rr-version|rules|thread|at)(?:=|\s+)[^\s'\"]+)\s*$")
+_TRAILING_OPTION = re.compile(r"\s(?:-v|--json|--verbose|--(?:color|rr-version|rules|thread|at)(?:=|\s+)[^\s'\"]+)\s*$")
 
 
 def _split_log_text(raw: str, argv) -> Tuple[str, List[str]]:
@@ -124,7 +125,8 @@ def _split_log_text(raw: str, argv) -> Tuple[str, List[str]]:
         m = _TRAILING_OPTION.search(s)
         if m is None:
             break
-        tail[:0] = m.group(0).split(None, 1) if not m.group(0).strip().startswith("--json") else ["--json"]
+        flag = m.group(0).strip()
+        tail[:0] = [flag] if flag in ("--json", "--verbose", "-v") else flag.split(None, 1)
         s = s[:m.start()].rstrip()
     return s, [t.strip() for t in tail]
 

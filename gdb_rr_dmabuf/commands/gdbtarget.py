@@ -3,6 +3,10 @@
 Works the same on a native process, a remote stub (gdbserver, rr's emergency gdbserver) and a core
 file. /proc is used only when the process runs on this machine (native, or a remote stub on this host
 whose pid exists here with the same executable: rr's case, where the tracee is still alive).
+
+`executable` is the file gdb reads (its local copy); `program` is the executable's path as the target
+sees it (a remote stub's `qXfer:exec-file`, which rr and gdbserver answer): the path to give
+`rr record` on the machine where rr runs.
 """
 from __future__ import annotations
 
@@ -20,6 +24,54 @@ X86_64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9
 AARCH64_REGS = tuple("x%d" % i for i in range(31)) + ("sp", "pc", "cpsr", "tpidr")
 
 _MASK64 = (1 << 64) - 1
+# Linux never maps code below vm.mmap_min_addr (65536 by default): a pc down there is an unwinder guess.
+_LOWEST_CODE = 0x10000
+_REMOTE_EXEC: Dict[tuple, Optional[str]] = {}   # (connection, pid) -> the remote's exec file, once per session
+
+
+def remote_exec_file(inferior) -> Optional[str]:
+    """The executable's path as a remote stub sees it (qXfer:exec-file:read:PID), None when the stub
+    does not say. A read-only query packet; asked once per connection and pid."""
+    conn = getattr(inferior, "connection", None)
+    key = (getattr(conn, "num", None), inferior.pid)
+    if key in _REMOTE_EXEC:
+        return _REMOTE_EXEC[key]
+    packet = "qXfer:exec-file:read:%x:0,fff" % inferior.pid
+    reply = None
+    try:
+        if conn is not None and hasattr(conn, "send_packet"):
+            r = conn.send_packet(packet)
+            reply = r.decode("utf-8", "replace") if isinstance(r, (bytes, bytearray)) else str(r)
+        else:  # gdb 12: maint packet prints 'sending: "..."' and 'received: "..."'
+            out = gdb.execute("maint packet " + packet, to_string=True)
+            m = re.search(r'received: "(.*)"\s*$', out, re.S)
+            reply = m.group(1) if m else None
+    except (gdb.error, ValueError, TypeError):
+        reply = None
+    path = None
+    if reply and reply[:1] in ("l", "m") and len(reply) > 1:
+        path = re.sub(r"\}(.)", lambda m: chr(ord(m.group(1)) ^ 0x20), reply[1:])  # remote binary escapes
+        if "\0" in path or not path.startswith("/"):
+            path = None
+    _REMOTE_EXEC[key] = path
+    return path
+
+
+def _code_ranges(pid: Optional[int]) -> Optional[List[tuple]]:
+    """Executable mappings of a process on this machine (/proc/PID/maps), None when unknown."""
+    if pid is None:
+        return None
+    out = []
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) >= 2 and "x" in parts[1]:
+                    lo, _, hi = parts[0].partition("-")
+                    out.append((int(lo, 16), int(hi, 16)))
+    except (OSError, ValueError):
+        return None
+    return out
 
 
 def _connection_kind(inferior) -> str:
@@ -61,6 +113,9 @@ class GdbTarget(Target):
         self.tid = thread.ptid[1] or thread.ptid[0]
         prog = inferior.progspace.filename if inferior.progspace is not None else None
         self.executable = prog
+        self.program = prog
+        if self.kind == "remote":
+            self.program = remote_exec_file(inferior) or prog
         self._regs: Optional[Dict[str, int]] = None
         self._frames: Optional[List[NativeFrame]] = None
         self._frames_key = None
@@ -74,16 +129,17 @@ class GdbTarget(Target):
         if self.kind == "live":
             self.pid = inferior.pid
         elif self.kind == "remote":
-            self.pid = self._local_pid(inferior.pid, prog)
+            self.pid = self._local_pid(inferior.pid, self.program)
 
     @staticmethod
     def _local_pid(pid: int, prog: Optional[str]) -> Optional[int]:
-        """A remote stub on this host (rr's gdbserver listens on 127.0.0.1): use /proc when it is the same program."""
+        """A remote stub on this host (rr's gdbserver listens on 127.0.0.1): use /proc when it is the same
+        program (prog: the path the stub names, else gdb's file)."""
         try:
             exe = os.readlink("/proc/%d/exe" % pid)
         except OSError:
             return None
-        if prog and os.path.realpath(prog) == exe.replace(" (deleted)", ""):
+        if prog and os.path.realpath(prog) == os.path.realpath(exe.replace(" (deleted)", "")):
             return pid
         return None
 
@@ -122,6 +178,7 @@ class GdbTarget(Target):
         if self._frames is not None and self._frames_key == key:
             return list(self._frames)
         out: List[NativeFrame] = []
+        code = _code_ranges(self.pid)
         with _on_thread(self.thread):
             try:
                 frame = gdb.newest_frame()
@@ -131,6 +188,12 @@ class GdbTarget(Target):
             while frame is not None and len(out) < limit:
                 try:
                     pc = frame.pc()
+                    # Where gdb's unwinder stops making sense, the list ends: a pc in the first 64 KiB
+                    # (never code: 0x0 is gdb's "no saved pc"), or, when the process's maps are
+                    # readable, a pc outside every executable mapping (a guess from stack garbage).
+                    if pc < _LOWEST_CODE or (code is not None and out and
+                                             not any(lo <= pc < hi for lo, hi in code)):
+                        break
                     try:
                         sp = int(frame.read_register("sp")) & _MASK64
                     except (gdb.error, ValueError):
@@ -142,7 +205,7 @@ class GdbTarget(Target):
                     sal = frame.find_sal()
                     fname = sal.symtab.filename if sal is not None and sal.symtab is not None else None
                     line = sal.line if sal is not None and sal.symtab is not None else None
-                    objfile = gdb.solib_name(pc) or self.executable
+                    objfile = gdb.solib_name(pc) or self.program
                     out.append(NativeFrame(pc=pc, function=name, objfile=objfile, sp=sp, file=fname, line=line))
                     if stop is not None and stop(pc):
                         break
@@ -187,6 +250,56 @@ def threads_in_ioctl(limit: int = 256) -> List[int]:
         if nr == IOCTL_NR.get(arch):
             out.append(t.num)
     return out
+
+
+def ioctl_stop_hint(limit: int = 64) -> Optional[str]:
+    """One line when a stopped thread sits in an ioctl that rr would abort on (gdbinit.py prints it when
+    sourced at a stop), else None. Reads three registers of at most `limit` threads; nothing when no
+    process is stopped."""
+    inferior = gdb.selected_inferior()
+    if not inferior.is_valid() or inferior.pid == 0 or gdb.selected_thread() is None:
+        return None
+    from ..ioctl.names import names_for
+    from ..rr import rr_verdict
+    from ..syscall import ENOSYS, IOCTL_NR
+    selected = gdb.selected_thread()
+    found = []
+    for t in sorted(inferior.threads(), key=lambda t: t.num)[:limit]:
+        if not t.is_valid() or t.is_running():
+            continue
+        try:
+            with _on_thread(t):
+                frame = gdb.newest_frame()
+                arch = normalize_arch(frame.architecture().name())
+                if arch == "x86-64":
+                    nr, req, res = (int(frame.read_register(r)) for r in ("orig_rax", "rsi", "rax"))
+                elif arch == "aarch64":
+                    nr, req, res = (int(frame.read_register(r)) for r in ("x8", "x1", "x0"))
+                else:
+                    continue
+        except (gdb.error, ValueError):
+            continue
+        if nr != IOCTL_NR.get(arch):
+            continue
+        res = res - (1 << 64) if res >= (1 << 63) else res
+        result = None if (arch == "x86-64" and res == -ENOSYS) else res  # x86-64 entry stop: not run yet
+        v = rr_verdict(req & 0xFFFFFFFF, result)
+        if v.ignorable or v.would_stop is False:
+            continue
+        names = names_for(req & 0xFFFFFFFF, arch)
+        found.append((t, " or ".join(names) if names else "0x%08x" % (req & 0xFFFFFFFF), v))
+    if not found:
+        return None
+    t, name, v = found[0]
+    who = ("rr before %s" % v.supported_since) if v.supported_since else "rr"
+    cmd = "dmabuf-why" if t == selected else "dmabuf-why --thread %d" % t.num
+    more = (" (and %d more thread%s)" % (len(found) - 1, "s" if len(found) > 2 else "")) if len(found) > 1 else ""
+    lwp = t.ptid[1] or t.ptid[0]
+    if v.would_stop:
+        verdict = "which %s aborts on" % who
+    else:  # the entry stop: it has not returned yet
+        verdict = "which %s aborts on unless it fails with %s" % (who, " or ".join(v.expected))
+    return "thread %d (LWP %d) is in ioctl %s, %s%s: `%s` explains it" % (t.num, lwp, name, verdict, more, cmd)
 
 
 class _on_thread:

@@ -33,7 +33,8 @@ class GoCallers(Command):
         from ..errors import UserError
         if args.depth < 1 or args.depth > MAX_DEPTH:
             raise UserError("--depth must be between 1 and %d" % MAX_DEPTH, "e.g. --depth 200")
-        from .. import callers, evidence, render
+        from .. import evidence, render
+        self.require_pyelftools()
         target = GdbTarget(args.thread)
         why_rep, rep, sugg, notes = evidence.analyse(target, want_why=False, want_callers=True, depth=args.depth,
                                                      rr_version=args.rr_version, rules_file=args.rules)
@@ -42,5 +43,6 @@ class GoCallers(Command):
         if why_rep is not None:
             rep.notes.insert(0, "the thread is in ioctl %s (dmabuf-why decodes it)" % why_rep.name)
         if args.json:
-            return render.to_json(callers.report_json(rep))
-        return render.callers_text(rep, render.Style(self.colour(args)), source_lines=max(0, args.source))
+            from ..report import callers_json
+            return render.to_json(callers_json(rep))
+        return render.callers_text(rep, self.style(args), source_lines=max(0, args.source))

@@ -1,0 +1,119 @@
+"""`python3 -m gdb_rr_dmabuf explain [FILE]`: what `dmabuf-why --from-log` says, with no debugger.
+
+Reads rr's output (a CI log where no debugger ran, or the lines rr printed) from FILE or standard
+input, finds rr's "Unknown ioctl" assertion in it, and prints the same report as `dmabuf-why
+--from-log` in gdb with no process: the same analysis (why.analyse_log) and the same advice
+(evidence.advise_report), text or --json. Exit status: 0 with a report, 1 when the text holds no ioctl
+assertion or cannot be read (one line on stderr: what is wrong: what to do), 2 for bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+MAX_INPUT = 256 << 20  # a CI log larger than this is read up to here (the assertion comes near rr's end)
+
+DESCRIPTION = """Explain rr's "Unknown ioctl" abort from its log text, without gdb: what the ioctl is, why rr
+stopped, which rr release records it, and what to do (the report of dmabuf-why --from-log).
+
+examples:
+  rr record ./prog 2>&1 | tee rr.log;  python3 -m gdb_rr_dmabuf explain rr.log
+  python3 -m gdb_rr_dmabuf explain --json < ci-job.log"""
+
+
+class _Usage(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _Usage("%s: %s: see `python3 -m gdb_rr_dmabuf explain --help`" % (self.prog, message))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python3 -m gdb_rr_dmabuf", description="gdb-rr-dmabuf without gdb.")
+    sub = p.add_subparsers(dest="command", metavar="explain")
+    e = sub.add_parser("explain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="explain rr's Unknown ioctl abort from its log text")
+    e.error = p.error  # one line for usage errors of the subcommand too
+    e.add_argument("file", nargs="?", default="-", metavar="FILE",
+                   help="rr's output or a CI log holding it (default: standard input)")
+    e.add_argument("--json", action="store_true", help="print one JSON object (dmabuf-why --json's, see the README)")
+    e.add_argument("-v", "--verbose", action="store_true",
+                   help="also say why each suggestion helps, with its evidence, sources and code snippet")
+    e.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
+                   "default: $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
+    e.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
+    e.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour the output (auto: on a terminal with NO_COLOR unset)")
+    return p
+
+
+def _read(path: str) -> str:
+    from .errors import UserError
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_INPUT)
+    except OSError as e:
+        raise UserError("cannot read %s (%s)" % (path, e.strerror or e),
+                        "give the file with rr's output, or pipe it in")
+    return data.decode("utf-8", "replace")
+
+
+def explain(args) -> str:
+    from . import evidence, render, why
+    from .report import why_json
+    rep = why.analyse_log(_read(args.file), None)
+    rep.suggestions = evidence.advise_report(rep, args.rr_version, args.rules)
+    if args.json:
+        return render.to_json(why_json(rep))
+    terminal = sys.stdout.isatty()
+    force = {"always": True, "never": False}.get(args.color)
+    width = None
+    if terminal:
+        import shutil
+        width = shutil.get_terminal_size().columns
+    style = render.Style(render.colour_wanted(terminal, True, force), width=width, verbose=args.verbose)
+    return render.why_text(rep, style)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from .errors import UserError
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _Usage as e:
+        sys.stderr.write("%s\n" % e)
+        return 2
+    if args.command != "explain":
+        parser.print_help()
+        return 2
+    try:
+        text = explain(args)
+    except UserError as e:
+        if getattr(args, "json", False):
+            import json
+            sys.stdout.write(json.dumps({"error": {"what": e.what, "todo": e.todo}}) + "\n")
+        else:
+            sys.stderr.write("explain: %s\n" % e)
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("explain: interrupted\n")
+        return 1
+    except Exception as e:  # a bug of ours: one line, traceback only on request
+        if os.environ.get("GDB_RR_DMABUF_DEBUG"):
+            raise
+        sys.stderr.write("explain: internal error: %s: %s: please report it with this line "
+                         "(GDB_RR_DMABUF_DEBUG=1 shows the traceback)\n" % (type(e).__name__, e))
+        return 1
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""tools/install.sh, the user install, in a temporary HOME on a copy of the project's runtime files
+(what a user's clone has: no .venv, no .cache). Checked against outside facts: the Python gdb embeds
+(asked from gdb), pip's own list of what is in the venv, the init file gdb says it reads (`gdb
+--help`), and gdb itself started the way rr says to start it (with the line install.sh prints) on a
+gdbserver."""
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.gdbrun import REPO, gdbserver
+from tests.support.toolchains import build_go
+
+pytestmark = [pytest.mark.gdb,
+              pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
+PIP_CACHE = REPO / ".cache" / "pip-user-install"  # downloads kept between runs: the test stays quick
+
+
+def _user_env(home: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GDB_RR_DMABUF", "VIRTUAL_ENV",
+                                                                     "XDG_"))}
+    env.update(HOME=str(home), PIP_CACHE_DIR=str(PIP_CACHE), LC_ALL="C")
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
+    return env
+
+
+def _install(src: Path, env: dict, *args: str) -> str:
+    p = subprocess.run(["bash", str(src / "tools" / "install.sh")] + list(args), env=env, cwd=str(env["HOME"]),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    assert p.returncode == 0, p.stdout
+    return p.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("install")
+    src, home = tmp / "gdb-rr-dmabuf", tmp / "home"
+    home.mkdir()
+    src.mkdir()
+    shutil.copy2(str(REPO / "gdbinit.py"), str(src / "gdbinit.py"))
+    shutil.copytree(str(REPO / "gdb_rr_dmabuf"), str(src / "gdb_rr_dmabuf"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "tools").mkdir()
+    shutil.copy2(str(REPO / "tools" / "install.sh"), str(src / "tools" / "install.sh"))
+    env = _user_env(home)
+    first = _install(src, env, "--gdbinit")
+    second = _install(src, env, "--gdbinit")
+    yield src, home, env, first, second
+    shutil.rmtree(str(tmp), ignore_errors=True)
+
+
+def _gdb_python_version(env) -> str:
+    out = subprocess.run(["gdb", "-nx", "-q", "-batch", "-ex", "python import sys; print('PY %d.%d' % "
+                          "sys.version_info[:2])"], env=env, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return re.search(r"^PY (\S+)$", out, re.M).group(1)
+
+
+def test_runtime_venv_for_gdbs_python_with_the_two_packages_only(installed):
+    src, home, env, first, _ = installed
+    venv = home / ".local" / "share" / "gdb-rr-dmabuf" / "venv"
+    if "already imports pyelftools and pygments" in first:
+        pytest.skip("gdb's Python has both packages already: install.sh rightly makes no venv")
+    ver = _gdb_python_version(env)
+    assert (venv / "pyvenv.cfg").read_text().count("version") and \
+        re.search(r"^version(_info)? = %s\." % re.escape(ver), (venv / "pyvenv.cfg").read_text(), re.M)
+    listed = json.loads(subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json",
+                                        "--disable-pip-version-check"], env=env, stdout=subprocess.PIPE,
+                                       universal_newlines=True).stdout)
+    names = {d["name"].lower() for d in listed} - {"pip", "setuptools", "wheel"}
+    assert names == {"pyelftools", "pygments"}, names  # no pytest, no test bench
+    assert not (src / ".venv").exists() and not (src / ".cache").exists()
+
+
+def test_gdbinit_line_printed_added_once(installed):
+    src, home, env, first, second = installed
+    line = "source %s" % (src / "gdbinit.py")
+    init = subprocess.run(["gdb", "--help"], env=env, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    m = re.search(r"user-specific init file: (\S+)", init)
+    assert m, init  # gdb now reads a user init file ...
+    text = Path(m.group(1)).read_text()
+    assert text.splitlines().count(line) == 1, text  # ... with the line, once after two runs
+    assert "install.sh: adding to %s: %s" % (m.group(1), line) in first.splitlines()
+    assert "install.sh: %s already has: %s" % (m.group(1), line) in second.splitlines()
+    # The commands are there in a plain `gdb` of that user, with no warning.
+    out = subprocess.run(["gdb", "-q", "-batch", "-ex", "go-callers", "-ex", "dmabuf-why --request 0xc0086202 --json"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                         timeout=120).stdout
+    assert "gdb-rr-dmabuf: warning" not in out and out.count("gdb-rr-dmabuf 0.1.0: ") == 1, out
+    assert "go-callers: no process to inspect" in out  # pyelftools is importable: past that check
+    assert '"DMA_BUF_IOCTL_EXPORT_SYNC_FILE"' in out
+
+
+def test_without_the_flag_no_init_file_is_touched(installed, tmp_path):
+    src, _, env, _, _ = installed
+    home = tmp_path / "other-home"
+    home.mkdir()
+    env = dict(env, HOME=str(home), XDG_DATA_HOME=str(installed[1] / ".local" / "share"))
+    out = _install(src, env)
+    assert list(home.iterdir()) == [], list(home.iterdir())
+    assert "adding to" not in out
+
+
+def test_the_printed_rr_line_loads_the_commands_at_the_stop(installed):
+    """Start gdb as rr prints it, plus the `-x` install.sh prints, against a gdbserver (rr's emergency
+    gdbserver speaks the same protocol): the commands load after the connection, once (the user's
+    init file, written by --gdbinit, sources gdbinit.py too: no second banner)."""
+    src, home, env, first, _ = installed
+    lines = first.splitlines()
+    i = lines.index("To load the commands at rr's emergency stop, add this to the gdb command rr prints:")
+    assert lines[i + 1].strip() == "-x %s" % (src / "gdbinit.py")
+    example = shlex.split(lines[i + 3].strip())
+    assert example[:2] == ["gdb", "-l"] and example[-2:] == ["-x", str(src / "gdbinit.py")]
+    exe = build_go("demo")
+    with gdbserver(exe, env={"DMADEMO_PATH": "cgo"}) as addr:
+        argv = [a.replace("127.0.0.1:PORT", addr) for a in example]
+        argv[argv.index("/path/to/prog")] = str(exe)
+        argv += ["-batch", "-ex", "info inferiors", "-ex", "dmabuf-why --request 0xc0086202 --json", "-ex", "kill"]
+        out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=120).stdout
+    assert "extended-remote %s" % addr in out, out
+    assert "gdb-rr-dmabuf: warning" not in out and out.count("gdb-rr-dmabuf 0.1.0: ") == 1, out
+    assert '"DMA_BUF_IOCTL_EXPORT_SYNC_FILE"' in out
