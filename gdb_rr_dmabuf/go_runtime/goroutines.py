@@ -181,7 +181,7 @@ def read_m(target, layout: Layout, addr: int) -> MInfo:
     buf = target.read(addr, need)
     return MInfo(addr=addr, g0=_u64(buf, m["g0"]), curg=_u64(buf, m["curg"]), gsignal=_u64(buf, m["gsignal"]),
                  procid=_u64(buf, m["procid"]), id=_u64(buf, m["id"]), ncgo=_i32(buf, m["ncgo"]),
-                 incgo=bool(buf[m["incgo"]]), libcallsp=_u64(buf, m["libcallsp"]),
+                 incgo=bool(buf[m["incgo"]]), libcallsp=_u64(buf, m["libcallsp"]) if "libcallsp" in m else 0,
                  is_extra_in_c=bool(buf[m["isExtraInC"]]) if "isExtraInC" in m else False)
 
 
