@@ -212,6 +212,8 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
         elif rep.extra_m:
             out.append(s("thread %s runs C code" % (rep.tid or "?"), "title") +
                        " (a thread created by C that called into Go earlier; no goroutine is running on it now)")
+        elif getattr(rep, "no_goroutine", None):
+            out.append(s("thread %s runs no goroutine" % (rep.tid or "?"), "title") + " (%s)" % rep.no_goroutine)
         else:
             out.append(s("no goroutine found for thread %s" % (rep.tid or "?"), "bad"))
     else:
