@@ -406,7 +406,7 @@ def current_goroutine(target, binary, layout: Layout, bias: int = 0,
         res.g = thread_g
     else:
         res.on_system_stack = True
-        if mi.curg in (mi.g0, mi.gsignal):
+        if mi.curg and mi.curg in (mi.g0, mi.gsignal):
             warnings.append("m.curg (0x%x) is the M's own %s, not a goroutine: the M is damaged or inconsistent; "
                             "no goroutine is reported" % (mi.curg, "g0" if mi.curg == mi.g0 else "gsignal"))
         elif mi.curg:
