@@ -143,7 +143,6 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
             rep.complete = res.complete
             rep.warnings.extend(res.warnings)
             rep.no_goroutine = _why_no_goroutine(res, cur)
-            rep.notes.append(rep.no_goroutine)
         return rep
 
     g0_frames: List[StackFrame] = []
@@ -230,7 +229,7 @@ def _why_no_goroutine(res, cur) -> str:
     if "runtime.sysmon" in names:
         return ("the thread is the runtime's sysmon monitor, which runs on its system stack (g0) with no goroutine; "
                 "these are g0's frames")
-    hit = next((n for n in names if n in _SCHEDULER), None)
+    hit = next((n for n in _SCHEDULER if n in names), None)
     if hit is not None:
         return ("the thread runs the scheduler on its system stack (g0) in %s and no goroutine is assigned to it "
                 "(m.curg is nil): an idle or spinning M; these are g0's frames" % hit)

@@ -73,3 +73,36 @@ def test_text_says_why(startup):
     text = res.section("c1")
     assert "no goroutine" in text and "start-up" in text and "no goroutine found" not in text
     assert "runtime.osinit" in text
+
+
+def test_idle_m_in_the_scheduler():
+    """An M with no goroutine, sleeping or waking another in the scheduler (futex on g0): g0's frames down
+    to runtime.mcall (park_m ran on g0) or runtime.mstart, named by Go's addr2line."""
+    exe = _exe(DEFAULT_GO)
+    cmds = []
+    for _ in range(6):
+        cmds += ["go-callers --json", "continue"]
+    res = run_gdb(["stop_syscall", "load_plugin", "run_commands"], exe,
+                  env={"GDBT_SYSCALL": "futex", "GDBT_COND": ""}, inferior_env={"GOMAXPROCS": "2"}, commands=cmds)
+    found = None
+    for i in range(0, len(cmds), 2):
+        try:
+            j = res.json("c%d" % i)
+        except AssertionError:
+            break  # the program ended
+        if j.get("goroutine") is None and j.get("thread", {}).get("kind") == "g0":
+            found = j
+            break
+    assert found is not None, res.output[-4000:]
+    assert "scheduler" in found["no_goroutine"] or "sysmon" in found["no_goroutine"], found["no_goroutine"]
+    go = [f for f in found["frames"] if f["kind"] == "go"]
+    assert go[-1]["function"] in ("runtime.mcall", "runtime.mstart", "runtime.mstart0"), [f["function"] for f in go]
+    assert all(f["system_stack"] for f in go)
+    groups = []
+    for f in go:
+        if groups and groups[-1][0]["pc"] == f["pc"]:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    pcs = [g[0]["pc"] - (0 if i == 0 else 1) for i, g in enumerate(groups)]
+    assert _addr2line(exe, pcs) == [g[-1]["function"] for g in groups]
