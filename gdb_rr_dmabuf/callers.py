@@ -195,12 +195,15 @@ def _saved_g_slots(target: Target, unw: GoUnwinder, first_go) -> List[int]:
     if first_go is None or not first_go.sp:
         return []
     f = unw.func_at(first_go.pc)
-    if f is None or f.name != "runtime.asmcgocall":
+    if f is None or f.name not in ("runtime.asmcgocall", "runtime.asmcgocall_landingpad"):
         return []
+    # asmcgocall's slots: Go 1.21+ g at 8(SP) on amd64, 0(RSP) on arm64; Go 1.18-1.20 amd64 at 48(SP)
+    # (a 64-byte area). Above landingpad's frame (Go 1.22+) is asmcgocall's: 8 bytes further.
+    base = first_go.sp + (8 if f.name == "runtime.asmcgocall_landingpad" else 0)
     out = []
-    for off in ((8, 0) if target.arch == "x86-64" else (0, 8)):
+    for off in (8, 0, 48, 40):
         try:
-            out.append(target.read_u64(first_go.sp + off))
+            out.append(target.read_u64(base + off))
         except UserError:
             pass
     return out

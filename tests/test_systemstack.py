@@ -1,6 +1,7 @@
 """A thread on the system stack through runtime.systemstack (not cgo): an mmap while the heap grows.
 
-tests/fixtures/go/sysstack allocates 64 MB buffers in main.processFile (GOGC=off, GOMAXPROCS=1: only
+tests/fixtures/go/sysstack (and sysstackcgo, the same with cgo linked in, where the runtime maps
+memory through libc: runtime.callCgoMmap -> x_cgo_mmap -> mmap) allocates 64 MB buffers in main.processFile (GOGC=off, GOMAXPROCS=1: only
 the heap's growth maps memory). gdb runs it to main.processFile, then stops at the next mmap: x86-64
 with `catch syscall mmap` (live), aarch64 under qemu-user at runtime.sysMmap (qemu's stub has no
 syscall catchpoints). The thread then runs g0's frames ((*mheap).alloc.func1 ... mmap) for the
@@ -39,8 +40,8 @@ def src_line(text: str) -> int:
     return next(i for i, ln in enumerate(SRC.read_text().splitlines(), 1) if text in ln)
 
 
-def _stop_x86(version: str) -> Tuple[Path, GdbResult, str]:
-    exe = build_go("sysstack", version)
+def _stop_x86(version: str, fixture: str = "sysstack") -> Tuple[Path, GdbResult, str]:
+    exe = build_go(fixture, version)
     with tempfile.TemporaryDirectory(prefix="sysstack-") as tmp:
         log = Path(tmp) / "out.txt"
         res = run_gdb(["stop_mmap_after", "load_plugin", "run_commands"], exe, args=[">" + str(log), "2>&1"],
@@ -73,7 +74,7 @@ def _stop_arm64(version: str) -> Tuple[Path, GdbResult, str]:
         return exe, GdbResult(proc.stdout, proc.returncode), log.read_text(errors="replace")
 
 
-CELLS = [("x86-64", v) for v in VERSIONS]
+CELLS = [("x86-64", v) for v in VERSIONS] + [("x86-64-cgo", v) for v in VERSIONS]
 if shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch"):
     CELLS += [("aarch64", v) for v in VERSIONS]
 _RUNS: Dict[Tuple[str, str], Tuple[Path, GdbResult, str]] = {}
@@ -83,7 +84,10 @@ _RUNS: Dict[Tuple[str, str], Tuple[Path, GdbResult, str]] = {}
 def stop(request):
     if request.param not in _RUNS:
         arch, version = request.param
-        _RUNS[request.param] = (_stop_x86 if arch == "x86-64" else _stop_arm64)(version)
+        if arch == "x86-64-cgo":  # sysstackcgo: the runtime maps memory through libc (runtime.callCgoMmap)
+            _RUNS[request.param] = _stop_x86(version, "sysstackcgo")
+        else:
+            _RUNS[request.param] = (_stop_x86 if arch == "x86-64" else _stop_arm64)(version)
     return request.param + _RUNS[request.param]
 
 
@@ -105,7 +109,7 @@ def test_goroutine_behind_the_system_stack(stop):
     assert j["thread"]["kind"] == "g0" and j["thread"]["on_system_stack"] and not j["thread"]["in_cgo"]
     cb = j["goroutine"]["created_by"]
     assert (cb["function"], cb["line"]) == ("main.main", src_line("go worker(8, done)"))
-    assert cb["file"].endswith("sysstack/main.go")
+    assert cb["file"].endswith("/main.go") and "/sysstack" in cb["file"]
 
 
 def test_frames_continue_through_systemstack_into_the_goroutine(stop):
@@ -116,7 +120,10 @@ def test_frames_continue_through_systemstack_into_the_goroutine(stop):
     k = names.index("runtime.systemstack")
     assert all(f["system_stack"] for f in go[:k + 1]) and not any(f["system_stack"] for f in go[k + 1:])
     assert names[k - 1] == "runtime.(*mheap).alloc.func1"
-    assert "runtime.sysMmap" in names[:k] and "runtime.(*mheap).grow" in names[:k]
+    assert ("runtime.callCgoMmap" if arch.endswith("cgo") else "runtime.sysMmap") in names[:k]
+    assert "runtime.mmap" in names[:k] and "runtime.(*mheap).grow" in names[:k]
+    if arch.endswith("cgo"):  # libc's mmap and cgo's x_cgo_mmap, from gdb's unwinder
+        assert [f["function"] for f in j["frames"] if f["kind"] == "native"][-1] == "x_cgo_mmap"
     assert names[k + 1:] == ["runtime.systemstack_switch", "runtime.(*mheap).alloc", "runtime.(*mcache).allocLarge",
                              "runtime.mallocgc", "runtime.makeslice", "main.processFile", "main.worker"]
     pf = go[names.index("main.processFile")]
@@ -128,7 +135,9 @@ def test_frames_continue_through_systemstack_into_the_goroutine(stop):
 
 def test_every_physical_frame_matches_go_addr2line(stop):
     arch, version, exe, res, out = stop
-    go = [f for f in res.json("c0")["frames"] if f["kind"] == "go"]
+    frames = res.json("c0")["frames"]
+    go = [f for f in frames if f["kind"] == "go"]
+    first_exact = frames[0]["kind"] == "go"  # else the first Go frame is a return address from C
     groups: List[List[dict]] = []
     for f in go:
         if groups and groups[-1][0]["pc"] == f["pc"]:
@@ -138,7 +147,7 @@ def test_every_physical_frame_matches_go_addr2line(stop):
     # The innermost frame is exact; the others are return addresses, and so is the sched pc (Go 1.23:
     # systemstack_switch+8, inside it; Go 1.19: its entry, looked up as is).
     switch = next(i for i, g in enumerate(groups) if g[0]["function"] == "runtime.systemstack_switch")
-    pcs = [g[0]["pc"] - (0 if i in (0, switch) else 1) for i, g in enumerate(groups)]
+    pcs = [g[0]["pc"] - (0 if (i == 0 and first_exact) or i == switch else 1) for i, g in enumerate(groups)]
     got = _addr2line(exe, pcs)
     for g, (fn, fl) in zip(groups, got):
         assert fn == g[-1]["function"], (fn, g)
