@@ -44,3 +44,51 @@ def test_source_derived_layouts_on_a_go119_process(tmp_path, claimed):
     assert j["caller"]["function"] == GPU + ".ExportSyncFile"
     assert j["unwind"]["complete"] and j["unwind"]["end_checked"]
     assert go_frames(j)
+
+
+# The Go 1.18/1.19 pclntab format (magic 0xfffffff0) on real Go 1.19.8 builds, in four link modes and on
+# arm64, against `go tool addr2line`. Go 1.23.4's addr2line is the reference: Go 1.19's own reads the
+# pcHeader's textStart from the file, which an internally linked PIE leaves to a dynamic relocation, and
+# names no function there.
+VARIANTS_119 = ["default", "pie", "external", "pie-external"]
+
+
+def _a2l(exe, pcs):
+    import os
+    import subprocess
+    from tests.support.toolchains import DEFAULT_GO, go_root
+    root = go_root(DEFAULT_GO)
+    out = subprocess.run([str(root / "bin" / "go"), "tool", "addr2line", str(exe)], timeout=300,
+                         input="".join("0x%x\n" % pc for pc in pcs), stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True, env=dict(os.environ, GOROOT=str(root))).stdout.splitlines()
+    res = []
+    for i in range(len(pcs)):
+        file, _, line = out[2 * i + 1].rpartition(":")
+        res.append((out[2 * i], file, int(line)))
+    return res
+
+
+@pytest.mark.parametrize("variant", VARIANTS_119 + ["arm64"])
+def test_go119_pclntab_matches_addr2line(variant):
+    import shutil
+    from gdb_rr_dmabuf.go_runtime.binary import GoBinary
+    from tests.support.toolchains import BUILD_VARIANTS
+    from tests.test_pclntab import fixture_funcs, normalized, ours, spread_pcs
+    if variant == "arm64":
+        exe = build_go("inlines", "1.19.8", env={"GOARCH": "arm64"}, cgo=False)
+    else:
+        kw = BUILD_VARIANTS[variant]
+        if kw.get("cgo") and shutil.which("gcc") is None:
+            pytest.skip("needs gcc")
+        exe = build_go("inlines", "1.19.8", **kw)
+    b = GoBinary.open(str(exe))
+    assert b.go_version == "go1.19.8"
+    tab = b.pclntab
+    assert tab.magic == 0xFFFFFFF0
+    funcs = fixture_funcs(tab)
+    assert len(funcs) >= 6
+    pcs = spread_pcs(tab)
+    for f in funcs:
+        pcs += [f.entry, (f.entry + f.end) // 2, f.end - 1]
+    bad = [(hex(pc), ours(tab, pc), normalized(w)) for pc, w in zip(pcs, _a2l(exe, pcs)) if ours(tab, pc) != normalized(w)]
+    assert not bad, bad[:5]

@@ -22,7 +22,7 @@ from gdb_rr_dmabuf.go_runtime.goroutines import (CurrentG, current_goroutine, re
 from gdb_rr_dmabuf.go_runtime.layouts import KNOWN, layout_for, parse_go_version
 from gdb_rr_dmabuf.target import ARCH_AARCH64, ARCH_X86_64, CoreTarget, MemoryTarget
 from tests.support.cores import ioctl_stop, make_core
-from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_go
+from tests.support.toolchains import DEFAULT_GO, SUPPORTED_GO, build_go
 
 BAD_FD = 9999  # the fd of every ioctl in the gstates fixture
 SYS_IOCTL = 16
@@ -210,7 +210,7 @@ def test_every_go_thread_of_the_process_has_its_own_m(name, flags):
 
 # Every supported release, default build --------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ALL_GO)
+@pytest.mark.parametrize("version", SUPPORTED_GO)
 def test_every_release_go_and_cgo(version):
     stop = get_stop(version, "go")
     cur, _, bias = analyse(stop)

@@ -14,7 +14,7 @@ from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.go_runtime import layouts
 from gdb_rr_dmabuf.go_runtime.layouts import (AGGREGATES, DWARF_RELEASES, G_STATUS, KNOWN, SOURCE_DERIVED,
                                               layout_for, layout_note, parse_go_version, status_name)
-from tests.support.toolchains import ALL_GO, build_go
+from tests.support.toolchains import SUPPORTED_GO, build_go
 
 ARCH_ENV = {"x86-64": None, "aarch64": {"GOARCH": "arm64"}}
 TYPES = {"g": "runtime.g", "m": "runtime.m", "gobuf": "runtime.gobuf", "stack": "runtime.stack"}
@@ -65,7 +65,7 @@ def dwarf_structs(path) -> Dict[str, Struct]:
     return found
 
 
-@pytest.fixture(scope="module", params=[(v, a) for v in ALL_GO for a in ARCH_ENV],
+@pytest.fixture(scope="module", params=[(v, a) for v in SUPPORTED_GO for a in ARCH_ENV],
                 ids=lambda p: "go%s-%s" % p)
 def probe(request):
     version, arch = request.param
@@ -149,7 +149,7 @@ def test_the_fields_goroutines_py_needs_are_everywhere():
 
 
 def test_every_release_is_dwarf_checked_or_marked_source_derived():
-    assert sorted(DWARF_RELEASES.values()) == sorted(ALL_GO)
+    assert sorted(DWARF_RELEASES.values()) == sorted(SUPPORTED_GO)
     assert {go for go, _ in KNOWN} == set(DWARF_RELEASES) | set(SOURCE_DERIVED)
     assert not set(DWARF_RELEASES) & set(SOURCE_DERIVED)
     for go in SOURCE_DERIVED:
@@ -194,7 +194,7 @@ def test_parse_go_version_unreadable(text):
 
 
 def test_layout_for_exact_release_has_no_warning():
-    for v in ALL_GO + ["1.18.10", "1.20.14"]:
+    for v in SUPPORTED_GO + ["1.18.10", "1.20.14"]:
         for arch, alias in (("x86-64", "amd64"), ("aarch64", "arm64")):
             lay, warn = layout_for("go" + v, arch)
             assert warn is None
