@@ -227,8 +227,8 @@ _SCHEDULER = ("runtime.schedule", "runtime.findRunnable", "runtime.findrunnable"
 def _why_no_goroutine(res, cur) -> str:
     names = [f.function for f in res.frames if f.function]
     if "runtime.rt0_go" in names:
-        return ("runtime start-up: the thread runs runtime.rt0_go on its system stack (g0) before the first "
-                "goroutine exists (m.curg is nil); these are g0's frames")
+        return ("runtime start-up: the thread runs runtime.rt0_go on its system stack (g0) before any goroutine "
+                "runs (m.curg is nil); these are g0's frames")
     if "runtime.sysmon" in names:
         return ("the thread is the runtime's sysmon monitor, which runs on its system stack (g0) with no goroutine; "
                 "these are g0's frames")
