@@ -169,8 +169,15 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     elif g.syscallsp:
         res = unw.unwind(g.syscallpc, g.syscallsp, None, g.stack_lo, g.stack_hi, depth=depth, innermost_exact=False)
     else:
+        fs = unw.func_at(g.sched_pc)
+        via_switch = fs is not None and fs.name == "runtime.systemstack_switch"
+        if via_switch and cur.kind == "g0":
+            # On g0 through runtime.systemstack, but g0's own frames could not be followed down to it (e.g.
+            # C called through asmcgocall on g0): the goroutine's frames from curg.sched still are.
+            rep.warnings.append("g0's frames between the native frames and runtime.systemstack could not be "
+                                "unwound; the goroutine's frames continue from its call of runtime.systemstack")
         res = unw.unwind(g.sched_pc, g.sched_sp, g.sched_lr or None, g.stack_lo, g.stack_hi, depth=depth,
-                         innermost_exact=False)
+                         innermost_exact=via_switch, from_sched=via_switch)
     rep.warnings.extend(res.warnings)
     rep.unwind_end_checked = res.end_checked
     rep.go = res.frames

@@ -162,3 +162,25 @@ def test_text_names_the_goroutine(stop):
     goid = int(re.search(r"^SYSSTACK GOID (\d+)$", out, re.M).group(1))
     assert text.startswith("goroutine %d [running]" % goid), text
     assert "main.processFile" in text and "Go unwind stopped" not in text
+
+
+def test_cgo_thread_creation_on_g0_continues_into_the_goroutine():
+    """runtime.main starts sysmon with systemstack(newm(...)); in a cgo program newm creates the thread
+    with pthread_create through asmcgocall on g0, where g0's Go frames cannot be followed (C called from
+    g0). The goroutine's frames still come from curg.sched: goroutine 1 in runtime.main, at the line of
+    its systemstack call (Go's addr2line), with a warning for the gap."""
+    exe = build_go("sysstackcgo", DEFAULT_GO)
+    res = run_gdb(["stop_syscall", "load_plugin", "run_commands"], exe,
+                  env={"GDBT_SYSCALL": "clone clone3", "GDBT_COND": ""}, commands=["go-callers --json"])
+    j = res.json("c0")
+    assert j["goroutine"]["id"] == 1 and j["thread"]["kind"] == "g0" and not j["thread"]["in_cgo"]
+    natives = [f["function"] for f in j["frames"] if f["kind"] == "native"]
+    assert any(n and "pthread_create" in n for n in natives), natives
+    go = [f for f in j["frames"] if f["kind"] == "go"]
+    assert [f["function"] for f in go] == ["runtime.systemstack_switch", "runtime.main"]
+    fn, fl = _addr2line(exe, [go[1]["pc"] - 1])[0]
+    assert fn == "runtime.main" and fl == "%s:%d" % (go[1]["file"], go[1]["line"])
+    src = Path(go[1]["file"]).read_text().splitlines()[go[1]["line"] - 1]
+    assert "systemstack(" in src, src
+    assert j["unwind"]["complete"] and j["unwind"]["end_checked"]
+    assert any("could not be unwound" in w for w in j["warnings"]), j["warnings"]

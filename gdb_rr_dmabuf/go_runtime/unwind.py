@@ -193,26 +193,11 @@ class GoUnwinder:
                 res.complete = True
                 res.stopped = f.name
                 return res
-            if f.name == "runtime.asmcgocall" and system_stack and self.arch == ARCH_X86_64:
-                pass  # handled below
-            elif f.name == "runtime.systemstack_switch" and from_sched and physical == 1:
+            if f.name == "runtime.systemstack_switch" and from_sched and physical == 1:
                 pass  # the frame systemstack left at the bottom of the goroutine's stack: go on through it
             elif f.name in _STACK_TOP:
                 res.stopped = "%s switches stacks" % f.name
                 return res
-            if f.name == "runtime.asmcgocall" and system_stack and self.arch == ARCH_X86_64:
-                # Called on g0 already (systemstack -> asmcgocall, e.g. the runtime's mmap through libc
-                # in a cgo program): its "nosave" path aligned SP and kept the entry SP in a slot next to
-                # a zeroed g slot (Go 1.21+: 0(SP) and 8(SP); 1.18-1.20: 40(SP) and 48(SP)); at the entry
-                # SP is asmcgocall's return address (its frame is $0).
-                nxt = self._asmcgocall_nosave(mem, sp, hi)
-                if nxt is None:
-                    res.stopped = "runtime.asmcgocall switches stacks"
-                    return res
-                pc, sp, lr = nxt
-                exact = False
-                leaf_step = False
-                continue
             if f.name in _SP_ALIGNING and not exact and self.arch == ARCH_X86_64:
                 # These runtime stubs (sys_linux_amd64.s) call C with SP aligned down to 16 and the SP
                 # their frame had saved at 0(SP): the pcsp table describes that saved SP.
@@ -255,20 +240,6 @@ class GoUnwinder:
             leaf_step = nsp == sp
             pc, sp, lr = ret, nsp, None
             exact = False
-
-
-    def _asmcgocall_nosave(self, mem: StackMemory, sp: int, hi: Optional[int]):
-        for save_off, g_off in ((0, 8), (40, 48)):
-            try:
-                entry, gslot = mem.u64(sp + save_off), mem.u64(sp + g_off)
-                if gslot != 0 or not (sp < entry <= sp + 4096) or (hi is not None and entry >= hi):
-                    continue
-                ret = mem.u64(entry)
-            except UserError:
-                continue
-            if self.func_at(ret) is not None:
-                return ret, entry + 8, None
-        return None
 
 
 def cut_native(frames: List[NativeFrame], unwinder: GoUnwinder) -> Tuple[List[StackFrame], Optional[NativeFrame]]:
