@@ -400,7 +400,7 @@ def damaged_runs():
     import tempfile
     from pathlib import Path
     from tests.support.gdbrun import run_gdb
-    hows = ["zero-tls", "zero-tls-bad-m", "curg-is-g0", "stack-hi"]
+    hows = ["zero-tls", "zero-tls-bad-m", "curg-is-g0", "stack-hi", "bad-fs-base"]
     exe = build_go("demo", DEFAULT_GO)
     with tempfile.TemporaryDirectory(prefix="damaged-") as tmp:
         log = Path(tmp) / "program.log"
@@ -423,9 +423,10 @@ def test_undamaged_is_the_programs_goroutine(damaged_runs):
     assert "runtime.asmcgocall" in bt  # gdb's own unwind reaches Go code
 
 
-def test_zeroed_tls_finds_g_where_asmcgocall_saved_it(damaged_runs):
+@pytest.mark.parametrize("how", ["zero-tls", "bad-fs-base"])
+def test_zeroed_tls_finds_g_where_asmcgocall_saved_it(damaged_runs, how):
     goid, good, _, runs = damaged_runs
-    j = runs["zero-tls"]
+    j = runs[how]
     assert j["thread"]["found_via"] == "stack" and j["thread"]["kind"] == "g0" and j["thread"]["in_cgo"]
     assert j["goroutine"]["id"] == goid
     assert [f["function"] for f in j["frames"]] == [f["function"] for f in good["frames"]]

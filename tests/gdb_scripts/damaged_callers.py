@@ -1,6 +1,7 @@
 # For tests: `damaged-go-callers HOW` runs go-callers' analysis at the current stop through a Target
 # that damages what the thread's registers and memory say (the target itself is never written), and
-# prints the JSON report. HOW: zero-tls (TLS g slot reads 0, R14 = 0), zero-tls-bad-m (and the M's
+# prints the JSON report. HOW: zero-tls (TLS g slot reads 0, R14 = 0), bad-fs-base (fs_base points at
+# unmapped memory, R14 = 0), zero-tls-bad-m (and the M's
 # g0/curg/gsignal fields read as garbage), curg-is-g0 (m.curg reads as m.g0), stack-hi (g.stack.hi reads
 # 0x100 higher).
 import json
@@ -61,6 +62,9 @@ class DamagedGoCallers(gdb.Command):
             if how == "zero-tls-bad-m":
                 for f in ("g0", "curg", "gsignal"):
                     mem[m + layout.m[f]] = struct.pack("<Q", 0x1234560)
+        elif how == "bad-fs-base":
+            rg["fs_base"] = 0x10000
+            rg["r14"] = 0
         elif how == "curg-is-g0":
             mem[m + layout.m["curg"]] = struct.pack("<Q", g0)
         elif how == "stack-hi":
