@@ -38,6 +38,8 @@ class CallersReport:
     go: List[StackFrame] = field(default_factory=list)
     unwind_stopped: str = ""
     complete: bool = False
+    unwind_end_checked: bool = False           # the last frame (goexit) was at the stack's top
+    no_goroutine: Optional[str] = None         # why the thread works for no goroutine (g0 frames shown)
     caller: Optional[StackFrame] = None
     warnings: List[str] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
@@ -64,7 +66,7 @@ def open_go_binary(target: Target):
 def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport:
     from .go_runtime.binary import load_bias
     from .go_runtime.goroutines import current_goroutine
-    from .go_runtime.layouts import layout_for
+    from .go_runtime.layouts import layout_for, layout_note
 
     binary = open_go_binary(target)
     pcln = binary.pclntab  # UserError when missing or corrupt
@@ -103,25 +105,62 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
             rep.warnings.append("pc 0x%x is in rr's syscall page and [sp] is unreadable" % pc)
     rep.native = native
 
-    cur = current_goroutine(target, binary, layout, bias)
+    cur = current_goroutine(target, binary, layout, bias, stack_candidates=_saved_g_slots(target, unw, first_go))
     rep.kind = cur.kind
     rep.on_system_stack = cur.on_system_stack
     rep.in_cgo = cur.in_cgo
     rep.found_via = cur.found_via
     rep.extra_m = bool(getattr(cur, "extra_m", False))
     rep.warnings.extend(cur.warnings)
+    note = layout_note(layout)
+    if note:
+        rep.notes.append(note)
     g = cur.g
     rep.goroutine = g
+    g0_start = _g0_start(unw, pc, sp, lr, first_go)
     if g is None:
         f = unw.func_at(pc)
-        if cur.kind == "no-go" and f is not None:
-            # Go code runs on this thread, so it has a g: it just could not be found or read.
+        if cur.kind == "no-go" and (f is not None or first_go is not None):
+            # Go code runs on this thread, so it has a g: it just could not be found or read. A Go frame
+            # in the native stack contradicts "a thread created by C".
             rep.kind = "unknown"
-            rep.warnings.append("the thread runs Go code (pc in %s) but its g could not be found or read: "
-                                "memory may be damaged" % f.name)
+            if f is not None:
+                rep.warnings.append("the thread runs Go code (pc in %s) but its g could not be found or read: "
+                                    "memory may be damaged" % f.name)
+            else:
+                gf = unw.func_at(first_go.pc)
+                rep.warnings.append("the native frames reach Go code (%s at 0x%x), so this is not a thread created "
+                                    "by C, but its g could not be found or read (TLS slot, fs_base or g register "
+                                    "damaged?)" % (gf.name if gf is not None else "?", first_go.pc))
+        elif cur.kind == "g0" and not rep.extra_m and cur.thread_g is not None and g0_start is not None:
+            # g0 with no goroutine (runtime start-up, the scheduler, an idle M): g0's frames, as Go's
+            # traceback shows them ("goroutine 0"), and why there is no goroutine.
+            tg = cur.thread_g
+            res = unw.unwind(g0_start[0], g0_start[1], g0_start[2], tg.stack_lo, tg.stack_hi, depth=depth,
+                             innermost_exact=g0_start[3], system_stack=True)
+            rep.go = res.frames
+            rep.unwind_stopped = res.stopped
+            rep.complete = res.complete
+            rep.warnings.extend(res.warnings)
+            rep.no_goroutine = _why_no_goroutine(res, cur)
         return rep
 
-    if not cur.on_system_stack and unw.func_at(pc) is not None:
+    g0_frames: List[StackFrame] = []
+    if (cur.kind == "g0" and not cur.in_cgo and cur.thread_g is not None and g0_start is not None
+            and not g.syscallsp):
+        # On g0 for the goroutine, not in a cgo call: runtime.systemstack (an mmap as the heap grows, a GC
+        # assist, ...). g0's frames down to runtime.systemstack, then the goroutine's from curg.sched, which
+        # systemstack saved (as runtime.systemstack_switch), like Go's traceback (funcID_systemstack).
+        tg = cur.thread_g
+        r0 = unw.unwind(g0_start[0], g0_start[1], g0_start[2], tg.stack_lo, tg.stack_hi, depth=depth,
+                        innermost_exact=g0_start[3], system_stack=True)
+        if r0.frames and r0.frames[-1].function == "runtime.systemstack":
+            g0_frames = r0.frames
+    if g0_frames:
+        res = unw.unwind(g.sched_pc, g.sched_sp, g.sched_lr or None, g.stack_lo, g.stack_hi,
+                         depth=max(1, depth - len(g0_frames)), innermost_exact=True, from_sched=True)
+        res.frames = g0_frames + res.frames
+    elif not cur.on_system_stack and unw.func_at(pc) is not None:
         # On the goroutine's own stack, in Go code: from the registers.
         res = unw.unwind(pc, sp, lr, g.stack_lo, g.stack_hi, depth=depth, innermost_exact=True)
     elif not cur.on_system_stack and first_go is not None and first_go.sp is not None:
@@ -130,8 +169,17 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     elif g.syscallsp:
         res = unw.unwind(g.syscallpc, g.syscallsp, None, g.stack_lo, g.stack_hi, depth=depth, innermost_exact=False)
     else:
+        fs = unw.func_at(g.sched_pc)
+        via_switch = fs is not None and fs.name == "runtime.systemstack_switch"
+        if via_switch and cur.kind == "g0":
+            # On g0 through runtime.systemstack, but g0's own frames could not be followed down to it (e.g.
+            # C called through asmcgocall on g0): the goroutine's frames from curg.sched still are.
+            rep.warnings.append("g0's frames between the native frames and runtime.systemstack could not be "
+                                "unwound; the goroutine's frames continue from its call of runtime.systemstack")
         res = unw.unwind(g.sched_pc, g.sched_sp, g.sched_lr or None, g.stack_lo, g.stack_hi, depth=depth,
-                         innermost_exact=False)
+                         innermost_exact=via_switch, from_sched=via_switch)
+    rep.warnings.extend(res.warnings)
+    rep.unwind_end_checked = res.end_checked
     rep.go = res.frames
     rep.unwind_stopped = res.stopped
     rep.complete = res.complete
@@ -145,6 +193,58 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
             rep.created_by = CreatedBy(outer.function or "?", outer.file, outer.line, g.gopc)
     rep.caller = pick_caller(rep.go)
     return rep
+
+
+def _saved_g_slots(target: Target, unw: GoUnwinder, first_go) -> List[int]:
+    """The g that runtime.asmcgocall saved on the system stack before calling C, when gdb's native
+    unwind reached asmcgocall: 8(SP) on amd64, 0(RSP) on arm64 (src/runtime/asm_*.s), at the sp of that
+    frame (both slots are read; current_goroutine validates whatever they hold)."""
+    if first_go is None or not first_go.sp:
+        return []
+    f = unw.func_at(first_go.pc)
+    if f is None or f.name not in ("runtime.asmcgocall", "runtime.asmcgocall_landingpad"):
+        return []
+    # asmcgocall's slots: Go 1.21+ g at 8(SP) on amd64, 0(RSP) on arm64; Go 1.18-1.20 amd64 at 48(SP)
+    # (a 64-byte area). Above landingpad's frame (Go 1.22+) is asmcgocall's: 8 bytes further.
+    base = first_go.sp + (8 if f.name == "runtime.asmcgocall_landingpad" else 0)
+    out = []
+    for off in (8, 0, 48, 40):
+        try:
+            out.append(target.read_u64(base + off))
+        except UserError:
+            pass
+    return out
+
+
+def _g0_start(unw: GoUnwinder, pc: int, sp: int, lr: Optional[int], first_go):
+    """(pc, sp, lr, exact) to unwind the thread's g0 stack from: the registers when pc is in Go code,
+    else gdb's first Go frame (a return address); None when neither is known."""
+    if unw.func_at(pc) is not None and sp:
+        return pc, sp, lr, True
+    if first_go is not None and first_go.sp:
+        return first_go.pc, first_go.sp, None, False
+    return None
+
+
+_SCHEDULER = ("runtime.schedule", "runtime.findRunnable", "runtime.findrunnable", "runtime.stopm",
+              "runtime.park_m", "runtime.mPark", "runtime.notesleep", "runtime.gcBgMarkWorker", "runtime.sysmon",
+              "runtime.templateThread", "runtime.startTheWorldWithSema", "runtime.stopTheWorldWithSema")
+
+
+def _why_no_goroutine(res, cur) -> str:
+    names = [f.function for f in res.frames if f.function]
+    if "runtime.rt0_go" in names:
+        return ("runtime start-up: the thread runs runtime.rt0_go on its system stack (g0) before any goroutine "
+                "runs (m.curg is nil); these are g0's frames")
+    if "runtime.sysmon" in names:
+        return ("the thread is the runtime's sysmon monitor, which runs on its system stack (g0) with no goroutine; "
+                "these are g0's frames")
+    hit = next((n for n in _SCHEDULER if n in names), None)
+    if hit is not None:
+        return ("the thread runs the scheduler on its system stack (g0) in %s and no goroutine is assigned to it "
+                "(m.curg is nil): an idle or spinning M; these are g0's frames" % hit)
+    return ("the thread runs runtime code on its system stack (g0) and m.curg is nil: it works for no goroutine; "
+            "these are g0's frames")
 
 
 def pick_caller(frames: List[StackFrame]) -> Optional[StackFrame]:

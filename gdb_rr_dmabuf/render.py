@@ -306,6 +306,8 @@ def callers_headline(rep) -> str:
         if rep.extra_m:
             return ("thread %s runs C code (a thread created by C that called into Go earlier; no goroutine is "
                     "running on it now)" % (rep.tid or "?"))
+        if getattr(rep, "no_goroutine", None):
+            return "thread %s runs no goroutine (%s)" % (rep.tid or "?", rep.no_goroutine)
         return "no goroutine found for thread %s" % (rep.tid or "?")
     head = "goroutine %d [%s]" % (g.goid, g.status_name)
     c = rep.caller
@@ -324,7 +326,7 @@ def callers_text(rep, style: Optional[Style] = None, source_lines: int = 0) -> s
     out: List[str] = []
     g = rep.goroutine
     head = callers_headline(rep)
-    if g is None and rep.kind not in ("no-go",) and not rep.extra_m:
+    if g is None and rep.kind not in ("no-go",) and not rep.extra_m and not getattr(rep, "no_goroutine", None):
         out.append(s(head, "bad"))
     else:
         out.extend(s(x, "title") for x in wrap(head, "", "    ", s.width))

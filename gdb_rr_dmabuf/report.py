@@ -28,7 +28,8 @@ def frame_json(f: Any) -> Dict[str, Any]:
     """FRAME."""
     return {"kind": f.kind, "function": f.function, "package": f.package, "module": f.module,
             "version": f.version, "file": f.file, "line": f.line, "pc": f.pc, "sp": f.sp,
-            "inlined": f.inlined, "objfile": f.objfile, "cgo_wrapper": f.cgo_wrapper, "std": f.std}
+            "inlined": f.inlined, "objfile": f.objfile, "cgo_wrapper": f.cgo_wrapper, "std": f.std,
+            "system_stack": f.system_stack}
 
 
 def why_json(rep: Any) -> Dict[str, Any]:
@@ -100,7 +101,8 @@ def callers_json(rep: Any) -> Dict[str, Any]:
                    "in_cgo": rep.in_cgo, "found_via": rep.found_via, "extra_m": rep.extra_m},
         "goroutine": None,
         "frames": [frame_json(f) for f in list(rep.native) + list(rep.go)],
-        "unwind": {"stopped": rep.unwind_stopped, "complete": rep.complete},
+        "unwind": {"stopped": rep.unwind_stopped, "complete": rep.complete, "end_checked": rep.unwind_end_checked},
+        "no_goroutine": rep.no_goroutine,
         "caller": frame_json(rep.caller) if rep.caller is not None else None,
         "warnings": rep.warnings,
         "notes": rep.notes,

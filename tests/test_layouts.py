@@ -12,9 +12,9 @@ import pytest
 
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.go_runtime import layouts
-from gdb_rr_dmabuf.go_runtime.layouts import (AGGREGATES, G_STATUS, KNOWN, SOURCE_RELEASES, layout_for,
-                                              parse_go_version, status_name)
-from tests.support.toolchains import ALL_GO, build_go
+from gdb_rr_dmabuf.go_runtime.layouts import (AGGREGATES, DWARF_RELEASES, G_STATUS, KNOWN, SOURCE_DERIVED,
+                                              layout_for, layout_note, parse_go_version, status_name)
+from tests.support.toolchains import SUPPORTED_GO, build_go
 
 ARCH_ENV = {"x86-64": None, "aarch64": {"GOARCH": "arm64"}}
 TYPES = {"g": "runtime.g", "m": "runtime.m", "gobuf": "runtime.gobuf", "stack": "runtime.stack"}
@@ -65,7 +65,7 @@ def dwarf_structs(path) -> Dict[str, Struct]:
     return found
 
 
-@pytest.fixture(scope="module", params=[(v, a) for v in ALL_GO for a in ARCH_ENV],
+@pytest.fixture(scope="module", params=[(v, a) for v in SUPPORTED_GO for a in ARCH_ENV],
                 ids=lambda p: "go%s-%s" % p)
 def probe(request):
     version, arch = request.param
@@ -135,20 +135,48 @@ def test_fields_that_exist_in_dwarf_are_in_the_table(probe):
 
 def test_the_fields_goroutines_py_needs_are_everywhere():
     need_g = {"stack.lo", "stack.hi", "stackguard0", "m", "sched", "syscallsp", "syscallpc", "atomicstatus",
-              "goid", "gopc", "startpc", "parentGoid", "waitreason", "lockedm"}
-    need_m = {"g0", "curg", "gsignal", "procid", "id", "ncgo", "incgo", "libcallsp"}
+              "goid", "gopc", "startpc", "waitreason", "lockedm"}
+    need_m = {"g0", "curg", "gsignal", "procid", "id", "ncgo", "incgo"}
     need_b = {"sp", "pc", "g", "lr", "bp"}
     for key, lay in KNOWN.items():
+        minor = int(key[0].split(".")[1])
         assert need_g <= set(lay.g), (key, need_g - set(lay.g))
         assert need_m <= set(lay.m), (key, need_m - set(lay.m))
         assert need_b <= set(lay.gobuf), (key, need_b - set(lay.gobuf))
-        assert ("syscallbp" in lay.g) == (int(key[0].split(".")[1]) >= 23), key
-        assert ("ret" in lay.gobuf) == (int(key[0].split(".")[1]) <= 24), key
+        assert ("syscallbp" in lay.g) == (minor >= 23), key
+        assert ("ret" in lay.gobuf) == (minor <= 24), key
+        assert ("parentGoid" in lay.g) == (minor >= 21), key  # "created by ... in goroutine N" is 1.21's
 
 
-def test_source_releases_are_the_supported_toolchains():
-    assert sorted(SOURCE_RELEASES.values()) == sorted(ALL_GO)
-    assert {go for go, _ in KNOWN} == set(SOURCE_RELEASES)
+def test_every_release_is_dwarf_checked_or_marked_source_derived():
+    assert sorted(DWARF_RELEASES.values()) == sorted(SUPPORTED_GO)
+    assert {go for go, _ in KNOWN} == set(DWARF_RELEASES) | set(SOURCE_DERIVED)
+    assert not set(DWARF_RELEASES) & set(SOURCE_DERIVED)
+    for go in SOURCE_DERIVED:
+        note = layout_note(KNOWN[(go, "x86-64")])
+        assert note and go in note and "not checked against DWARF" in note
+    for go in DWARF_RELEASES:
+        assert layout_note(KNOWN[(go, "x86-64")]) is None
+
+
+def test_source_derived_rows_agree_with_their_dwarf_checked_neighbour():
+    """1.18 and 1.20 are 1.19's layout (checked) for every field they name, except m.isextra (1.20 only)."""
+    ref = KNOWN[("1.19", "x86-64")]
+    for go in ("1.18", "1.20"):
+        lay = KNOWN[(go, "x86-64")]
+        for kind in ("g", "m", "gobuf"):
+            for name, off in getattr(lay, kind).items():
+                if (go, kind, name) == ("1.20", "m", "isextra"):
+                    assert off == ref.m["incgo"] + 1
+                    continue
+                assert getattr(ref, kind)[name] == off, (go, kind, name)
+
+
+def test_go119_gopc_is_not_where_121_keeps_it():
+    # The bug this table fixes: with 1.21's offsets, 1.19's g.gopc (296) is read at 280 (g.sigcode1).
+    assert layout_for("go1.19.8", "x86-64")[0].g["gopc"] == 296
+    assert layout_for("go1.21.13", "x86-64")[0].g["gopc"] == 280
+    assert "parentGoid" not in layout_for("go1.19.8", "aarch64")[0].g
 
 
 # layout_for -----------------------------------------------------------------------------------------
@@ -166,7 +194,7 @@ def test_parse_go_version_unreadable(text):
 
 
 def test_layout_for_exact_release_has_no_warning():
-    for v in ALL_GO:
+    for v in SUPPORTED_GO + ["1.18.10", "1.20.14"]:
         for arch, alias in (("x86-64", "amd64"), ("aarch64", "arm64")):
             lay, warn = layout_for("go" + v, arch)
             assert warn is None
@@ -184,9 +212,9 @@ def test_layout_for_goid_offset_by_release():
 
 
 def test_layout_for_older_release_uses_oldest_with_one_warning():
-    lay, warn = layout_for("go1.19.2", "x86-64")
-    assert lay.go == "1.21"
-    assert warn and "1.19" in warn and "older" in warn and "1.21" in warn
+    lay, warn = layout_for("go1.17.13", "x86-64")
+    assert lay.go == "1.18"
+    assert warn and "1.17" in warn and "older" in warn and "1.18" in warn
     assert "\n" not in warn and warn.count(";") == 1
 
 

@@ -198,9 +198,11 @@ class GdbTarget(Target):
                         sp = int(frame.read_register("sp")) & _MASK64
                     except (gdb.error, ValueError):
                         sp = None
-                    if (pc, sp) in seen:
+                    # (an inlined frame shares its pc and sp with the frame it is inlined into)
+                    key = (pc, sp, frame.type() == gdb.INLINE_FRAME)
+                    if key in seen:
                         break
-                    seen.add((pc, sp))
+                    seen.add(key)
                     name = frame.name()
                     sal = frame.find_sal()
                     fname = sal.symtab.filename if sal is not None and sal.symtab is not None else None

