@@ -300,3 +300,18 @@ def test_committed_data_is_what_the_generator_makes():
         assert committed.get(("new", inc), set()) <= ours, inc
         # what the generator makes now is in the data (credited to this group or an earlier one)
         assert all(n in names_for(v) for n, v in ours), inc
+
+
+@pytest.mark.parametrize("arch", ["x86-64", "aarch64"])
+def test_text_search_lookups_agree_with_a_full_parse(arch):
+    """names_for/values_of search the file's text; a full parse of the same file gives the same answers."""
+    by_value, by_name = {}, {}
+    for value, name, _sid, _hdr in names_mod._entries(arch):
+        by_value.setdefault(value, set()).add(name)
+        by_name.setdefault(name, set()).add(value)
+    for value, names in by_value.items():
+        assert names_for(value, arch) == sorted(names), hex(value)
+    for name, values in by_name.items():
+        assert sorted(names_mod.values_of(name, arch)) == sorted(values), name
+    for bad in ("", "drm.h", "x86-64", "@", "linux/dma-buf.h", "0xc0086202", "A B", "DMA_BUF_IOCTL_SYNC\n"):
+        assert value_of(bad, arch) is None, bad

@@ -362,8 +362,8 @@ PRELUDES = (
 # ioctls_sym.sh has a longer list of the same kind for the kernel tree).
 EXTRA_INCLUDES: Dict[str, Tuple[str, ...]] = {
     "linux/fs.h": ("linux/fiemap.h", "linux/blktrace_api.h"),
-    "asm-generic/ioctls.h": ("asm/termbits.h",),
-    "asm/ioctls.h": ("asm/termbits.h",),
+    "asm-generic/ioctls.h": ("asm/termbits.h", "linux/serial.h"),
+    "asm/ioctls.h": ("asm/termbits.h", "linux/serial.h"),
     "linux/atm_eni.h": ("linux/atmdev.h",), "linux/atm_he.h": ("linux/atmdev.h",),
     "linux/atm_zatm.h": ("linux/atmdev.h",), "linux/atm_nicstar.h": ("linux/atmdev.h",),
     "linux/atm_idt77105.h": ("linux/atmdev.h",), "linux/atmsvc.h": ("linux/atmioc.h",),

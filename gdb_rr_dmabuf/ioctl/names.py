@@ -6,12 +6,13 @@ Several names can share a number (driver-private DRM ioctls, V4L2 subdev aliases
 number of a request whose struct grew, DMA_BUF_IOCTL_IMPORT_SYNC_FILE = BINDER_SET_IDLE_TIMEOUT ...).
 names_for() returns all of them; narrow_by_link() picks by what the fd is, when /proc tells.
 
-The file is read once, on the first lookup, and only the part for the arch asked for is indexed.
+The file is read once, on the first lookup; lookups search its text (no index to build).
 """
 from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from typing import Dict, List, Optional, Tuple
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ioctl_names.txt")
@@ -22,10 +23,8 @@ ARCHES = ("x86-64", "aarch64")
 # headers, strace's tables, vendor sources.
 _PREFERENCE = ("old", "olddrm", "new", "newdrm", "strace", "nvidia")
 
-_TEXT: List[str] = []
+_PARTS: Dict[str, Tuple[str, ...]] = {}  # arch -> (the [all] section's text, the arch's section's text)
 _SOURCES: Dict[str, str] = {}
-_BY_VALUE: Dict[str, Dict[int, Tuple[str, ...]]] = {}
-_BY_NAME: Dict[str, Dict[str, Tuple[int, ...]]] = {}
 
 
 def _norm_arch(arch: str) -> str:
@@ -37,61 +36,90 @@ def _norm_arch(arch: str) -> str:
     return "x86-64"  # unknown arches fall back to the x86-64 numbers (the generic _IOC layout)
 
 
-def _lines() -> List[str]:
-    if not _TEXT:
+def _parts(arch: str) -> Tuple[str, ...]:
+    """The sections of the data file that hold arch's names, each starting with a newline. Lookups
+    search them with str.find: no index is built (the file is read once, about 130 kB)."""
+    a = _norm_arch(arch)
+    p = _PARTS.get(a)
+    if p is None:
         with open(DATA, "r", encoding="ascii") as f:
-            _TEXT.extend(f.read().splitlines())
-        for line in _TEXT:
+            text = f.read()
+        sections: Dict[str, str] = {}
+        head_end = text.find("\n[")
+        for line in text[:head_end].splitlines():
             if line.startswith("source "):
                 parts = line.split(" ", 2)
                 _SOURCES[parts[1]] = parts[2] if len(parts) > 2 else ""
-            elif line.startswith("["):
-                break
-    return _TEXT
+        pos = head_end
+        while pos >= 0:
+            close = text.find("]\n", pos)
+            name = text[pos + 2:close]
+            nxt = text.find("\n[", close)
+            sections[name] = text[close + 1:nxt + 1 if nxt >= 0 else len(text)]
+            pos = nxt
+        for arch_name in ARCHES:
+            _PARTS[arch_name] = (sections.get("all", "\n"), sections.get(arch_name, "\n"))
+        p = _PARTS[a]
+    return p
 
 
-def _entries(arch: str):
-    """(number, name, source id, header) of the shared section and of arch's own."""
-    want = ("[all]", "[%s]" % arch)
-    on = False
-    sid = hdr = ""
-    for line in _lines():
-        c = line[:1]
-        if c == "[":
-            on = line in want
-        elif not on or c == "#":
-            continue
-        elif c == "@":
-            _at, sid, hdr = line.split(" ", 2)
-        elif line:
-            yield int(line[:8], 16), line[9:], sid, hdr
+def _group(part: str, pos: int) -> Tuple[str, str]:
+    """(source id, header) of the group the line at pos belongs to."""
+    at = part.rfind("\n@ ", 0, pos + 1)
+    if at < 0:
+        return "", ""
+    line = part[at + 3:part.find("\n", at + 1)]
+    sid, _sp, hdr = line.partition(" ")
+    return sid, hdr
 
 
-def _index(arch: str) -> Dict[int, Tuple[str, ...]]:
-    a = _norm_arch(arch)
-    t = _BY_VALUE.get(a)
-    if t is None:
-        by_value: Dict[int, List[str]] = {}
-        by_name: Dict[str, List[Tuple[int, int]]] = {}
-        rank = {s: i for i, s in enumerate(_PREFERENCE)}
-        for value, name, sid, _hdr in _entries(a):
-            by_value.setdefault(value, []).append(name)
-            by_name.setdefault(name, []).append((rank.get(sid, len(rank)), value))
-        t = {v: tuple(sorted(set(n))) for v, n in by_value.items()}
-        _BY_NAME[a] = {n: tuple(v for _r, v in sorted(set(vs))) for n, vs in by_name.items()}
-        _BY_VALUE[a] = t
-    return t
+def _lines_of_value(v: int, arch: str):
+    key = "\n%08x " % (int(v) & 0xFFFFFFFF)
+    for part in _parts(arch):
+        i = part.find(key)
+        while i >= 0:
+            end = part.find("\n", i + 1)
+            yield part, i, part[i + len(key):end]
+            i = part.find(key, end)
+
+
+def _lines_of_name(name: str, arch: str):
+    key = " %s\n" % name
+    if not name or any(c in name for c in " \n@["):
+        return
+    for part in _parts(arch):
+        i = part.find(key)
+        while i >= 0:
+            start = part.rfind("\n", 0, i)
+            if i - start == 9 and part[start + 1] != "@":  # a `NUMBER NAME` line, not a group's header
+                yield part, start, int(part[start + 1:i], 16)
+            i = part.find(key, i + 1)
+
+
+@lru_cache(maxsize=2048)
+def _names(value: int, arch: str) -> Tuple[str, ...]:
+    return tuple(sorted({name for _p, _i, name in _lines_of_value(value, arch)}))
+
+
+@lru_cache(maxsize=2048)
+def _values(name: str, arch: str) -> Tuple[int, ...]:
+    rank = {s: i for i, s in enumerate(_PREFERENCE)}
+    found = sorted({(rank.get(_group(part, i)[0], len(rank)), v) for part, i, v in _lines_of_name(name, arch)})
+    out: List[int] = []
+    for _r, v in found:
+        if v not in out:
+            out.append(v)
+    return tuple(out)
 
 
 def names_for(value: int, arch: str = "x86-64") -> List[str]:
     """Every known name with this request number (value taken mod 2**32), sorted; [] if none."""
-    return list(_index(arch).get(int(value) & 0xFFFFFFFF, ()))
+    return list(_names(int(value) & 0xFFFFFFFF, _norm_arch(arch)))
 
 
 def values_of(name: str, arch: str = "x86-64") -> List[int]:
     """Every number known for a name (several where its struct grew), in value_of()'s order."""
-    _index(arch)
-    return list(_BY_NAME[_norm_arch(arch)].get(name, ()))
+    return list(_values(str(name), _norm_arch(arch)))
 
 
 def value_of(name: str, arch: str = "x86-64") -> Optional[int]:
@@ -104,10 +132,22 @@ def value_of(name: str, arch: str = "x86-64") -> Optional[int]:
 
 def sources_for(value: int, arch: str = "x86-64") -> List[Tuple[str, str, str]]:
     """(name, source, header) for every name of this number: where each name comes from."""
-    v = int(value) & 0xFFFFFFFF
-    a = _norm_arch(arch)
-    out = [(name, _SOURCES.get(sid, sid), hdr) for val, name, sid, hdr in _entries(a) if val == v]
+    out = set()
+    for part, i, name in _lines_of_value(value, arch):
+        sid, hdr = _group(part, i)
+        out.add((name, _SOURCES.get(sid, sid), hdr))
     return sorted(out)
+
+
+def _entries(arch: str):
+    """Every (number, name, source id, header) of arch (for tests and tools; slow)."""
+    for part in _parts(arch):
+        sid = hdr = ""
+        for line in part.splitlines():
+            if line.startswith("@ "):
+                sid, _sp, hdr = line[2:].partition(" ")
+            elif line and not line.startswith("#"):
+                yield int(line[:8], 16), line[9:], sid, hdr
 
 
 # fd link (readlink /proc/PID/fd/N) -> name prefixes that apply to such an fd.
