@@ -101,6 +101,12 @@ def test_narrow_by_link_other_families():
     assert narrow_by_link(["DRM_IOCTL_A", "X_Y"], "/dev/dri/card0") == ["DRM_IOCTL_A"]
     assert narrow_by_link(["UDMABUF_CREATE", "X_Y"], "/dev/udmabuf") == ["UDMABUF_CREATE"]
     assert narrow_by_link(["DMA_HEAP_IOCTL_ALLOC", "X_Y"], "/dev/dma_heap/system") == ["DMA_HEAP_IOCTL_ALLOC"]
+    # 0x5402 is TCSETS and OSS's SNDCTL_TMR_START: a terminal says which, a sequencer the other
+    assert names_for(0x5402) == ["SNDCTL_TMR_START", "TCSETS"]
+    assert narrow_by_link(names_for(0x5402), "/dev/pts/3") == ["TCSETS"]
+    assert narrow_by_link(names_for(0x5402), "/dev/ttyS0") == ["TCSETS"]
+    assert narrow_by_link(names_for(0x5402), "/dev/sequencer") == ["SNDCTL_TMR_START"]
+    assert narrow_by_link(names_for(0x5402), "socket:[1234]") == ["SNDCTL_TMR_START", "TCSETS"]
 
 
 def _data_pairs(arch):

@@ -159,14 +159,20 @@ _LINK_RULES = (
     (re.compile(r"^/dev/udmabuf$"), ("UDMABUF_",)),
     (re.compile(r"^/dev/dma_heap/"), ("DMA_HEAP_",)),
     (re.compile(r"^/dev/nvidia(ctl|\d+)$"), ("NV_ESC_",)),
+    # terminals: termios requests, not OSS's sequencer timer ones of the same numbers (0x5402 TCSETS =
+    # SNDCTL_TMR_START, 0x5403 TCSETSW = SNDCTL_TMR_STOP ...)
+    (re.compile(r"^/dev/(pts/\d+|ptmx|tty\w*|console)$"), ("TC", "TIOC", "FIO")),
+    (re.compile(r"^/dev/(sequencer2?|music|dsp\d*|mixer\d*|audio\d*)$"), ("SNDCTL_", "SOUND_", "SNDRV_")),
+    (re.compile(r"^/dev/snd/"), ("SNDRV_",)),
 )
 
 
 def narrow_by_link(names: List[str], fd_link: Optional[str]) -> List[str]:
     """Keep the names that fit the fd's /proc link: anon_inode:dmabuf or /dmabuf:NAME -> DMA_BUF_*,
     binder -> BINDER_*, anon_inode:sync_file -> SYNC_IOC_*, /dev/dri/* -> DRM_*, /dev/udmabuf ->
-    UDMABUF_*, /dev/dma_heap/* -> DMA_HEAP_*, /dev/nvidiactl and /dev/nvidiaN -> NV_ESC_*. Unchanged
-    when no rule applies or none would be left."""
+    UDMABUF_*, /dev/dma_heap/* -> DMA_HEAP_*, /dev/nvidiactl and /dev/nvidiaN -> NV_ESC_*, terminals
+    -> TC*/TIOC*/FIO*, OSS devices -> SNDCTL_*/SOUND_*, /dev/snd/* -> SNDRV_*. Unchanged when no rule
+    applies or none would be left."""
     if not fd_link or len(names) < 2:
         return list(names)
     for pattern, prefixes in _LINK_RULES:
