@@ -187,6 +187,8 @@ def _scan_roots(inc: Path, arch: str) -> List[Tuple[str, Path]]:
 
 
 def make_trees(new: Path, cross: Path, only_arches: Sequence[str]) -> List[Tree]:
+    """The header trees, per arch: sid's kernel headers, sid's libdrm, Debian 12's kernel headers,
+    Debian 12's libdrm (the host's; the same files for both arches)."""
     trees: List[Tree] = []
     newv = _deb_versions(new)
     crossv = _deb_versions(cross)
@@ -194,40 +196,39 @@ def make_trees(new: Path, cross: Path, only_arches: Sequence[str]) -> List[Tree]
     new_drm = new_inc / "libdrm"
     old_drm = Path("/usr/include/libdrm")
     for arch in only_arches:
+        trip = TRIPLET[arch]
         if arch == "x86-64":
             cc = ["gcc"]
-            libc: List[Path] = []  # the host's own glibc headers (the compiler's default)
-            old_inc, old_asm_parent = Path("/usr/include"), Path("/usr/include")
+            libc: List[Path] = []  # the host's own glibc headers (the compiler's defaults)
+            old_incs = [Path("/usr/include") / trip, Path("/usr/include")]
+            old_roots = _old_roots(Path("/usr/include"), arch)
             old_label = "linux-libc-dev %s (Debian 12)" % _dpkg_version("linux-libc-dev")
         else:
             cc = _cross_cc(cross)
-            libc = [cross / "usr" / "aarch64-linux-gnu" / "include"]
-            old_inc = old_asm_parent = cross / "usr" / "aarch64-linux-gnu" / "include"
+            sysroot = cross / "usr" / "aarch64-linux-gnu" / "include"  # glibc and Debian 12's kernel headers
+            libc = [sysroot]
+            old_incs = [sysroot]
+            old_roots = _old_roots(sysroot, arch)
             old_label = "linux-libc-dev-arm64-cross %s (Debian 12)" % crossv.get("linux-libc-dev-arm64-cross", "?")
-            cc = cc + ["-isystem", str(cross / "usr" / "lib" / "gcc-cross" / "aarch64-linux-gnu")]
-            cc = cc[:-2]
-        trip = TRIPLET[arch]
         new_incs = [new_inc / trip, new_inc] + libc
         trees.append(Tree("new", "linux-libc-dev %s (Debian sid)" % newv.get("linux-libc-dev", "?"), arch, cc,
                           _scan_roots(new_inc, arch), new_incs))
         trees.append(Tree("newdrm", "libdrm-dev %s (Debian sid)" % newv.get("libdrm-dev", "?"), arch, cc,
                           [("", new_drm)], [new_drm] + new_incs, drm_only=True))
-        old_incs = ([old_inc / trip] if (old_inc / trip).is_dir() else []) + [old_inc] + libc
-        if arch == "aarch64":
-            old_incs = [old_inc]
-        trees.append(Tree("old", old_label, arch, cc, _scan_roots(old_inc, arch) if arch == "aarch64"
-                          else _old_x86_roots(), old_incs))
+        trees.append(Tree("old", old_label, arch, cc, old_roots, old_incs))
         trees.append(Tree("olddrm", "libdrm-dev %s (Debian 12)" % _dpkg_version("libdrm-dev"), arch, cc,
                           [("", old_drm)], [old_drm] + old_incs, drm_only=True))
-        del old_asm_parent
     return trees
 
 
-def _old_x86_roots() -> List[Tuple[str, Path]]:
-    inc = Path("/usr/include")
+def _old_roots(inc: Path, arch: str) -> List[Tuple[str, Path]]:
+    """Debian 12's kernel header directories (the same include dirs also hold glibc's own headers,
+    which are not scanned; scsi/ is glibc's copy of the kernel's)."""
     roots = [(n, inc / n) for n in ("linux", "asm-generic", "misc", "mtd", "rdma", "scsi", "sound", "video", "xen",
                                     "drm") if (inc / n).is_dir()]
-    asm = inc / "x86_64-linux-gnu" / "asm"
+    asm = inc / TRIPLET[arch] / "asm"
+    if not asm.is_dir():
+        asm = inc / "asm"
     if asm.is_dir():
         roots.append(("asm", asm))
     return roots
@@ -717,11 +718,7 @@ def generate(trees: Sequence[Tree], strace: Optional[Path], nvidia: Optional[Pat
     stats: Dict[str, object] = {"dropped": {}}
     for key in SOURCE_ORDER[:4]:
         for tree in [t for t in trees if t.key == key]:
-            labels[tree.key] = tree.label if tree.arch == "x86-64" or tree.key not in labels else labels[tree.key]
-            if tree.key == "old":
-                labels["old"] = "Debian 12 uapi headers: linux-libc-dev %s (x86-64), linux-libc-dev-arm64-cross %s (aarch64)" % (
-                    _dpkg_version("linux-libc-dev"), _deb_versions(Path(tree.include[0]).parents[2]).get(
-                        "linux-libc-dev-arm64-cross", "?") if tree.arch == "aarch64" else "?")
+            labels.setdefault(tree.key, tree.label)
             got, dropped = compile_tree(tree, jobs, verbose)
             stats["dropped"][(tree.arch, tree.key)] = dropped  # type: ignore[index]
             for name, (val, hdr) in got.items():
