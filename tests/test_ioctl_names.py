@@ -321,3 +321,31 @@ def test_text_search_lookups_agree_with_a_full_parse(arch):
         assert sorted(names_mod.values_of(name, arch)) == sorted(values), name
     for bad in ("", "drm.h", "x86-64", "@", "linux/dma-buf.h", "0xc0086202", "A B", "DMA_BUF_IOCTL_SYNC\n"):
         assert value_of(bad, arch) is None, bad
+
+
+def test_aarch64_table_against_the_cross_compiler(tmp_path):
+    """The sample's requests for aarch64, from the aarch64 cross compiler (unpacked by
+    `tools/gen_ioctl_names.py fetch`; skipped without it) and Debian 12's arm64 headers: the numbers
+    are read from the assembly gcc writes (nothing is linked or run)."""
+    cross = REPO / ".cache" / "ioctl-names" / "cross"
+    gccs = sorted((cross / "usr" / "bin").glob("aarch64-linux-gnu-gcc-[0-9]*"))
+    gccs = [g for g in gccs if re.search(r"gcc-\d+$", g.name)]
+    if not gccs:
+        pytest.skip("no aarch64 cross compiler in %s (tools/gen_ioctl_names.py fetch)" % cross)
+    ver = gccs[0].name.rsplit("-", 1)[1]
+    sample = (REPO / "tests" / "fixtures" / "c" / "ioctl_names_sample.c").read_text()
+    names = re.findall(r"^\s*P\((\w+)\);", sample, re.M)
+    includes = "".join(l + "\n" for l in sample.splitlines() if l.startswith("#include"))
+    (tmp_path / "libdrm").symlink_to("/usr/include/libdrm")
+    c = tmp_path / "a.c"
+    c.write_text(includes + "const unsigned int v_[] = {\n" + "".join("(unsigned)(%s),\n" % n for n in names) + "};\n")
+    s = tmp_path / "a.s"
+    subprocess.run([str(gccs[0]), "-nostdinc", "-isystem", str(cross / "usr/lib/gcc-cross/aarch64-linux-gnu" / ver / "include"),
+                    "-isystem", str(cross / "usr/aarch64-linux-gnu/include"), "-isystem", str(tmp_path),
+                    "-S", "-O0", "-w", "-o", str(s), str(c)], check=True)
+    vals = [int(x, 0) & 0xFFFFFFFF for x in re.findall(r"^\s*\.word\s+(-?\w+)", s.read_text(), re.M)]
+    assert len(vals) == len(names) == 52
+    for name, value in zip(names, vals):
+        assert name in names_for(value, "aarch64"), (name, hex(value))
+        assert value_of(name, "aarch64") == value, name
+    assert dict(zip(names, vals))["KVM_GET_REGS"] != value_of("KVM_GET_REGS", "x86-64")

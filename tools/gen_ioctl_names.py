@@ -157,6 +157,7 @@ class Tree:
         self.scan_roots = scan_roots  # (include prefix, directory) pairs to scan
         self.include = include    # -isystem directories, first wins
         self.drm_only = drm_only
+        self.after: List[Path] = []  # -idirafter directories (the drm/ shim for Debian 12 amd64)
 
 
 def _cross_cc(cross: Path) -> List[str]:
@@ -216,9 +217,24 @@ def make_trees(new: Path, cross: Path, only_arches: Sequence[str]) -> List[Tree]
         trees.append(Tree("newdrm", "libdrm-dev %s (Debian sid)" % newv.get("libdrm-dev", "?"), arch, cc,
                           [("", new_drm)], [new_drm] + new_incs, drm_only=True))
         trees.append(Tree("old", old_label, arch, cc, old_roots, old_incs))
+        if not (old_incs[-1] / "drm" / "drm.h").is_file():
+            trees[-1].after.append(_drm_shim(old_drm))
         trees.append(Tree("olddrm", "libdrm-dev %s (Debian 12)" % _dpkg_version("libdrm-dev"), arch, cc,
                           [("", old_drm)], [old_drm] + old_incs, drm_only=True))
     return trees
+
+
+def _drm_shim(libdrm: Path) -> Path:
+    """drm/<x>.h -> libdrm's <x>.h: Debian 12's amd64 linux-libc-dev leaves drm/ to libdrm-dev (as
+    /usr/include/libdrm), but its linux/kfd_ioctl.h and others include <drm/drm.h>."""
+    import atexit
+    import shutil
+    d = Path(tempfile.mkdtemp(prefix="ioctl-drm-shim"))
+    atexit.register(shutil.rmtree, str(d), True)
+    (d / "drm").mkdir()
+    for h in libdrm.glob("*.h"):
+        (d / "drm" / h.name).write_text("#include <%s>\n" % h)
+    return d
 
 
 def _old_roots(inc: Path, arch: str) -> List[Tuple[str, Path]]:
@@ -424,6 +440,8 @@ def _compile(tree: Tree, inc: str, prelude: str, names: Sequence[str], workdir: 
     argv = list(tree.cc) + ["-std=gnu11", "-w", "-O0", "-S", "-D__EXPORTED_HEADERS__"]
     for d in tree.include:
         argv += ["-isystem", str(d)]
+    for d in tree.after:
+        argv += ["-idirafter", str(d)]
     argv += ["-o", str(s), str(c)]
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     if proc.returncode == 0:
