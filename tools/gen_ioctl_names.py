@@ -34,15 +34,14 @@ driver's headers for each arch.
 Usage:
   tools/gen_ioctl_names.py fetch [--cache DIR]      download and unpack the header packages and the
                                                     aarch64 cross compiler (.debs, nothing installed)
-  tools/gen_ioctl_names.py generate [--new DIR] [--new-drm DIR] [--cross DIR] [--strace DIR]
-                                    [--nvidia DIR] [--out FILE] [-v]
-The defaults are the unpacked packages under .cache/ioctl-names/ (`fetch`), /work-style mirrors given
-by --strace/--nvidia (a git dir or a source tree; left out when not given).
+  tools/gen_ioctl_names.py generate [--new DIR] [--cross DIR] [--strace DIR]
+                                    [--nvidia DIR] [--out FILE] [-j N] [-v]
+--new and --cross default to the packages `fetch` unpacked under .cache/ioctl-names/; --strace and
+--nvidia take a git dir (read at HEAD) or a source tree, and their source is left out when not given.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -582,19 +581,6 @@ def read_strace_tables(src: SourceFiles, arch: str) -> List[Tuple[str, str, int,
                 dirv |= _DIRS[part]
             code = (dirv << 30) | (_strace_int(size) << 16) | _strace_int(tnr)
             out.append((hdr, name, code & 0xFFFFFFFF, rel))
-    return out
-
-
-def strace_pairs(src: SourceFiles, arch: str) -> Dict[str, Tuple[int, str, str]]:
-    """name -> (number, header, table) as strace keeps them: one number per name, the first by
-    (name, header) with asm/ before asm-generic/ (ioctlsort.c's order)."""
-    def order(e: Tuple[str, str, int, str]) -> Tuple[str, int, str]:
-        hdr = e[0]
-        return (e[1], 0 if hdr.startswith("asm/") else 1 if hdr.startswith("asm-generic/") else 0, hdr)
-    out: Dict[str, Tuple[int, str, str]] = {}
-    for hdr, name, code, rel in sorted(read_strace_tables(src, arch), key=order):
-        if name not in out:
-            out[name] = (code, hdr, rel)
     return out
 
 
