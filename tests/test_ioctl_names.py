@@ -359,3 +359,31 @@ def test_aarch64_table_against_the_cross_compiler(tmp_path):
         assert name in names_for(value, "aarch64"), (name, hex(value))
         assert value_of(name, "aarch64") == value, name
     assert dict(zip(names, vals))["KVM_GET_REGS"] != value_of("KVM_GET_REGS", "x86-64")
+
+
+def test_size_argument_macros_match_the_headers(tmp_path):
+    """Requests whose size is a macro argument (HIDIOCGFEATURE(len), EVIOCGBIT(ev, len) ...): the list in
+    names.py is every function-like _IOC define of those headers, and gcc's numbers get those names."""
+    import re
+    import subprocess
+    from gdb_rr_dmabuf.ioctl import names as N
+    found = set()
+    for hdr in sorted({h for *_x, h in N._SIZED}):
+        text = open("/usr/include/" + hdr).read()
+        found |= set(re.findall(r"^#define\s+(\w+)\((?:ev,\s*)?len\)\s+_IOC\(", text, re.M))
+    assert found == {n for n, *_x in N._SIZED}
+    calls = [("HIDIOCGFEATURE(64)", "HIDIOCGFEATURE(64)"), ("HIDIOCSFEATURE(9)", "HIDIOCSFEATURE(9)"),
+             ("HIDIOCGRAWNAME(256)", "HIDIOCGRAWNAME(256)"), ("EVIOCGNAME(255)", "EVIOCGNAME(255)"),
+             ("EVIOCGBIT(0, 4)", "EVIOCGBIT(0, 4)"), ("EVIOCGBIT(3, 64)", "EVIOCGBIT(3, 64)"),
+             ("EVIOCGKEY(96)", "EVIOCGKEY(96)"), ("JSIOCGNAME(128)", "JSIOCGNAME(128)")]
+    src = tmp_path / "sized.c"
+    src.write_text("#include <stdio.h>\n#include <linux/hidraw.h>\n#include <linux/input.h>\n"
+                   "#include <linux/joystick.h>\nint main(void){\n" +
+                   "".join('printf("%%lu\\n", (unsigned long)(%s));\n' % c for c, _n in calls) + "return 0;}\n")
+    exe = tmp_path / "sized"
+    subprocess.run(["gcc", "-o", str(exe), str(src)], check=True)
+    values = [int(x) for x in subprocess.run([str(exe)], stdout=subprocess.PIPE, check=True,
+                                             universal_newlines=True).stdout.split()]
+    for (c, name), v in zip(calls, values):
+        assert name in N.names_for(v), (c, hex(v), N.names_for(v))
+    assert N.names_for(0xC0404807) == ["HIDIOCGFEATURE(64)"]  # rr issue #3804's line

@@ -21,9 +21,9 @@ DATA = REPO / "tests" / "data" / "rr_lines" / "lines.json"
 TABLE = REPO / "gdb_rr_dmabuf" / "rr_ioctls.json"
 MASTER = "rr master 2026-08-17 5c202cd8"
 
-# Names the current name tables do not have (plain-number socket/tty defines, HIDIOCGFEATURE(len));
-# helper D's tables (issue 8, item 1) add them. Set to True once those tables are merged.
-EXPECT_NEW_NAMES = os.environ.get("GDBT_EXPECT_NEW_NAMES") == "1"
+# Every request of the collected lines has a name in gdb_rr_dmabuf/ioctl/ioctl_names.txt (plain-number
+# socket/tty defines and HIDIOCGFEATURE(len) included), so each must be named.
+EXPECT_NEW_NAMES = True
 NEW_NAMES = {"SIOCOUTQNSD", "SIOCADDMULTI", "SIOCGMIIPHY", "SIOCGMIIREG", "FIONBIO", "SIOCGIFBR",
              "HIDIOCGFEATURE(64)"}
 

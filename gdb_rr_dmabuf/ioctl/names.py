@@ -112,9 +112,51 @@ def _values(name: str, arch: str) -> Tuple[int, ...]:
     return tuple(out)
 
 
+# Requests whose size is a macro argument (`#define HIDIOCGFEATURE(len) _IOC(_IOC_WRITE|_IOC_READ, 'H',
+# 0x07, len)`): no table can list every size, so they are named from (dir, type, nr) with the size
+# the number carries, as "HIDIOCGFEATURE(64)". (name, dir, type, first nr, last nr, header); EVIOCGBIT's
+# nr is 0x20 + the event type. tests/test_ioctl_names.py checks this list against the headers'
+# function-like _IOC defines and the numbers against gcc.
+_SIZED = (
+    ("HIDIOCGRAWNAME", 2, 0x48, 0x04, 0x04, "linux/hidraw.h"),
+    ("HIDIOCGRAWPHYS", 2, 0x48, 0x05, 0x05, "linux/hidraw.h"),
+    ("HIDIOCSFEATURE", 3, 0x48, 0x06, 0x06, "linux/hidraw.h"),
+    ("HIDIOCGFEATURE", 3, 0x48, 0x07, 0x07, "linux/hidraw.h"),
+    ("HIDIOCGRAWUNIQ", 2, 0x48, 0x08, 0x08, "linux/hidraw.h"),
+    ("HIDIOCSINPUT", 3, 0x48, 0x09, 0x09, "linux/hidraw.h"),
+    ("HIDIOCGINPUT", 3, 0x48, 0x0A, 0x0A, "linux/hidraw.h"),
+    ("HIDIOCSOUTPUT", 3, 0x48, 0x0B, 0x0B, "linux/hidraw.h"),
+    ("HIDIOCGOUTPUT", 3, 0x48, 0x0C, 0x0C, "linux/hidraw.h"),
+    ("EVIOCGNAME", 2, 0x45, 0x06, 0x06, "linux/input.h"),
+    ("EVIOCGPHYS", 2, 0x45, 0x07, 0x07, "linux/input.h"),
+    ("EVIOCGUNIQ", 2, 0x45, 0x08, 0x08, "linux/input.h"),
+    ("EVIOCGPROP", 2, 0x45, 0x09, 0x09, "linux/input.h"),
+    ("EVIOCGMTSLOTS", 2, 0x45, 0x0A, 0x0A, "linux/input.h"),
+    ("EVIOCGKEY", 2, 0x45, 0x18, 0x18, "linux/input.h"),
+    ("EVIOCGLED", 2, 0x45, 0x19, 0x19, "linux/input.h"),
+    ("EVIOCGSND", 2, 0x45, 0x1A, 0x1A, "linux/input.h"),
+    ("EVIOCGSW", 2, 0x45, 0x1B, 0x1B, "linux/input.h"),
+    ("EVIOCGBIT", 2, 0x45, 0x20, 0x3F, "linux/input.h"),
+    ("JSIOCGNAME", 2, 0x6A, 0x13, 0x13, "linux/joystick.h"),
+)
+
+
+def sized_names(value: int) -> List[str]:
+    """Names of a request whose size is a macro argument: ["HIDIOCGFEATURE(64)"]; [] if none."""
+    v = int(value) & 0xFFFFFFFF
+    d, t, nr, size = v >> 30, (v >> 8) & 0xFF, v & 0xFF, (v >> 16) & 0x3FFF
+    out = []
+    for name, dr, ty, lo, hi, _hdr in _SIZED:
+        if d == dr and t == ty and lo <= nr <= hi:
+            out.append("%s(%d, %d)" % (name, nr - lo, size) if hi > lo else "%s(%d)" % (name, size))
+    return out
+
+
 def names_for(value: int, arch: str = "x86-64") -> List[str]:
-    """Every known name with this request number (value taken mod 2**32), sorted; [] if none."""
-    return list(_names(int(value) & 0xFFFFFFFF, _norm_arch(arch)))
+    """Every known name with this request number (value taken mod 2**32), sorted; [] if none. A number
+    the tables lack but a size-argument macro makes (HIDIOCGFEATURE(64)) gets that macro's name."""
+    found = list(_names(int(value) & 0xFFFFFFFF, _norm_arch(arch)))
+    return found or sized_names(value)
 
 
 def values_of(name: str, arch: str = "x86-64") -> List[int]:
