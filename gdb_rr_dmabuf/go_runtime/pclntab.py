@@ -136,8 +136,8 @@ def go_minor(version: Optional[str]) -> Optional[int]:
     """18 for 'go1.18', 'go1.18.3', 'go1.21rc2', 'devel go1.27-abcdef ...'; None if not parseable."""
     if not version:
         return None
-    m = re.search(r"(?:^|go)1\.(\d+)", version)
-    return int(m.group(1)) if m else None
+    m = re.search(r"(?:^|go)1\.(\d+)", version[:256])
+    return int(m.group(1)) if m and len(m.group(1)) <= 6 else None
 
 
 def funcid_table(go_version: Optional[str]) -> Optional[List[str]]:
