@@ -34,13 +34,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from gdb_rr_dmabuf.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES_FILE = REPO / ".cache" / "fuzz" / "figures.json"
+FIGURES_FILE = Path(os.environ.get("GDB_RR_DMABUF_FUZZ_FIGURES") or REPO / ".cache" / "fuzz" / "figures.json")
 
 # Seconds one input may take (the machine is shared: typical inputs take 1-100 ms).
 CAP = float(os.environ.get("GDB_RR_DMABUF_FUZZ_CAP", "10"))
 # Multiplies every target's number of examples (1 in CI: the whole suite stays within a few minutes).
 SCALE = float(os.environ.get("GDB_RR_DMABUF_FUZZ_SCALE", "1"))
 MAX_LINE = 1000  # characters: an error "line" longer than this is not a clear line
+# GDB_RR_DMABUF_FUZZ_COUNT_ONLY=1: count violations instead of failing on the first (to measure a
+# version of the code, e.g. the one before the fixes: the figures file then says what it would hit).
+COUNT_ONLY = os.environ.get("GDB_RR_DMABUF_FUZZ_COUNT_ONLY") == "1"
 
 
 def examples(n: int) -> int:
@@ -94,7 +97,7 @@ def _on_alarm(signum, frame):
 
 @dataclass
 class Outcome:
-    kind: str                    # 'result' | 'user_error'
+    kind: str                    # 'result' | 'user_error' ('violation' only with COUNT_ONLY)
     value: Any = None            # the result, or the UserError
     seconds: float = 0.0
 
@@ -170,6 +173,8 @@ def check(target: str, fn: Callable[[], Any], what: str = "", cap: float = CAP,
         return out
     if len(fig.samples) < 5:
         fig.samples.append("%s%s" % (problem, (" [" + what + "]") if what else ""))
+    if COUNT_ONLY:
+        return Outcome("violation", problem, dt)
     raise AssertionError("%s: %s%s" % (target, problem, (" [" + what + "]") if what else ""))
 
 
@@ -193,7 +198,7 @@ def save_figures() -> None:
         d["slowest"] = round(d["slowest"], 3)
         d["scale"] = SCALE
         old[name] = d
-    tmp = FIGURES_FILE.with_name("figures.json.tmp%d" % os.getpid())
+    tmp = FIGURES_FILE.with_name(FIGURES_FILE.name + ".tmp%d" % os.getpid())
     tmp.write_text(json.dumps(old, indent=1, sort_keys=True))
     tmp.rename(FIGURES_FILE)
 
@@ -277,4 +282,4 @@ def u64(b: bytes, off: int) -> int:
 
 
 if __name__ == "__main__":
-    print_figures()
+    print_figures(Path(sys.argv[1]) if len(sys.argv) > 1 else FIGURES_FILE)
