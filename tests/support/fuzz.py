@@ -75,6 +75,7 @@ class Figures:
     slowest: float = 0.0
     seconds: float = 0.0
     samples: List[str] = field(default_factory=list)  # first few violations, for the report
+    where: Dict[str, int] = field(default_factory=dict)  # internal errors per exception type and line
 
     def add(self, other: "Figures") -> None:
         for k in ("inputs", "results", "user_errors", "internal_errors", "hangs", "bad_lines", "detected",
@@ -82,6 +83,8 @@ class Figures:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.slowest = max(self.slowest, other.slowest)
         self.samples = (self.samples + other.samples)[:5]
+        for k, v in other.where.items():
+            self.where[k] = self.where.get(k, 0) + v
 
 
 FIGURES: Dict[str, Figures] = {}
@@ -152,6 +155,8 @@ def check(target: str, fn: Callable[[], Any], what: str = "", cap: float = CAP,
         ours = [fr for fr in tb if "gdb_rr_dmabuf" in fr.filename] or tb
         where = "%s:%d" % (os.path.relpath(ours[-1].filename, str(REPO)), ours[-1].lineno) if ours else "?"
         problem = "internal error %s: %s at %s" % (type(e).__name__, str(e)[:200], where)
+        key = "%s at %s" % (type(e).__name__, where)
+        fig.where[key] = fig.where.get(key, 0) + 1
     finally:
         signal.signal(signal.SIGALRM, old)
     dt = time.perf_counter() - t0
