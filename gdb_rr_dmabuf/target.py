@@ -295,6 +295,24 @@ def _bad_core(path: str, why: str) -> UserError:
                      "write the core again (gdb's gcore, or the kernel's core dump) and check it is complete")
 
 
+class _Window:
+    """Bytes [0, size) of a file region read through a 1 MiB window (larger when one read asks more)."""
+
+    def __init__(self, f, base: int, size: int):
+        self.f = f
+        self.base = base
+        self.size = size
+        self.lo = 0
+        self.buf = b""
+
+    def get(self, pos: int, n: int) -> bytes:
+        if pos < self.lo or pos + n > self.lo + len(self.buf):
+            self.f.seek(self.base + pos)
+            self.buf = self.f.read(max(0, min(max(n, 1 << 20), self.size - pos)))
+            self.lo = pos
+        return self.buf[pos - self.lo:pos - self.lo + n]
+
+
 class CoreTarget(Target):
     """An ELF core file (gdb's gcore or the kernel's), read with struct within fixed bounds.
 
@@ -413,24 +431,28 @@ class CoreTarget(Target):
                                  "reads as unavailable" % (path, cut, "" if cut == 1 else "s"))
         count = 0
         for offset, n in notes:
-            f.seek(offset)
-            count = self._notes(f.read(n), count)
+            count = self._notes(_Window(f, offset, n), n, count)
             if count >= MAX_NOTES:
                 self.warnings.append("core file %s: more than %d notes; the rest is ignored" % (path, MAX_NOTES))
                 break
 
-    def _notes(self, data: bytes, count: int) -> int:
-        """Parse the notes in data (bounded by its length and MAX_NOTES); returns the running count."""
+    def _notes(self, data: "_Window", end: int, count: int) -> int:
+        """Parse the notes of one PT_NOTE segment (`end` bytes, read a window at a time, so a damaged
+        segment costs what its notes say, not its size); returns the running count (MAX_NOTES bound)."""
         pos = 0
-        end = len(data)
         while pos + 12 <= end and count < MAX_NOTES:
-            namesz, descsz, ntype = struct.unpack_from("<III", data, pos)
+            namesz, descsz, ntype = struct.unpack("<III", data.get(pos, 12))
+            if not 0 < namesz <= 256:
+                # Every note Linux or gdb writes has a short name ("CORE", "LINUX"): past this point
+                # the segment is damaged or zero-filled, and walking it would cost its size.
+                self.warnings.append("a note without a name in the core: the notes after it are ignored")
+                return count
             pos += 12
-            name = data[pos:pos + min(namesz, 64)].split(b"\0", 1)[0]
+            name = data.get(pos, min(namesz, 64)).split(b"\0", 1)[0]
             pos += (namesz + 3) & ~3
             if pos + descsz > end:
                 return count  # a note that claims more than there is: the rest is garbage
-            desc = data[pos:pos + descsz]
+            desc = data.get(pos, descsz)
             pos += (descsz + 3) & ~3
             count += 1
             self._note(name, ntype, desc)
