@@ -88,7 +88,9 @@ import json
 import os
 import re
 import shlex
+import stat
 import string
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -118,6 +120,8 @@ _RULE_KEYS = {"id", "title", "action", "step", "commands", "source", "snippet", 
               "require_all", "require_any", "match", "exclude", "skip_packages", "disabled", "notes",
               "switches_to_gl", "system_objfiles"}
 _MAX_EVIDENCE_PER_KIND = 3
+MAX_RULES_FILE = 4 << 20  # bytes: a rules file is hand-written; more is a wrong file
+_MAX_PATTERN = 4096
 
 # Top-level directories of the Go standard library (a package path whose first element has no dot
 # and is one of these belongs to the toolchain, not to the user).
@@ -253,29 +257,46 @@ def _parse_patterns(rule_id: str, key: str, value: Any) -> Dict[str, List[Patter
             pats = [pats]
         if not isinstance(pats, list) or not all(isinstance(p, str) and p for p in pats):
             raise _RuleError("rule %r: %s.%s must be a list of non-empty strings" % (rule_id, key, kind))
-        try:
-            out[kind] = [Pattern(p) for p in pats]
-        except re.error as e:
-            raise _RuleError("rule %r: bad regular expression in %s.%s: %s" % (rule_id, key, kind, e))
+        out[kind] = _parse_plain_patterns(rule_id, "%s.%s" % (key, kind), pats)
     return out
 
 
 def _parse_plain_patterns(rule_id: str, key: str, pats: Iterable[str]) -> List[Pattern]:
-    try:
-        return [Pattern(p) for p in pats]
-    except re.error as e:
-        raise _RuleError("rule %r: bad regular expression in %s: %s" % (rule_id, key, e))
+    out = []
+    for p in pats:
+        if len(p) > _MAX_PATTERN:
+            raise _RuleError("rule %s: a pattern in %s is longer than %d characters" % (_short(rule_id), key, _MAX_PATTERN))
+        try:
+            out.append(Pattern(p))
+        except re.error as e:
+            raise _RuleError("rule %s: bad regular expression in %s: %s" % (_short(rule_id), key, e))
+        except (RecursionError, OverflowError, ValueError, MemoryError):
+            raise _RuleError("rule %s: regular expression in %s is too complex (nested too deeply or too large)"
+                             % (_short(rule_id), key))
+    return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """repr of a value from a rules file for an error line: one line, at most about `limit` characters."""
+    r = repr(value)
+    return r if len(r) <= limit else r[:limit - 3] + "..."
 
 
 def _check_template(rule_id: str, key: str, text: str) -> None:
+    """Placeholders must be bare known names: no !conversion, no :format spec (`{exe:%}`, `{exe!z}` or
+    `{exe:99999999}` would fail or blow up at format time), no attribute or index access."""
     try:
-        names = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text) if f is not None]
     except ValueError as e:
-        raise _RuleError("rule %r: bad placeholder syntax in %s: %s" % (rule_id, key, e))
-    for n in names:
+        raise _RuleError("rule %s: bad placeholder syntax in %s: %s" % (_short(rule_id), key, e))
+    for n, spec, conv in fields:
         if n not in PLACEHOLDERS:
-            raise _RuleError("rule %r: unknown placeholder {%s} in %s (known: %s)"
-                             % (rule_id, n, key, ", ".join(PLACEHOLDERS)))
+            raise _RuleError("rule %s: unknown placeholder {%s} in %s (known: %s)"
+                             % (_short(rule_id), _short(n, 40)[1:-1], key, ", ".join(PLACEHOLDERS)))
+        if spec or conv is not None:
+            raise _RuleError("rule %s: placeholder {%s%s%s} in %s: placeholders take no !conversion or :format"
+                             % (_short(rule_id), n, "!" + conv if conv is not None else "",
+                                ":" + _short(spec, 20)[1:-1] if spec else "", key))
 
 
 def _parse_request(rule_id: str, r: Any) -> Tuple[Optional[int], Optional[str]]:
@@ -283,9 +304,11 @@ def _parse_request(rule_id: str, r: Any) -> Tuple[Optional[int], Optional[str]]:
         raise _RuleError("rule %r: request %r is not a number or a name" % (rule_id, r))
     if isinstance(r, int):
         return r & 0xFFFFFFFF, None
-    if isinstance(r, str) and r:
-        if re.fullmatch(r"0[xX][0-9a-fA-F]+|[0-9]+", r):
-            return int(r, 0) & 0xFFFFFFFF, None
+    if isinstance(r, str) and r and len(r) <= 64:
+        if re.fullmatch(r"0[xX][0-9a-fA-F]+", r):
+            return int(r, 16) & 0xFFFFFFFF, None
+        if re.fullmatch(r"[0-9]+", r):
+            return int(r, 10) & 0xFFFFFFFF, None
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", r):
             return None, r
     raise _RuleError("rule %r: request %r is not a number, a 0x string or an ioctl name" % (rule_id, r))
@@ -300,7 +323,7 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
         raise _RuleError("a rule has no \"id\" string")
     unknown = sorted(set(d) - _RULE_KEYS)
     if unknown:
-        raise _RuleError("rule %r: unknown key(s) %s" % (rid, ", ".join(unknown)))
+        raise _RuleError("rule %r: unknown key(s) %s" % (rid, ", ".join(k if k.isprintable() and len(k) <= 40 else _short(k, 40) for k in unknown[:8])))
     for key in ("title", "action", "source"):
         if not isinstance(d.get(key), str) or not d[key].strip():
             raise _RuleError("rule %r: %r must be a non-empty string" % (rid, key))
@@ -320,8 +343,8 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
     if kind not in RULE_KINDS:
         raise _RuleError("rule %r: unknown kind %r (known: %s)" % (rid, kind, ", ".join(RULE_KINDS)))
     prio = d.get("priority", 0)
-    if isinstance(prio, bool) or not isinstance(prio, (int, float)):
-        raise _RuleError("rule %r: \"priority\" must be a number" % rid)
+    if isinstance(prio, bool) or not isinstance(prio, (int, float)) or not -1e9 <= prio <= 1e9:
+        raise _RuleError("rule %r: \"priority\" must be a number (at most 1e9 in size)" % rid)
     reqs = d.get("requests", [])
     if not isinstance(reqs, list):
         raise _RuleError("rule %r: \"requests\" must be a list" % rid)
@@ -348,7 +371,7 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
                 require_any=_parse_patterns(rid, "require_any", d.get("require_any", {})),
                 match=_parse_patterns(rid, "match", d.get("match", {})),
                 exclude=_parse_patterns(rid, "exclude", d.get("exclude", {})),
-                skip_packages=[Pattern(p) for p in skip],
+                skip_packages=_parse_plain_patterns(rid, "skip_packages", skip),
                 system_objfiles=_parse_plain_patterns(rid, "system_objfiles", sysobj or DEFAULT_SYSTEM_OBJFILES),
                 switches_to_gl=bool(d.get("switches_to_gl", False)), origin=origin)
     if kind in ("pattern", "go_direct_ioctl") and not (rule.require_all or rule.require_any or rule.match):
@@ -359,8 +382,13 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
 def _rules_from_json(text: str, origin: str) -> List[Tuple[dict, Rule]]:
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise _RuleError("not valid JSON for rules: nested too deeply")
     except ValueError as e:
-        raise _RuleError("not valid JSON: %s" % e)
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "digits" in msg and "limit" in msg:  # Python's int size limit (4300 digits)
+            msg = "a number with more than %d digits" % getattr(sys, "get_int_max_str_digits", lambda: 4300)()
+        raise _RuleError("not valid JSON: %s" % msg)
     if isinstance(data, dict):
         if "rules" not in data:
             raise _RuleError("no \"rules\" list at the top level")
@@ -412,15 +440,33 @@ def load_rules(user_file: Optional[str] = None) -> List[Rule]:
     if not path:
         return rules
     todo = "fix the file" + ("" if user_file is not None else " or unset " + ENV_RULES)
+    shown = path if path.isprintable() and len(path) <= 256 else _short(path, 256)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        st = os.stat(path)
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UserError("advice rules file %s: cannot read it (%s)" % (shown, getattr(e, "strerror", None) or e), todo)
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError("advice rules file %s: not a regular file" % shown, "give a JSON file")
+    if st.st_size > MAX_RULES_FILE:
+        raise UserError("advice rules file %s: %d bytes, more than the %d a rules file may have"
+                        % (shown, st.st_size, MAX_RULES_FILE), todo)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_RULES_FILE + 1)
     except OSError as e:
-        raise UserError("advice rules file %s: cannot read it (%s)" % (path, e.strerror or e), todo)
+        raise UserError("advice rules file %s: cannot read it (%s)" % (shown, e.strerror or e), todo)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError("advice rules file %s: not UTF-8 text (byte 0x%02x at offset %d)"
+                        % (shown, raw[e.start], e.start), "save it as UTF-8 JSON")
     try:
         pairs = _rules_from_json(text, path)
     except _RuleError as e:
-        raise UserError("advice rules file %s: %s" % (path, e), todo)
+        msg = str(e)
+        if len(msg) > 400:
+            msg = msg[:397] + "..."
+        raise UserError("advice rules file %s: %s" % (shown, msg), todo)
     drop = {d["id"] for d, r in pairs}
     user = [r for _, r in pairs if r is not None]
     return user + [r for r in rules if r.id not in drop]

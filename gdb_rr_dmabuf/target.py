@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
@@ -163,10 +164,11 @@ class Target:
 AT_ENTRY = 9
 
 
-def parse_auxv(raw: bytes) -> Dict[int, int]:
-    """64-bit auxv bytes (pairs of u64, ending with AT_NULL) -> dict."""
+def parse_auxv(raw: bytes, limit: int = 1024) -> Dict[int, int]:
+    """64-bit auxv bytes (pairs of u64, ending with AT_NULL) -> dict; at most `limit` entries (a real
+    auxv has about 30)."""
     out: Dict[int, int] = {}
-    for i in range(0, len(raw) - 15, 16):
+    for i in range(0, min(len(raw), 16 * limit) - 15, 16):
         key, val = struct.unpack_from("<QQ", raw, i)
         if key == 0:
             break
@@ -243,6 +245,28 @@ _AARCH64_PRSTATUS_REGS = tuple("x%d" % i for i in range(31)) + ("sp", "pc", "pst
 _PRSTATUS_PID_OFF = 32
 _PRSTATUS_REG_OFF = 112
 
+# ELF constants (elf.h) for the hand-written, bounded reader below.
+_ET_CORE = 4
+_EM_ARCHES = {62: ARCH_X86_64, 183: ARCH_AARCH64}
+_EM_OTHER = {3: "i386", 40: "arm", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390", 243: "riscv",
+             258: "loongarch"}
+_PT_LOAD = 1
+_PT_NOTE = 4
+_PN_XNUM = 0xFFFF
+_NT_PRSTATUS = 1
+_NT_AUXV = 6
+_NT_FILE = 0x46494C45
+_NT_ARM_TLS = 0x401
+_PHDR = struct.Struct("<IIQQQQQQ")  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
+
+# Bounds that hold whatever counts a damaged core claims: the work done opening a core never depends
+# on the size of the file, only on these. Real cores stay far below them (Linux's default
+# vm.max_map_count is 65530 mappings, Go's default thread limit 10000 threads, ~6 notes a thread).
+MAX_CORE_SEGMENTS = 1 << 20
+MAX_NOTE_BYTES = 64 << 20
+MAX_NOTES = 1 << 18
+MAX_CORE_READ = 1 << 28  # one read() of target memory
+
 
 @dataclass
 class CoreThread:
@@ -266,118 +290,227 @@ class _FileMap:
     path: str
 
 
+def _bad_core(path: str, why: str) -> UserError:
+    return UserError("%s is a damaged core file (%s)" % (path, why),
+                     "write the core again (gdb's gcore, or the kernel's core dump) and check it is complete")
+
+
+class _Window:
+    """Bytes [0, size) of a file region read through a 1 MiB window (larger when one read asks more)."""
+
+    def __init__(self, f, base: int, size: int):
+        self.f = f
+        self.base = base
+        self.size = size
+        self.lo = 0
+        self.buf = b""
+
+    def get(self, pos: int, n: int) -> bytes:
+        if pos < self.lo or pos + n > self.lo + len(self.buf):
+            self.f.seek(self.base + pos)
+            self.buf = self.f.read(max(0, min(max(n, 1 << 20), self.size - pos)))
+            self.lo = pos
+        return self.buf[pos - self.lo:pos - self.lo + n]
+
+
 class CoreTarget(Target):
-    """An ELF core file (gdb's gcore or the kernel's) read with pyelftools.
+    """An ELF core file (gdb's gcore or the kernel's), read with struct within fixed bounds.
 
     Memory comes from the PT_LOAD segments; bytes the core leaves out (read-only file mappings that
-    gcore skips) are read from the mapped files named in the NT_FILE note, when they exist here.
+    gcore skips) are read from the mapped files named in the NT_FILE note, when they exist here as
+    regular files. A damaged core gives one UserError line, or, when the damage only cuts data off (a
+    truncated file, a segment past its end), a target with that memory unreadable and a line in
+    `warnings`. Opening a core reads its headers and notes only, never more than the MAX_* bounds.
     """
 
     kind = "core"
 
     def __init__(self, path: str, executable: Optional[str] = None, thread_index: int = 0):
-        try:
-            from elftools.elf.elffile import ELFFile
-        except ImportError:  # pragma: no cover - the venv has it
-            raise UserError("pyelftools is not installed", "run tools/bootstrap.sh or pip install pyelftools")
         self.path = path
         self._fh = None
+        self.warnings: List[str] = []
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise UserError("cannot open core file %s (%s)" % (path, e.strerror), "check the path")
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError("%s is not a regular file" % path, "give a core file written by gcore or the kernel")
+        self._file_size = st.st_size
+        self.threads: List[CoreThread] = []
+        self._segments: List[_Segment] = []
+        self._files: List[_FileMap] = []
+        self._auxv: Dict[int, int] = {}
         try:
             f = open(path, "rb")
         except OSError as e:
             raise UserError("cannot open core file %s (%s)" % (path, e.strerror), "check the path")
         with f:
-            try:
-                elf = ELFFile(f)
-            except Exception:
-                raise UserError("%s is not an ELF file" % path, "give a core file written by gcore or the kernel")
-            if elf.header["e_type"] != "ET_CORE":
-                raise UserError("%s is not a core file (ELF type %s)" % (path, elf.header["e_type"]),
-                                "give a core file written by gcore or the kernel")
-            self.arch = normalize_arch(elf.header["e_machine"])
-            if self.arch not in SUPPORTED_ARCHES:
-                raise UserError("core file architecture %s is not supported" % elf.header["e_machine"],
-                                "gdb-rr-dmabuf reads x86-64 and aarch64 targets")
-            self.threads: List[CoreThread] = []
-            self._segments: List[_Segment] = []
-            self._files: List[_FileMap] = []
-            self._auxv: Dict[int, int] = {}
-            for seg in elf.iter_segments():
-                if seg["p_type"] == "PT_LOAD":
-                    # Not read now: a Go program's core is often gigabytes of reserved arenas.
-                    self._segments.append(_Segment(seg["p_vaddr"], seg["p_memsz"], seg["p_offset"], seg["p_filesz"]))
-                elif seg["p_type"] == "PT_NOTE":
-                    for note in seg.iter_notes():
-                        self._note(note)
+            self._parse(f)
         self._segments.sort(key=lambda s: s.vaddr)
         self._starts = [s.vaddr for s in self._segments]
+        self._files.sort(key=lambda m: m.start)
+        self._file_starts = [m.start for m in self._files]
         if not self.threads:
             raise UserError("core file %s has no thread registers" % path, "write it with gdb's gcore")
         if not 0 <= thread_index < len(self.threads):
             raise UserError("core file has %d threads, no thread %d" % (len(self.threads), thread_index + 1))
         self._thread = self.threads[thread_index]
         self.tid = self._thread.tid
+        self._mapped_ok: Dict[str, int] = {}
         self.executable = executable or self._guess_executable()
-        self._file_cache: Dict[str, Optional[object]] = {}
 
-    def _note(self, note) -> None:
-        t = note["n_type"]
-        if t == "NT_PRSTATUS":
-            desc = note["n_desc"]
-            raw = desc if isinstance(desc, bytes) else None
-            if raw is None:
-                # pyelftools parses prstatus into a container only for some arches; use the raw bytes.
-                raw = note.get("n_descdata")
-            if raw is None:
-                return
+    # ------------------------------------------------------------------------------------ parsing
+    def _parse(self, f) -> None:
+        path = self.path
+        ehdr = f.read(64)
+        if len(ehdr) < 4 or ehdr[:4] != b"\x7fELF":
+            raise UserError("%s is not an ELF file" % path, "give a core file written by gcore or the kernel")
+        if len(ehdr) < 64:
+            raise _bad_core(path, "the ELF header is cut off")
+        if ehdr[4] != 2:
+            raise UserError("%s is a 32-bit ELF file" % path, "gdb-rr-dmabuf reads 64-bit x86-64 and aarch64 cores")
+        if ehdr[5] != 1:
+            raise UserError("%s is a big-endian ELF file" % path,
+                            "gdb-rr-dmabuf reads little-endian x86-64 and aarch64 cores")
+        e_type, e_machine = struct.unpack_from("<HH", ehdr, 16)
+        if e_type != _ET_CORE:
+            kinds = {1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN"}
+            raise UserError("%s is not a core file (ELF type %s)" % (path, kinds.get(e_type, e_type)),
+                            "give a core file written by gcore or the kernel")
+        arch = _EM_ARCHES.get(e_machine)
+        if arch is None:
+            raise UserError("core file architecture %s is not supported"
+                            % _EM_OTHER.get(e_machine, "EM %d" % e_machine),
+                            "gdb-rr-dmabuf reads x86-64 and aarch64 targets")
+        self.arch = arch
+        e_phoff, e_shoff = struct.unpack_from("<QQ", ehdr, 32)
+        e_phentsize, e_phnum, e_shentsize, _e_shnum = struct.unpack_from("<HHHH", ehdr, 54)
+        if e_phnum == _PN_XNUM:  # more than 65534 segments: the count is in section header 0's sh_info
+            if e_shentsize < 64 or not 0 < e_shoff <= self._file_size - 64:
+                raise _bad_core(path, "PN_XNUM program header count without a section header 0")
+            f.seek(e_shoff)
+            e_phnum = struct.unpack_from("<I", f.read(64), 44)[0]
+        if e_phnum == 0:
+            raise _bad_core(path, "no program headers")
+        if e_phentsize < _PHDR.size:
+            raise _bad_core(path, "program header size %d, want %d" % (e_phentsize, _PHDR.size))
+        if e_phnum > MAX_CORE_SEGMENTS:
+            raise _bad_core(path, "%d program headers, more than the %d this reader accepts"
+                            % (e_phnum, MAX_CORE_SEGMENTS))
+        if e_phoff >= self._file_size or e_phoff + e_phnum * e_phentsize > self._file_size:
+            raise _bad_core(path, "the program headers (%d at offset 0x%x) go past the end of the file"
+                            % (e_phnum, e_phoff))
+        f.seek(e_phoff)
+        table = f.read(e_phnum * e_phentsize)
+        if len(table) < e_phnum * e_phentsize:
+            raise _bad_core(path, "the program headers are cut off")
+        note_budget = MAX_NOTE_BYTES
+        notes: List[Tuple[int, int]] = []
+        cut = 0
+        for i in range(e_phnum):
+            p_type, _flags, offset, vaddr, _pa, filesz, memsz, _align = _PHDR.unpack_from(table, i * e_phentsize)
+            if p_type == _PT_LOAD:
+                # Not read now: a Go program's core is often gigabytes of reserved arenas.
+                present = filesz
+                if offset >= self._file_size:
+                    present = 0
+                elif offset + filesz > self._file_size:
+                    present = self._file_size - offset
+                if present < filesz:
+                    cut += 1
+                self._segments.append(_Segment(vaddr, memsz, offset, min(present, memsz)))
+            elif p_type == _PT_NOTE:
+                if offset >= self._file_size or not filesz:
+                    continue
+                n = min(filesz, self._file_size - offset, note_budget)
+                note_budget -= n
+                if n:
+                    notes.append((offset, n))
+        if cut:
+            self.warnings.append("core file %s: %d memory segment%s cut off (truncated file?): that memory "
+                                 "reads as unavailable" % (path, cut, "" if cut == 1 else "s"))
+        count = 0
+        for offset, n in notes:
+            count = self._notes(_Window(f, offset, n), n, count)
+            if count >= MAX_NOTES:
+                self.warnings.append("core file %s: more than %d notes; the rest is ignored" % (path, MAX_NOTES))
+                break
+
+    def _notes(self, data: "_Window", end: int, count: int) -> int:
+        """Parse the notes of one PT_NOTE segment (`end` bytes, read a window at a time, so a damaged
+        segment costs what its notes say, not its size); returns the running count (MAX_NOTES bound)."""
+        pos = 0
+        while pos + 12 <= end and count < MAX_NOTES:
+            namesz, descsz, ntype = struct.unpack("<III", data.get(pos, 12))
+            if not 0 < namesz <= 256:
+                # Every note Linux or gdb writes has a short name ("CORE", "LINUX"): past this point
+                # the segment is damaged or zero-filled, and walking it would cost its size.
+                self.warnings.append("a note without a name in the core: the notes after it are ignored")
+                return count
+            pos += 12
+            name = data.get(pos, min(namesz, 64)).split(b"\0", 1)[0]
+            pos += (namesz + 3) & ~3
+            if pos + descsz > end:
+                return count  # a note that claims more than there is: the rest is garbage
+            desc = data.get(pos, descsz)
+            pos += (descsz + 3) & ~3
+            count += 1
+            self._note(name, ntype, desc)
+        return count
+
+    def _note(self, name: bytes, ntype: int, desc: bytes) -> None:
+        if ntype == _NT_PRSTATUS and name == b"CORE":
             names = _X86_64_PRSTATUS_REGS if self.arch == ARCH_X86_64 else _AARCH64_PRSTATUS_REGS
-            pid = struct.unpack_from("<i", raw, _PRSTATUS_PID_OFF)[0]
-            vals = struct.unpack_from("<%dQ" % len(names), raw, _PRSTATUS_REG_OFF)
+            if len(desc) < _PRSTATUS_REG_OFF + 8 * len(names):
+                self.warnings.append("a thread's registers (NT_PRSTATUS) are cut off: thread left out")
+                return
+            pid = struct.unpack_from("<i", desc, _PRSTATUS_PID_OFF)[0]
+            vals = struct.unpack_from("<%dQ" % len(names), desc, _PRSTATUS_REG_OFF)
             self.threads.append(CoreThread(pid, dict(zip(names, vals))))
-        elif t in (0x401, "NT_ARM_TLS") and self.threads:
+        elif ntype == _NT_ARM_TLS and name == b"LINUX" and self.threads:
             # aarch64 thread pointer (tpidr_el0) of the thread whose NT_PRSTATUS came just before.
-            desc = note["n_desc"]
-            raw = desc if isinstance(desc, bytes) else note.get("n_descdata")
-            if isinstance(raw, bytes) and len(raw) >= 8:
-                self.threads[-1].regs["tpidr"] = struct.unpack_from("<Q", raw, 0)[0]
-        elif t == "NT_AUXV":
-            desc = note["n_desc"]
-            raw = desc if isinstance(desc, bytes) else note.get("n_descdata")
-            if isinstance(raw, bytes):
-                self._auxv = parse_auxv(raw)
-            else:
-                try:
-                    for entry in desc["auxv"]:
-                        t_ = entry["a_type"]
-                        key = t_ if isinstance(t_, int) else {"AT_ENTRY": 9}.get(t_, None)
-                        if key is not None:
-                            self._auxv[key] = entry["a_val"]
-                except (KeyError, TypeError):
-                    pass
-        elif t == "NT_FILE":
-            desc = note["n_desc"]
-            try:
-                page = desc["page_size"]
-                for entry, name in zip(desc["Elf_Nt_File_Entry"], desc["filename"]):
-                    nm = name.decode(errors="replace") if isinstance(name, bytes) else name
-                    self._files.append(_FileMap(entry["vm_start"], entry["vm_end"], entry["page_offset"] * page, nm))
-            except (KeyError, TypeError):
-                pass
+            if len(desc) >= 8:
+                self.threads[-1].regs["tpidr"] = struct.unpack_from("<Q", desc, 0)[0]
+        elif ntype == _NT_AUXV and name == b"CORE":
+            self._auxv = parse_auxv(desc)
+        elif ntype == _NT_FILE and name == b"CORE":
+            self._nt_file(desc)
+
+    def _nt_file(self, desc: bytes) -> None:
+        """NT_FILE: count, page_size, count x (start, end, page offset), then count NUL-ended names.
+        The count is capped by what the note can hold, so a damaged one costs its size at most."""
+        if len(desc) < 16:
+            return
+        count, page = struct.unpack_from("<QQ", desc, 0)
+        fits = (len(desc) - 16) // 24
+        n = min(count, fits)
+        names = desc[16 + 24 * n:].split(b"\0", n)
+        if count > fits or len(names) < n:
+            self.warnings.append("the core's list of mapped files (NT_FILE) is damaged: files read from it "
+                                 "may be wrong")
+        for i, (start, end, pgoff) in enumerate(struct.iter_unpack("<QQQ", desc[16:16 + 24 * n])):
+            if i >= len(names):
+                break
+            if end > start:
+                self._files.append(_FileMap(start, end, pgoff * page, names[i].decode("utf-8", "replace")))
 
     def _guess_executable(self) -> Optional[str]:
-        # The first file mapping is normally the executable.
-        for fm in self._files:
-            if os.path.isfile(fm.path):
+        # The first file mapping is normally the executable (only the first few are looked at).
+        for fm in self._files[:16]:
+            if self._mapped_size(fm.path) > 0:
                 return fm.path
         return None
 
+    # ------------------------------------------------------------------------------------ access
     def select_thread(self, tid: int) -> None:
         for t in self.threads:
             if t.tid == tid:
                 self._thread = t
                 self.tid = tid
                 return
-        raise UserError("core file has no thread %d" % tid, "threads: " + ", ".join(str(t.tid) for t in self.threads))
+        raise UserError("core file has no thread %d" % tid,
+                        "threads: " + ", ".join(str(t.tid) for t in self.threads[:32])
+                        + (", ..." if len(self.threads) > 32 else ""))
 
     def registers(self) -> Dict[str, int]:
         return dict(self._thread.regs)
@@ -386,6 +519,8 @@ class CoreTarget(Target):
         return dict(self._auxv)
 
     def read(self, addr: int, size: int) -> bytes:
+        if size < 0 or size > MAX_CORE_READ or addr < 0:
+            raise TargetReadError(addr, max(size, 0), "size out of range")
         out = bytearray()
         cur = addr
         end = addr + size
@@ -408,32 +543,51 @@ class CoreTarget(Target):
                     n = min(n, seg.filesz - off)
                     return self._core_bytes(seg.offset + off, n)
                 # Beyond filesz: gcore leaves out unchanged file-backed pages.
-                fromfile = self._read_file(addr, n)
-                if fromfile:
-                    return fromfile
-                return b""
+                return self._read_file(addr, n)
         return self._read_file(addr, size)
 
     def _core_bytes(self, offset: int, n: int) -> bytes:
+        if offset >= self._file_size:
+            return b""
         if self._fh is None:
             self._fh = open(self.path, "rb")
         self._fh.seek(offset)
-        return self._fh.read(n)
+        return self._fh.read(min(n, self._file_size - offset))
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
 
-    def _read_file(self, addr: int, size: int) -> bytes:
-        for fm in self._files:
-            if fm.start <= addr < fm.end:
-                n = min(size, fm.end - addr)
-                try:
-                    with open(fm.path, "rb") as f:
-                        f.seek(fm.offset + addr - fm.start)
-                        return f.read(n)
-                except OSError:
-                    return b""
-        return b""
+    def _mapped_size(self, path: str) -> int:
+        """Size of a mapped file when it is a regular file here (never a FIFO or device: reading one
+        could block or never end), else -1."""
+        size = self._mapped_ok.get(path)
+        if size is None:
+            try:
+                st = os.stat(path)
+                size = st.st_size if stat.S_ISREG(st.st_mode) else -1
+            except (OSError, ValueError):  # ValueError: a NUL byte in the name
+                size = -1
+            if len(self._mapped_ok) < 4096:
+                self._mapped_ok[path] = size
+        return size
 
+    def _read_file(self, addr: int, size: int) -> bytes:
+        i = bisect.bisect_right(self._file_starts, addr) - 1
+        if i < 0:
+            return b""
+        fm = self._files[i]
+        if not fm.start <= addr < fm.end:
+            return b""
+        n = min(size, fm.end - addr)
+        pos = fm.offset + addr - fm.start
+        fsize = self._mapped_size(fm.path)
+        if pos >= fsize:
+            return b""
+        try:
+            with open(fm.path, "rb") as f:
+                f.seek(pos)
+                return f.read(min(n, fsize - pos))
+        except (OSError, ValueError, OverflowError):
+            return b""

@@ -527,3 +527,34 @@ def test_arm64_cross_builds(version):
         chains = [[(fr.function, fr.file, fr.line) for fr in tab.frames_at(pc, is_return_address=False)]
                   for pc in range(outer.entry, outer.end, 4)]
         assert expected in chains, chains
+
+
+# ------------------------------------------------------------------------------- pc quantum per arch
+def _min_lc(arch_go: str, goarch: str) -> int:
+    m = re.search(r'Name:\s*"%s",.*?MinLC:\s*(\d+)' % goarch, arch_go, re.S)
+    assert m, goarch
+    return int(m.group(1))
+
+
+def test_pc_quantum_checked_against_the_machine(tmp_path):
+    """The pcHeader's minLC must be the one Go's linker writes for the ELF machine (ground truth: the
+    toolchain's own cmd/internal/sys/arch.go, MinLC of ArchAMD64 and ArchARM64). A pclntab with the
+    other arch's quantum is refused in one line instead of decoding every table to wrong pcs."""
+    arch_go = (go_root(DEFAULT_GO) / "src" / "cmd" / "internal" / "sys" / "arch.go").read_text()
+    want = {"x86-64": _min_lc(arch_go, "amd64"), "aarch64": _min_lc(arch_go, "arm64")}
+    assert P.PC_QUANTUM == want == {"x86-64": 1, "aarch64": 4}
+    for env in (None, {"GOARCH": "arm64"}):
+        exe = build_go("inlines", DEFAULT_GO, env=env)
+        b = GoBinary.open(str(exe))
+        tab = b.pclntab
+        assert tab.quantum == want[b.arch]
+        hdr = b._file_offset(tab.vaddr, 8)
+        for q in (1, 2, 4):
+            if q == want[b.arch]:
+                continue
+            bad = _copy(exe, tmp_path, "q%d-%s" % (q, b.arch))
+            _patch(bad, hdr + 6, bytes([q]))
+            with pytest.raises(UserError) as ei:
+                GoBinary.open(str(bad)).pclntab
+            msg = _one_line(ei.value)
+            assert "quantum %d" % q in msg and b.arch in msg, msg

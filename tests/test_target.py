@@ -31,3 +31,118 @@ def test_parse_auxv():
                                        ("EM_AARCH64", "aarch64"), ("riscv:rv64", "riscv:rv64")])
 def test_normalize_arch(name, want):
     assert normalize_arch(name) == want
+
+
+# ------------------------------------------------------------------------------- CoreTarget, damaged
+import os  # noqa: E402
+import struct  # noqa: E402
+
+from gdb_rr_dmabuf.errors import UserError  # noqa: E402
+from gdb_rr_dmabuf.target import MAX_NOTES, CoreTarget  # noqa: E402
+
+
+def _note(name: bytes, ntype: int, desc: bytes) -> bytes:
+    n = name + b"\0"
+    return (struct.pack("<III", len(n), len(desc), ntype) + n.ljust((len(n) + 3) & ~3, b"\0")
+            + desc.ljust((len(desc) + 3) & ~3, b"\0"))
+
+
+def _core(path, notes: bytes, loads=(), machine=62, extra_size=0):
+    """A minimal ELF64 core: PT_NOTE with `notes`, then PT_LOADs (vaddr, data) after it."""
+    phnum = 1 + len(loads)
+    off = 64 + 56 * phnum
+    phdrs = struct.pack("<IIQQQQQQ", 4, 0, off, 0, 0, len(notes), 0, 4)
+    body = notes
+    for vaddr, data in loads:
+        phdrs += struct.pack("<IIQQQQQQ", 1, 5, off + len(body), vaddr, 0, len(data), len(data), 4096)
+        body += data
+    ehdr = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack("<HHIQQQIHHHHHH", 4, machine, 1, 0, 64, 0, 0, 64,
+                                                            56, phnum, 64, 0, 0)
+    with open(str(path), "wb") as f:
+        f.write(ehdr + phdrs + body)
+        if extra_size:
+            f.truncate(len(ehdr + phdrs + body) + extra_size)
+
+
+def _prstatus(pid: int, rip: int) -> bytes:
+    regs = [0] * 27
+    regs[16] = rip
+    return b"\0" * 32 + struct.pack("<i", pid) + b"\0" * 76 + struct.pack("<27Q", *regs) + b"\0" * 8
+
+
+def test_core_target_reads_a_minimal_core(tmp_path):
+    p = tmp_path / "core"
+    _core(p, _note(b"CORE", 1, _prstatus(42, 0x401000)), loads=[(0x10000, b"hello world")])
+    t = CoreTarget(str(p))
+    assert t.tid == 42 and t.registers()["rip"] == 0x401000 and t.arch == "x86-64"
+    assert t.read(0x10006, 5) == b"world" and not t.warnings
+    with pytest.raises(TargetReadError):
+        t.read(0x10000, 100)
+
+
+def test_core_nt_file_count_is_capped_by_the_note(tmp_path):
+    """NT_FILE with a count of 0x7fffffffffff (issue 9: 52 s on 400 MB): only what the note holds."""
+    exe = b"/bin/true"
+    desc = struct.pack("<QQ", 0x7FFFFFFFFFFF, 4096) + struct.pack("<QQQ", 0x400000, 0x401000, 0) + exe + b"\0"
+    p = tmp_path / "core"
+    _core(p, _note(b"CORE", 1, _prstatus(1, 0)) + _note(b"CORE", 0x46494C45, desc), extra_size=64 << 20)
+    t = CoreTarget(str(p))
+    assert [(m.start, m.path) for m in t._files] == [(0x400000, "/bin/true")]
+    assert t.executable == "/bin/true"
+    assert any("NT_FILE" in w for w in t.warnings)
+    with open("/bin/true", "rb") as f:
+        assert t.read(0x400000, 4) == f.read(4) == b"\x7fELF"
+
+
+def test_core_mapped_file_that_is_not_regular_is_not_opened(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(str(fifo))  # opening it for reading would block forever
+    desc = struct.pack("<QQ", 1, 4096) + struct.pack("<QQQ", 0x400000, 0x401000, 0) + str(fifo).encode() + b"\0"
+    p = tmp_path / "core"
+    _core(p, _note(b"CORE", 1, _prstatus(1, 0)) + _note(b"CORE", 0x46494C45, desc))
+    t = CoreTarget(str(p))
+    assert t.executable is None
+    with pytest.raises(TargetReadError):
+        t.read(0x400000, 4)
+
+
+@pytest.mark.parametrize("damage,expect", [
+    ("machine", "architecture i386 is not supported"),
+    ("cut-phdrs", "program headers"),
+    ("no-threads", "no thread registers"),
+    ("short-prstatus", "no thread registers"),
+    ("fifo", "not a regular file"),
+    ("notes-zero", "no thread registers"),
+])
+def test_damaged_cores_are_one_line(tmp_path, damage, expect):
+    p = tmp_path / "core"
+    if damage == "machine":
+        _core(p, _note(b"CORE", 1, _prstatus(1, 0)), machine=3)
+    elif damage == "cut-phdrs":
+        _core(p, _note(b"CORE", 1, _prstatus(1, 0)), loads=[(0x1000, b"x")])
+        with open(str(p), "r+b") as f:
+            f.truncate(64 + 60)
+    elif damage == "no-threads":
+        _core(p, b"", loads=[(0x1000, b"x")])
+    elif damage == "short-prstatus":
+        _core(p, _note(b"CORE", 1, _prstatus(1, 0)[:200]))
+    elif damage == "fifo":
+        os.mkfifo(str(p))
+    elif damage == "notes-zero":  # a huge run of empty notes: bounded by MAX_NOTES
+        _core(p, b"\0" * (12 * (MAX_NOTES + 10)))
+    with pytest.raises(UserError) as ei:
+        CoreTarget(str(p))
+    msg = str(ei.value)
+    assert expect in msg and "\n" not in msg, msg
+
+
+def test_core_segment_past_the_end_reads_as_unavailable(tmp_path):
+    p = tmp_path / "core"
+    _core(p, _note(b"CORE", 1, _prstatus(1, 0)), loads=[(0x10000, b"abcdefgh")])
+    with open(str(p), "r+b") as f:
+        f.seek(64 + 56 + 8)  # the PT_LOAD's p_offset: far past the end
+        f.write(struct.pack("<Q", 1 << 62))
+    t = CoreTarget(str(p))
+    assert t.warnings and "cut off" in t.warnings[0]
+    with pytest.raises(TargetReadError):
+        t.read(0x10000, 1)

@@ -31,8 +31,8 @@ if [ ! -x .venv/bin/python ] || [ "$(.venv/bin/python -c 'import sys; print("%d.
   rm -rf .venv
   "$pybin" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import pygments, elftools, pytest' 2>/dev/null; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check pygments pyelftools pytest
+if ! .venv/bin/python -c 'import pygments, elftools, pytest, hypothesis' 2>/dev/null; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check pygments pyelftools pytest hypothesis
 fi
 
 # Go 1.23.4 for the demo and the default fixtures.

@@ -1,6 +1,7 @@
 """Facts about an executable read from its ELF file: sections, symbols, PT_TLS, build ids.
 
-GoBinary is the one entry point the Go decoders use. It parses the ELF headers with pyelftools once,
+GoBinary is the one entry point the Go decoders use. It parses the ELF headers once (the ELF header
+with pyelftools, the section and program header tables with struct, within fixed bounds),
 maps the file read-only and answers everything else (symbols, static data, relocations) from that
 mapping with struct, so opening even a large binary costs milliseconds. The Go-specific parts
 (build info, pclntab) are built lazily on first use.
@@ -20,17 +21,30 @@ from ..errors import UserError
 from ..target import normalize_arch
 
 # ELF constants we need without going through pyelftools for bulk data.
+_SHT_SYMTAB = 2
+_SHT_NOTE = 7
 _SHT_NOBITS = 8
+_SHT_DYNSYM = 11
 _SHF_ALLOC = 0x2
 _SHF_WRITE = 0x1
 _SHF_EXECINSTR = 0x4
 _PT_LOAD = 1
+_PT_NOTE = 4
 _PT_TLS = 7
 _R_X86_64_RELATIVE = 8
 _R_AARCH64_RELATIVE = 1027
 _R_386_RELATIVE = 8
 _R_ARM_RELATIVE = 23
 AT_ENTRY = 9
+
+MAX_SECTIONS = 1 << 16  # section headers read at most (Go binaries have about 40)
+MAX_SEGMENTS = 1 << 12  # program headers read at most (executables have about 10)
+MAX_RELOCATIONS = 1 << 22
+_SH_TYPE_NAMES = {0: "SHT_NULL", 1: "SHT_PROGBITS", 2: "SHT_SYMTAB", 3: "SHT_STRTAB", 4: "SHT_RELA",
+                  5: "SHT_HASH", 6: "SHT_DYNAMIC", 7: "SHT_NOTE", 8: "SHT_NOBITS", 9: "SHT_REL",
+                  11: "SHT_DYNSYM", 14: "SHT_INIT_ARRAY", 15: "SHT_FINI_ARRAY", 16: "SHT_PREINIT_ARRAY",
+                  17: "SHT_GROUP", 18: "SHT_SYMTAB_SHNDX", 19: "SHT_RELR", 0x6ffffff6: "SHT_GNU_HASH",
+                  0x6ffffffd: "SHT_GNU_verdef", 0x6ffffffe: "SHT_GNU_verneed", 0x6fffffff: "SHT_GNU_versym"}
 
 _ELF_MACHINES = {
     "EM_X86_64": "x86-64",
@@ -137,11 +151,10 @@ class GoBinary:
         except OSError as e:
             raise UserError("cannot read %s: %s" % (shown, e.strerror or e), "check the file's permissions")
         self._data = memoryview(self._map)
+        from elftools.common.exceptions import ELFError
         try:
             self._parse_headers(shown)
-        except UserError:
-            raise
-        except Exception as e:  # pyelftools raises many kinds on damaged files
+        except (ELFError, struct.error) as e:  # the ELF header, parsed by pyelftools, is damaged
             raise UserError("%s is not a readable ELF file (%s)" % (shown, str(e).splitlines()[0] if str(e) else
                                                                       type(e).__name__),
                             "point at an intact executable")
@@ -155,6 +168,10 @@ class GoBinary:
 
     # ----------------------------------------------------------------------------------- headers
     def _parse_headers(self, shown: str) -> None:
+        """The ELF header through pyelftools; section and program headers with struct, in bounded
+        loops (at most MAX_SECTIONS/MAX_SEGMENTS, never past the file), with every file extent clamped
+        to the file: damaged counts, offsets or sizes (up to 2**64) cost nothing and reach no slice or
+        mmap.find out of range."""
         from elftools.elf.elffile import ELFFile
 
         elf = ELFFile(_MemStream(self._data))
@@ -167,50 +184,126 @@ class GoBinary:
         self.machine = machine
         self.arch = normalize_arch(_ELF_MACHINES.get(machine, str(machine).replace("EM_", "").lower()))
         self.elf_type = elf["e_type"]
+        if self.elf_type == "ET_CORE":
+            raise UserError("%s is a core file, not an executable" % shown,
+                            "point at the program's executable (a core is loaded with gdb's `core FILE`)")
+        if self.elf_type not in ("ET_EXEC", "ET_DYN", "ET_REL"):
+            raise UserError("%s is not an executable (ELF type %s)" % (shown, self.elf_type),
+                            "point at the program's executable")
         self.is_pie = self.elf_type == "ET_DYN"
         self.entry = int(elf["e_entry"])
+        flen = len(self._data)
+        e = self._end
+        if self.ptr_size == 8:
+            shdr = struct.Struct(e + "IIQQQQIIQQ")  # name type flags addr offset size link info align entsize
+            phdr = struct.Struct(e + "IIQQQQQQ")  # type flags offset vaddr paddr filesz memsz align
+        else:
+            shdr = struct.Struct(e + "IIIIIIIIII")
+            phdr = struct.Struct(e + "IIIIIIII")  # type offset vaddr paddr filesz memsz flags align
+
+        def table(off: int, entsize: int, count: int, cap: int) -> int:
+            """How many entries of a header table fit in the file (0 when the table is unusable)."""
+            if entsize < (shdr.size if cap == MAX_SECTIONS else phdr.size):
+                return 0
+            if off <= 0 or off >= flen:
+                return 0
+            return max(0, min(count, cap, (flen - off) // entsize))
+
+        shoff, shentsize = int(elf["e_shoff"]), int(elf["e_shentsize"])
+        shnum, shstrndx = int(elf["e_shnum"]), elf["e_shstrndx"]
+        phoff, phentsize, phnum = int(elf["e_phoff"]), int(elf["e_phentsize"]), int(elf["e_phnum"])
+        sh0 = None
+        if table(shoff, shentsize, 1, MAX_SECTIONS):
+            sh0 = shdr.unpack_from(self._data, shoff)
+            if shnum == 0:
+                shnum = sh0[5]  # more than 0xff00 sections: the count is in section 0's sh_size
+            if phnum == 0xFFFF:
+                phnum = sh0[7]  # PN_XNUM: in sh_info
+            if shstrndx == "SHN_XINDEX" or shstrndx == 0xFFFF:
+                shstrndx = sh0[6]
+        if not isinstance(shstrndx, int):
+            shstrndx = 0
+        raw: List[tuple] = []
+        n = table(shoff, shentsize, shnum, MAX_SECTIONS)
+        for i in range(n):
+            raw.append(shdr.unpack_from(self._data, shoff + i * shentsize))
+        strtab = None
+        if 0 < shstrndx < len(raw):
+            h = raw[shstrndx]
+            lo, hi = self._clamp(h[4], h[5]) if h[1] != _SHT_NOBITS else (0, 0)
+            if hi > lo:
+                strtab = (lo, hi)
         self.sections: List[_Section] = []
         self._by_name: Dict[str, _Section] = {}
         symtab = dynsym = None
         self.build_id = None
         self.go_build_id = None
-        for sec in elf.iter_sections():
-            h = sec.header
-            s = _Section(sec.name, int(h["sh_addr"]), int(h["sh_size"]), int(h["sh_offset"]), h["sh_type"],
-                         int(h["sh_flags"]))
+        ent_default = 24 if self.ptr_size == 8 else 16
+        for h in raw:
+            name_off, sh_type, flags, addr, offset, size, link, _info, _align, entsize = h
+            name = self._name(strtab, name_off)
+            tname = _SH_TYPE_NAMES.get(sh_type, "SHT_%#x" % sh_type)
+            if sh_type != _SHT_NOBITS:
+                lo, hi = self._clamp(offset, size)
+                offset, size = lo, hi - lo
+            s = _Section(name, int(addr), int(size), int(offset), tname, int(flags))
             self.sections.append(s)
             self._by_name.setdefault(s.name, s)
-            if h["sh_type"] == "SHT_SYMTAB":
-                symtab = (s, int(h["sh_link"]), int(h["sh_entsize"]) or (24 if self.ptr_size == 8 else 16))
-            elif h["sh_type"] == "SHT_DYNSYM":
-                dynsym = (s, int(h["sh_link"]), int(h["sh_entsize"]) or (24 if self.ptr_size == 8 else 16))
-            elif h["sh_type"] == "SHT_NOTE":
+            if sh_type == _SHT_SYMTAB:
+                symtab = (s, int(link), int(entsize) if ent_default <= entsize <= 4096 else ent_default)
+            elif sh_type == _SHT_DYNSYM:
+                dynsym = (s, int(link), int(entsize) if ent_default <= entsize <= 4096 else ent_default)
+            elif sh_type == _SHT_NOTE:
                 self._scan_notes(s.offset, s.size)
         self._symtabs = []
         for entry in (symtab, dynsym):
             if entry is None:
                 continue
             sec, link, entsize = entry
-            if 0 <= link < len(self.sections):
+            if 0 <= link < len(self.sections) and not self.sections[link].nobits:
                 self._symtabs.append((sec, self.sections[link], entsize))
         self.segments: List[_Segment] = []
         self.tls = None
         notes_from_segments = self.build_id is None and self.go_build_id is None
-        for seg in elf.iter_segments():
-            h = seg.header
-            if h["p_type"] == "PT_LOAD":
-                self.segments.append(_Segment(int(h["p_vaddr"]), int(h["p_memsz"]), int(h["p_filesz"]),
-                                              int(h["p_offset"]), int(h["p_flags"])))
-            elif h["p_type"] == "PT_TLS":
-                self.tls = (int(h["p_vaddr"]), int(h["p_memsz"]), int(h["p_align"]))
-            elif h["p_type"] == "PT_NOTE" and notes_from_segments:
-                self._scan_notes(int(h["p_offset"]), int(h["p_filesz"]))
+        for i in range(table(phoff, phentsize, phnum, MAX_SEGMENTS)):
+            v = phdr.unpack_from(self._data, phoff + i * phentsize)
+            if self.ptr_size == 8:
+                p_type, p_flags, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_align = v
+            else:
+                p_type, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_flags, p_align = v
+            if p_type == _PT_LOAD:
+                lo, hi = self._clamp(p_offset, p_filesz)
+                self.segments.append(_Segment(int(p_vaddr), int(p_memsz), min(hi - lo, int(p_memsz)), lo,
+                                              int(p_flags)))
+            elif p_type == _PT_TLS:
+                self.tls = (int(p_vaddr), int(p_memsz), int(p_align))
+            elif p_type == _PT_NOTE and notes_from_segments:
+                lo, hi = self._clamp(p_offset, p_filesz)
+                self._scan_notes(lo, hi - lo)
         self.segments.sort(key=lambda s: s.vaddr)
         self._seg_starts = [s.vaddr for s in self.segments]
         # File-backed allocated sections, sorted, for read_static and scans.
         self._alloc = sorted((s for s in self.sections if s.flags & _SHF_ALLOC and not s.nobits and s.size),
                              key=lambda s: s.addr)
         self._alloc_starts = [s.addr for s in self._alloc]
+
+    def _clamp(self, offset: int, size: int) -> Tuple[int, int]:
+        """[lo, hi) of the file bytes an (offset, size) pair from a header can mean: inside the file."""
+        flen = len(self._data)
+        lo = min(max(0, offset), flen)
+        return lo, min(flen, lo + max(0, size))
+
+    def _name(self, strtab: Optional[Tuple[int, int]], off: int) -> str:
+        """A section name from the section name table, at most 256 bytes ('' when out of range)."""
+        if strtab is None:
+            return ""
+        lo, hi = strtab
+        start = lo + off
+        if start >= hi:
+            return ""
+        stop = min(hi, start + 256)
+        end = self._map.find(b"\0", start, stop)
+        return bytes(self._data[start:end if end >= 0 else stop]).decode("utf-8", "replace")
 
     def _scan_notes(self, offset: int, size: int) -> None:
         """Read GNU build-id and Go build id notes from raw note bytes (bounded by the region)."""
@@ -320,15 +413,17 @@ class GoBinary:
                 if not s.flags & _SHF_ALLOC:
                     continue
                 data = self._data[s.offset:s.offset + s.size]
+                if len(relocs) >= MAX_RELOCATIONS:
+                    break
                 if self.ptr_size == 8:
                     fmt = self._end + "QQq"
-                    n = len(data) // 24
+                    n = min(len(data) // 24, MAX_RELOCATIONS)
                     for off, info, addend in struct.iter_unpack(fmt, data[:n * 24]):
                         if info & 0xffffffff == want:
                             relocs[off] = addend & 0xffffffffffffffff
                 else:
                     fmt = self._end + "IIi"
-                    n = len(data) // 12
+                    n = min(len(data) // 12, MAX_RELOCATIONS)
                     for off, info, addend in struct.iter_unpack(fmt, data[:n * 12]):
                         if info & 0xff == want:
                             relocs[off] = addend & 0xffffffff
@@ -377,7 +472,9 @@ class GoBinary:
         for off in sorted(offsets):
             needle = struct.pack(self._end + "I", off)
             pos = self._map.find(needle, lo, hi)
-            while pos >= 0:
+            hits = 0
+            while pos >= 0 and hits < 1 << 16:
+                hits += 1
                 if (pos - lo) % entsize == 0 and pos + fmt.size <= hi:
                     if self.ptr_size == 8:
                         _n, _info, _o, st_shndx, st_value, _s = fmt.unpack_from(d, pos)

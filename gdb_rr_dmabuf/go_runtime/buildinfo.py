@@ -20,6 +20,7 @@ _ALIGN = 16
 _FLAG_BIG_ENDIAN = 0x1
 _FLAG_INLINE = 0x2
 _MAX_STRING = 1 << 22  # a module list longer than 4 MiB is corruption, not a program
+_MAX_VERSION = 256  # 'go1.23.4', 'devel go1.24-abcdef Tue Jan 2 ...': longer is corruption
 
 
 @dataclass
@@ -165,8 +166,8 @@ def read_raw_buildinfo(data_reader: DataReader, addr: Optional[int] = None, size
         vers = go_string(struct.unpack_from(fmt, header, 16)[0] if read_ptr is None else ptr_at(hdr_addr + 16))
         mod = go_string(struct.unpack_from(fmt, header, 16 + ptr_size)[0] if read_ptr is None
                         else ptr_at(hdr_addr + 16 + ptr_size))
-    if not vers:
-        return None
+    if not vers or len(vers) > _MAX_VERSION:
+        return None  # no version, or one no Go release writes: not build info
     if len(mod) >= 33 and mod[-17] == "\n":
         mod = mod[16:-16]  # strip the sentinels framing the module info
     else:

@@ -122,7 +122,13 @@ FUNCID_BY_NAME: Dict[str, int] = {
     "runtime.systemstack_switch": FUNCID_SYSTEMSTACK_SWITCH,
 }
 
+# The pc quantum (pcHeader.minLC) each architecture's Go linker writes: cmd/internal/sys/arch.go's MinLC
+# (AMD64 1, ARM64 4, unchanged from Go 1.18 to 1.27). A pclntab whose quantum disagrees with the ELF
+# machine is damaged or belongs to another binary: every pc-value table would decode to wrong pcs.
+PC_QUANTUM = {"x86-64": 1, "aarch64": 4}
+
 _MAX_INLINE_DEPTH = 256
+_MAX_TABLE_STEPS = 1 << 20
 _MAX_NAME = 1 << 16
 
 
@@ -130,8 +136,8 @@ def go_minor(version: Optional[str]) -> Optional[int]:
     """18 for 'go1.18', 'go1.18.3', 'go1.21rc2', 'devel go1.27-abcdef ...'; None if not parseable."""
     if not version:
         return None
-    m = re.search(r"(?:^|go)1\.(\d+)", version)
-    return int(m.group(1)) if m else None
+    m = re.search(r"(?:^|go)1\.(\d+)", version[:256])
+    return int(m.group(1)) if m and len(m.group(1)) <= 6 else None
 
 
 def funcid_table(go_version: Optional[str]) -> Optional[List[str]]:
@@ -221,8 +227,9 @@ class PcLnTab:
 
     def __init__(self, buf: Any, base_off: int = 0, size: Optional[int] = None, *, vaddr: int = 0,
                  text_start: Optional[int] = None, reader: Any = None, gofunc: Any = None,
-                 go_version: Optional[str] = None, name: str = "the program"):
+                 go_version: Optional[str] = None, name: str = "the program", arch: Optional[str] = None):
         self._b = buf
+        self.arch = arch
         self._o = base_off
         self._size = (len(buf) - base_off) if size is None else min(size, len(buf) - base_off)
         self.vaddr = vaddr
@@ -268,6 +275,9 @@ class PcLnTab:
         pad1, pad2, min_lc, ptr_size = struct.unpack_from("4B", self._b, self._o + 4)
         if pad1 or pad2 or min_lc not in (1, 2, 4) or ptr_size not in (4, 8):
             raise self._corrupt("header pad=%d,%d quantum=%d ptrsize=%d" % (pad1, pad2, min_lc, ptr_size))
+        want = PC_QUANTUM.get(self.arch or "")
+        if want is not None and min_lc != want:
+            raise self._corrupt("pc quantum %d in the header, but %s code has quantum %d" % (min_lc, self.arch, want))
         self.quantum = min_lc
         self.ptr_size = ptr_size
         hdr_size = 8 + 8 * ptr_size
@@ -483,8 +493,15 @@ class PcLnTab:
         pc = entry
         val = -1
         q = self.quantum
+        # A table that runs past the end of the text, or longer than any function can need, is damaged
+        # (each run covers at least one instruction): the walk stays bounded whatever the bytes say.
+        last = max(self.text_end, entry)
+        steps = 0
         try:
             while pos < end:
+                steps += 1
+                if steps > _MAX_TABLE_STEPS or pc > last:
+                    raise _BadTable()
                 x = b[pos]
                 pos += 1
                 if x == 0 and pc != entry:
@@ -760,12 +777,14 @@ def _no_pclntab(binary) -> UserError:
                      "this is not a Go program built by the gc toolchain; go-callers needs one")
 
 
-def _header_ok(buf: Any, off: int, avail: int, e: str = "<") -> bool:
+def _header_ok(buf: Any, off: int, avail: int, e: str = "<", quantum: Optional[int] = None) -> bool:
     """Cheap plausibility check of a pcHeader candidate (magic already matched)."""
     if avail < 72:
         return False
     pad1, pad2, min_lc, ptr_size = struct.unpack_from("4B", buf, off + 4)
     if pad1 or pad2 or min_lc not in (1, 2, 4) or ptr_size not in (4, 8):
+        return False
+    if quantum is not None and min_lc != quantum:
         return False
     fmt = e + ("Q" if ptr_size == 8 else "I") * 8
     nfunc, _nfiles, _text, a, b, c, d, e = struct.unpack_from(fmt, buf, off + 8)
@@ -814,7 +833,8 @@ def locate_pclntab(binary, use_sections: bool = True, use_symbols: bool = True) 
             guard = 0
             while pos >= 0 and guard < 100000:
                 guard += 1
-                if (pos - s.offset) % 4 == 0 and _header_ok(buf, pos, s.offset + s.size - pos, binary._end):
+                if (pos - s.offset) % 4 == 0 and _header_ok(buf, pos, s.offset + s.size - pos, binary._end,
+                                                            PC_QUANTUM.get(binary.arch)):
                     return s.addr + (pos - s.offset), s.size - (pos - s.offset)
                 pos = buf.find(magic, pos + 1, s.offset + s.size)
     raise _no_pclntab(binary)
@@ -906,7 +926,10 @@ def load_pclntab(binary, use_sections: bool = True, use_symbols: bool = True) ->
     go_version = binary.go_version
     # A first parse with the header's text start (0 from Go 1.26): validates the header.
     probe = PcLnTab(binary._map, off, avail, vaddr=addr, text_start=0, reader=binary,
-                    go_version=go_version, name=what)
+                    go_version=go_version, name=what, arch=binary.arch)
+    if probe.ptr_size != binary.ptr_size:
+        raise probe._corrupt("pointer size %d in the header, but the ELF file is %d-bit"
+                             % (probe.ptr_size, 8 * binary.ptr_size))
     hdr_text = 0
     if probe.header_text_start:
         hdr_text = binary.relocations().get(addr + 8 + 2 * probe.ptr_size, probe.header_text_start)
@@ -938,4 +961,4 @@ def load_pclntab(binary, use_sections: bool = True, use_symbols: bool = True) ->
         return md.gofunc(probe.magic, go_version) if md is not None else None
 
     return PcLnTab(binary._map, off, avail, vaddr=addr, text_start=text, reader=binary, gofunc=gofunc,
-                   go_version=go_version, name=what)
+                   go_version=go_version, name=what, arch=binary.arch)

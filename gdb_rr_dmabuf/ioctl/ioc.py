@@ -60,6 +60,13 @@ def mask_size(value: int) -> int:
 
 _NUMBER = re.compile(r"^[+-]?(0x[0-9a-f]+|0o?[0-7]+|[0-9]+)$", re.I)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_TEXT = 128
+
+
+def _shown(s: str, limit: int = 60) -> str:
+    """User text for an error line: repr (no raw newline), cut to about `limit` characters."""
+    r = repr(s)
+    return r if len(r) <= limit else r[:limit - 4] + "...'"
 
 
 def parse_request(text: str, arch: str = "x86-64") -> int:
@@ -68,6 +75,11 @@ def parse_request(text: str, arch: str = "x86-64") -> int:
     s = (text or "").strip()
     if not s:
         raise UserError("no ioctl request given", "give a number like 0xc0086202 or a name like DMA_BUF_IOCTL_SYNC")
+    if len(s) > _MAX_TEXT:
+        # Nothing this long is a request (a 64-bit number has at most 20 decimal digits, the longest
+        # name ~50 characters); refusing it also keeps int() under Python's 4300-digit limit.
+        raise UserError("ioctl request text of %d characters is too long (%s)" % (len(s), _shown(s)),
+                        "give a number like 0xc0086202 or 3221775874, or a name like DMA_BUF_IOCTL_SYNC")
     if _NUMBER.match(s):
         neg = s.startswith("-")
         body = s.lstrip("+-")
@@ -93,5 +105,5 @@ def parse_request(text: str, arch: str = "x86-64") -> int:
             raise UserError("unknown ioctl name %s for %s" % (s, arch),
                             "give the request number (e.g. 0xc0086202) or a name from the Linux uapi headers")
         return v
-    raise UserError("cannot read ioctl request %r" % s,
+    raise UserError("cannot read ioctl request %s" % _shown(s),
                     "give a number like 0xc0086202 or 3221775874, or a name like DMA_BUF_IOCTL_SYNC")
