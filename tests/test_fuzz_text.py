@@ -15,13 +15,13 @@ from hypothesis import given, strategies as st
 from gdb_rr_dmabuf import advice, evidence, render, rr, why
 from gdb_rr_dmabuf.advice import Evidence, GoFrameEv
 from gdb_rr_dmabuf.errors import UserError
-from gdb_rr_dmabuf.ioctl import _names_x86_64
+from gdb_rr_dmabuf.ioctl import names as _names
 from gdb_rr_dmabuf.ioctl.structs import decoded_requests
 from gdb_rr_dmabuf.target import MemoryTarget
 from tests.support import fuzz
 from tests.support.fuzz import check, settings_for
 
-NAMES = sorted({n for ns in _names_x86_64.NAMES.values() for n in ns})
+NAMES = sorted({name for _v, name, _s, _h in _names._entries("x86-64")})
 REQUESTS = decoded_requests() + [0xC0086202, 0x40086200, 0x5401, 0]
 BIG = 10 ** 5  # digits of the longest numbers generated (past Python's 4300-digit int() limit)
 
