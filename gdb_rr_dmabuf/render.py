@@ -179,6 +179,9 @@ def suggestion_lines(suggestions, s: Style, verbose: bool = True) -> List[str]:
         out.extend(wrap("%s %s" % (sug.title, sug.action), num, pad))
         for c in sug.commands:
             out.append(pad + "$ " + s(c, "cmd"))
+        missing = getattr(sug, "missing", "")
+        if missing:  # the rule fired without its strong evidence: say what it went on
+            out.extend(wrap("evidence missing: " + missing, pad, pad + "  "))
         snippet = getattr(sug, "snippet", "")
         if snippet and verbose:
             out.append(pad + "for example:")
