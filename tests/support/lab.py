@@ -44,7 +44,7 @@ The VM object (class Vm):
   Commands (all bounded; a timeout kills the guest process group and raises LabError):
   vm.run(cmd, timeout=60, env=None, cwd=None, stdin=None) -> (rc, stdout, stderr)   (str; rc int)
   vm.check(cmd, ...) -> stdout          like run, but raises LabError (one line + stderr tail) if rc != 0
-  vm.strace(argv, env=None, trace="ioctl,openat,memfd_create", timeout=120)
+  vm.strace(argv, env=None, trace="ioctl,openat,memfd_create", timeout=120, signal="none")
         -> StraceResult(rc, stdout, stderr, trace)   trace = the text of `strace -f -qq -e trace=TRACE`
            (default decoding: lines like `PID ioctl(5, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ...) = 0`)
   vm.gdbserver(argv, env=None) -> GdbServer(host, port, pid, ...)
@@ -58,7 +58,7 @@ The VM object (class Vm):
         gs.address = "127.0.0.1:PORT"; gs.alive(); gs.gdbserver_pid (in the guest)
 
 Errors: LabError (an AssertionError subclass with a one-line message "lab: what: what to do").
-Environment knobs: LAB_ACCEL=kvm|tcg (skip the probe), LAB_BOOT_TIMEOUT (s, default 90),
+Environment knobs: LAB_ACCEL=kvm|tcg (skip the probe), LAB_BOOT_TIMEOUT (s, default 240: TCG on a loaded 2-core machine is slow),
 LAB_KEEP=1 (leave the exchange dir), LAB_VERBOSE=1 (progress lines on stderr).
 """
 from __future__ import annotations

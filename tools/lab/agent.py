@@ -167,7 +167,9 @@ class Server(socketserver.ThreadingTCPServer):
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 7000
     with Server(("0.0.0.0", port), Handler) as srv:
-        sys.stderr.write("lab agent: listening on %d\n" % port)
+        with open("/proc/uptime") as f:
+            up = f.read().split()[0]
+        sys.stderr.write("lab agent: listening on %d at uptime %s\n" % (port, up))
         srv.serve_forever()
 
 

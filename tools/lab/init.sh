@@ -7,6 +7,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 bb=/usr/bin/busybox
 say() { echo "lab-init: $*" >/dev/console; }
 $bb mount -t proc proc /proc
+say "start at uptime $(cat /proc/uptime)"
 $bb mount -t sysfs sysfs /sys
 $bb mount -t devtmpfs devtmpfs /dev 2>/dev/null
 $bb mkdir -p /dev/pts /dev/shm /run /tmp
@@ -16,9 +17,11 @@ $bb mount -t tmpfs tmpfs /run
 $bb chmod 1777 /tmp
 echo lab >/proc/sys/kernel/hostname
 [ -w /proc/sys/kernel/yama/ptrace_scope ] && echo 0 >/proc/sys/kernel/yama/ptrace_scope
-for m in $(cat /lab/modules.order); do
-  $bb insmod "/lab/modules/$m.ko" || say "insmod $m failed"
-done
+if [ -d /lab/modules ]; then  # initramfs mode (in disk mode the small initramfs loaded them)
+  for m in $(cat /lab/modules.order); do
+    $bb insmod "/lab/modules/$m.ko" || say "insmod $m failed"
+  done
+fi
 $bb ip link set lo up
 $bb ip addr add 10.0.2.15/24 dev eth0 && $bb ip link set eth0 up && $bb ip route add default via 10.0.2.2 \
   || say "no eth0: the network is down"
@@ -44,5 +47,5 @@ cat >/etc/inittab <<EOF
 ::respawn:/bin/sh -c 'ulimit -c unlimited; cd /; exec /usr/bin/python3 /lab/agent.py $agent >/dev/console 2>&1'
 ::ctrlaltdel:/usr/bin/busybox poweroff -f
 EOF
-say "ready for the agent on port $agent"
+say "ready for the agent on port $agent at uptime $(cat /proc/uptime)"
 exec $bb init

@@ -57,7 +57,10 @@ PACKAGES = [
 EXCLUDES = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*", "/usr/share/locale/*",
             "/usr/share/lintian/*", "/usr/share/bug/*"]
 # Modules the guest loads at boot (their `depends=` are followed): network and 9p.
-MODULES = ["virtio_net", "9pnet_virtio", "9p"]
+MODULES = ["virtio_net", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "ext4"]
+# How the guest gets its root: "disk" (an ext4 image on virtio-blk, a small initramfs mounts it; qemu
+# keeps the guest's writes in a throw-away snapshot) or "initramfs" (the whole rootfs as one cpio).
+ROOT_MODE = os.environ.get("LAB_ROOT", "disk")
 
 ARCHES = {
     "x86-64": {
@@ -230,9 +233,10 @@ class Build(NamedTuple):
     key: str
     kernel: Path          # vmlinuz
     kernel_release: str   # uname -r
-    initrd: Path          # uncompressed newc cpio
+    initrd: Path          # uncompressed newc cpio (the whole rootfs, or the small stage-1 one in disk mode)
     rootfs: Path          # the guest's / on the host (sysroot)
     manifest: Path        # package=version lines
+    disk: Optional[Path] = None   # the ext4 root image in disk mode
 
 
 def _sha(*parts: Union[str, bytes]) -> str:
@@ -309,7 +313,7 @@ def _modinfo_depends(ko: bytes) -> List[str]:
 
 def build_kernel(arch: str, res: dict, apt: Apt) -> Tuple[Path, str]:
     name, ver = res["kernel"].split("=", 1)
-    out = CACHE / arch / ("kernel-%s_%s" % (name, ver))
+    out = CACHE / arch / ("kernel-%s_%s-%s" % (name, ver, _sha(" ".join(MODULES))[:8]))
     if (out / "done").exists():
         return out, (out / "release").read_text().strip()
     with _Lock(CACHE / arch / "kernel.lock", "building the kernel"):
@@ -481,21 +485,105 @@ def build(arch: str = "x86-64") -> Build:
     rootfs = build_rootfs(arch, res, apt)
     init = (HERE / "init.sh").read_bytes()
     agent = (HERE / "agent.py").read_bytes()
+    stage1 = (HERE / "stage1.sh").read_bytes()
     mods = (kdir / "modules.order").read_text().split()
-    k2 = _sha(res["key"], res["kernel"], init, agent, " ".join(mods))
-    initrd = CACHE / arch / ("initrd-%s.cpio" % k2)
-    if not initrd.exists():
-        with _Lock(CACHE / arch / "initrd.lock", "packing the initramfs"):
-            if not initrd.exists():
-                _say("packing %s" % initrd.name)
-                extra = {"init": (0o755, init), "lab/agent.py": (0o644, agent),
-                         "lab/modules.order": (0o644, "\n".join(mods).encode() + b"\n")}
-                for m in mods:
-                    extra["lab/modules/%s.ko" % m] = (0o644, (kdir / "modules" / (m + ".ko")).read_bytes())
-                tmp = initrd.with_suffix(".tmp%d" % os.getpid())
-                write_cpio(tmp, rootfs, extra)
-                tmp.rename(initrd)
-    return Build(arch, res["key"], kdir / "vmlinuz", release, initrd, rootfs, rootfs / ".lab-manifest")
+    modfiles = {"lab/modules/%s.ko" % m: (0o644, (kdir / "modules" / (m + ".ko")).read_bytes()) for m in mods}
+    modfiles["lab/modules.order"] = (0o644, "\n".join(mods).encode() + b"\n")
+    k2 = _sha(res["key"], res["kernel"], init, agent, stage1, " ".join(mods), ROOT_MODE)
+    if ROOT_MODE == "initramfs":
+        initrd = CACHE / arch / ("initrd-%s.cpio" % k2)
+        if not initrd.exists():
+            with _Lock(CACHE / arch / "initrd.lock", "packing the initramfs"):
+                if not initrd.exists():
+                    _say("packing %s" % initrd.name)
+                    extra = {"init": (0o755, init), "lab/init.sh": (0o755, init), "lab/agent.py": (0o644, agent)}
+                    extra.update(modfiles)
+                    tmp = initrd.with_suffix(".tmp%d" % os.getpid())
+                    write_cpio(tmp, rootfs, extra)
+                    tmp.rename(initrd)
+        return Build(arch, res["key"], kdir / "vmlinuz", release, initrd, rootfs, rootfs / ".lab-manifest")
+    if ROOT_MODE != "disk":
+        raise LabError("lab: LAB_ROOT=%r: use disk or initramfs" % ROOT_MODE)
+    initrd = CACHE / arch / ("stage1-%s.cpio" % k2)
+    disk = CACHE / arch / ("root-%s.ext4" % k2)
+    if not (initrd.exists() and disk.exists()):
+        with _Lock(CACHE / arch / "initrd.lock", "making the root disk"):
+            if not (initrd.exists() and disk.exists()):
+                _say("making %s and %s" % (disk.name, initrd.name))
+                tmp = disk.with_suffix(".tmp%d" % os.getpid())
+                make_disk(tmp, rootfs, {"lab/init.sh": (0o755, init), "lab/agent.py": (0o644, agent)})
+                extra = {"init": (0o755, stage1)}
+                extra.update(modfiles)
+                extra.update(_busybox_files(rootfs))
+                tmpi = initrd.with_suffix(".tmp%d" % os.getpid())
+                with tempfile.TemporaryDirectory() as empty:
+                    write_cpio(tmpi, Path(empty), extra)
+                tmp.rename(disk)
+                tmpi.rename(initrd)
+    return Build(arch, res["key"], kdir / "vmlinuz", release, initrd, rootfs, rootfs / ".lab-manifest", disk)
+
+
+def _busybox_files(rootfs: Path) -> Dict[str, Tuple[int, bytes]]:
+    """/bin/busybox from the rootfs and the shared libraries it needs (readelf reads any arch)."""
+    bb = rootfs / "usr" / "bin" / "busybox"
+    out = {"bin/busybox": (0o755, bb.read_bytes())}
+    p = _run(["readelf", "-ld", str(bb)], "reading busybox's ELF headers", "install binutils", 60)
+    interp = re.search(r"interpreter: (\S+?)\]", p.stdout)
+    needed = re.findall(r"\(NEEDED\).*\[(\S+)\]", p.stdout)
+    if interp:
+        ip = interp.group(1).lstrip("/")
+        out[ip] = (0o755, _in_rootfs(rootfs, ip).read_bytes())
+    libdirs = sorted((rootfs / "usr" / "lib").glob("*-linux-gnu"))
+    for lib in needed:
+        for d in libdirs:
+            if (d / lib).exists():
+                rel = os.path.relpath(str(d / lib), str(rootfs))
+                out[rel] = (0o755, _in_rootfs(rootfs, rel).read_bytes())
+                out["lib/" + d.name + "/" + lib] = out[rel]
+                break
+        else:
+            raise LabError("lab: busybox needs %s, which is not in the rootfs: check the rootfs" % lib)
+    return out
+
+
+def _in_rootfs(rootfs: Path, rel: str, depth: int = 0) -> Path:
+    """rel (a path inside the rootfs) with its symlinks followed inside the rootfs, not on the host."""
+    parts = [x for x in rel.split("/") if x]
+    cur = rootfs
+    for i, part in enumerate(parts):
+        nxt = cur / part
+        if nxt.is_symlink() and depth < 40:
+            target = os.readlink(str(nxt))
+            base = "" if target.startswith("/") else os.path.relpath(str(cur), str(rootfs))
+            joined = os.path.normpath(os.path.join(base, target.lstrip("/"))) if base != "." else target.lstrip("/")
+            return _in_rootfs(rootfs, "/".join([joined] + parts[i + 1:]), depth + 1)
+        cur = nxt
+    return cur
+
+
+def make_disk(dest: Path, rootfs: Path, extra: Dict[str, Tuple[int, bytes]]) -> None:
+    """An ext4 image of rootfs (no journal, no metadata checksums: fewer modules) plus extra files."""
+    size = 0
+    for dirpath, _, files in os.walk(str(rootfs)):
+        for f in files:
+            try:
+                size += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    mb = int(size * 1.3 / (1 << 20)) + 256
+    with tempfile.TemporaryDirectory(dir=str(dest.parent)) as td:
+        cmds = ["mkdir /lab"]
+        for path, (mode, data) in sorted(extra.items()):
+            hp = Path(td) / path.replace("/", "_")
+            hp.write_bytes(data)
+            cmds.append("write %s /%s" % (hp, path))
+            cmds.append("sif /%s mode 0%o" % (path, stat.S_IFREG | mode))
+        (Path(td) / "cmds").write_text("\n".join(cmds) + "\n")
+        _run(["mkfs.ext4", "-q", "-F", "-L", "labroot", "-O", "^has_journal,^metadata_csum", "-E",
+              "root_owner=0:0", "-d", str(rootfs), str(dest), "%dM" % mb],
+             "making the root disk with mkfs.ext4", "install e2fsprogs", 600)
+        _run(["debugfs", "-w", "-f", str(Path(td) / "cmds"), str(dest)], "writing /lab into the root disk",
+             "install e2fsprogs", 120)
 
 
 # ---------------------------------------------------------------------------------------------- boot
@@ -745,9 +833,11 @@ class Vm:
         return out
 
     def strace(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None,
-               trace: str = "ioctl,openat,memfd_create", timeout: float = 120) -> StraceResult:
+               trace: str = "ioctl,openat,memfd_create", timeout: float = 120, signal: str = "none") -> StraceResult:
+        """strace -f -qq -e trace=TRACE -e signal=SIGNAL (none: Go's SIGURG storms left out)."""
         out = "/tmp/lab-strace.%d.%d" % (os.getpid(), int(time.time() * 1000))
-        cmd = ["strace", "-f", "-qq", "-o", out, "-e", "trace=" + trace] + [str(a) for a in argv]
+        cmd = ["strace", "-f", "-qq", "-o", out, "-e", "trace=" + trace, "-e", "signal=" + signal] + [
+            str(a) for a in argv]
         rc, so, se = self.run(cmd, timeout=timeout, env=env)
         _, text, _ = self.run(["sh", "-c", 'cat "$1"; rm -f "$1"', "sh", out], timeout=30)
         return StraceResult(rc, so, se, text)
@@ -770,7 +860,7 @@ class Vm:
                 self._call({"op": "kill", "pid": r["pid"]}, 20)
                 state = "exited (rc %s)" % w["rc"] if not w["running"] else "did not listen within %ss" % timeout
                 raise LabError("lab: gdbserver in the guest %s: %s: check the program path and its arguments"
-                               % (state, _tail(w["text"])))
+                               % (state, _tail(w["text"], 3)))
             m = re.search(r"pid = (\d+)", w["text"])
             return GdbServer(self, slot, r["pid"], int(m.group(1)) if m else 0, log)
         except BaseException:
@@ -857,7 +947,7 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
     """Build (cached) and boot the lab; returns when the guest agent answers. One line on failure;
     qemu is killed by pid on every failure path."""
     if timeout is None:
-        timeout = float(os.environ.get("LAB_BOOT_TIMEOUT", 90))
+        timeout = float(os.environ.get("LAB_BOOT_TIMEOUT", 240))
     if arch not in ARCHES:
         raise LabError("lab: unknown arch %r: use one of %s" % (arch, ", ".join(ARCHES)))
     a = ARCHES[arch]
@@ -906,6 +996,7 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
             "-smp", "2", "-m", str(memory), "-display", "none", "-vga", "none", "-no-reboot",
             "-monitor", "none", "-serial", "file:%s" % console,
             "-nic", "user,model=%s,%s" % (a["nic"], ",".join(fwd))] + p9 + [
+            ] + (["-drive", "file=%s,format=raw,if=virtio,snapshot=on,cache=unsafe" % b.disk] if b.disk else []) + [
             "-kernel", str(b.kernel), "-initrd", str(b.initrd),
             "-append", "console=%s quiet rdinit=/init panic=-1 lab.agent=%d lab.9p=%s"
             % (a["console"], AGENT_PORT, ",".join(cmd9))]
@@ -927,6 +1018,7 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
             if proc.poll() is not None:
                 qtext = (rundir / "qemu.log").read_text(errors="replace")
                 last = _tail(qtext) if qtext.strip() else "console: " + _tail(_read(console), 2)
+                _keep_failure(_read(console) + "\n--- qemu:\n" + qtext)
                 break
             try:
                 r = vm._call({"op": "ping"}, 5)
@@ -937,9 +1029,12 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
             except LabError:
                 pass
             if time.time() > deadline:
+                text = _read(console)
                 vm.stop()
-                raise LabError("lab: the VM did not become ready within %ds (%s; console: %s): see LAB_BOOT_TIMEOUT"
-                               % (timeout, accel, _tail(_read(console), 2)))
+                _keep_failure(text)
+                raise LabError("lab: the VM did not become ready within %ds (%s; console: %s): the machine may be "
+                               "overloaded; raise LAB_BOOT_TIMEOUT, or see %s"
+                               % (timeout, accel, _tail(text, 2), CACHE / "run" / "last-failed-console.log"))
             time.sleep(0.3)
         vm.stop()
         if "hostfwd" in last or "forwarding" in last:
@@ -949,6 +1044,13 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
             continue  # a picked port was taken in between: pick again
         break
     raise LabError("lab: qemu exited before the guest was ready: %s" % last)
+
+
+def _keep_failure(text: str) -> None:
+    try:
+        (CACHE / "run" / "last-failed-console.log").write_text(text)
+    except OSError:
+        pass
 
 
 def _read(p: Path) -> str:
@@ -1008,5 +1110,5 @@ def attach(arch: str = "x86-64") -> Vm:
 
     bd = info["build"]
     b = Build(bd["arch"], bd["key"], Path(bd["kernel"]), bd["kernel_release"], Path(bd["initrd"]),
-              Path(bd["rootfs"]), Path(bd["manifest"]))
+              Path(bd["rootfs"]), Path(bd["manifest"]), Path(bd["disk"]) if bd.get("disk") not in (None, "None") else None)
     return Vm(b, info["accel"], d, _P(), info["agent_port"], info["gdb_ports"], info["shares"], Path(info["xdir"]))
