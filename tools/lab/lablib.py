@@ -606,8 +606,9 @@ def probe_accel(b: Build, timeout: float = 15) -> str:
     forced = os.environ.get("LAB_ACCEL")
     if forced in ("kvm", "tcg"):
         return forced
-    if b.arch in _accel_cache:
-        return _accel_cache[b.arch]
+    ck = "%s:%s" % (b.arch, b.kernel)
+    if ck in _accel_cache:
+        return _accel_cache[ck]
     a = ARCHES[b.arch]
     result, why = "tcg", "no /dev/kvm"
     if os.access("/dev/kvm", os.R_OK | os.W_OK) and shutil.which(a["qemu"]):
@@ -630,8 +631,8 @@ def probe_accel(b: Build, timeout: float = 15) -> str:
         else:
             why = "no kernel output under KVM: %s" % _tail(out)
     _say("accel %s: %s" % (result, why))
-    _accel_cache[b.arch] = result
-    _accel_cache[b.arch + ":why"] = why
+    _accel_cache[ck] = result
+    _accel_cache[ck + ":why"] = why
     return result
 
 
