@@ -48,7 +48,7 @@ The VM object (class Vm):
         -> StraceResult(rc, stdout, stderr, trace)   trace = the text of `strace -f -qq -e trace=TRACE`
            (default decoding: lines like `PID ioctl(5, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ...) = 0`)
   vm.gdbserver(argv, env=None) -> GdbServer(host, port, pid, ...)
-        starts `gdbserver --once` on argv in the guest; the host's gdb connects with
+        starts `gdbserver --once --no-startup-with-shell` on argv in the guest; the host's gdb connects with
         `target extended-remote HOST:PORT` (rr's emergency layout). pid = the inferior's pid in the guest.
         It is stopped at the program's first instruction (as gdbserver always does). Use it as a context
         manager or call .close() (kills it); at most vm.GDBSERVER_SLOTS at once. A gdbserver that dies

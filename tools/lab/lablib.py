@@ -87,9 +87,12 @@ class LabError(AssertionError):
     """One line: 'lab: what is wrong: what to do'."""
 
 
+_T0 = time.time()
+
+
 def _say(msg: str) -> None:
     if os.environ.get("LAB_VERBOSE"):
-        sys.stderr.write("lab: %s\n" % msg)
+        sys.stderr.write("lab: [%6.1fs] %s\n" % (time.time() - _T0, msg))
         sys.stderr.flush()
 
 
@@ -168,6 +171,8 @@ class Apt:
                 "-o", "Dir::Etc::parts=%s" % (d / "etc" / "apt.conf.d"),
                 "-o", "Dir::State::Lists=%s" % (d / "lists"), "-o", "Dir::State::status=%s" % self.status,
                 "-o", "Dir::Cache=%s" % (d / "cache"), "-o", "Debug::NoLocking=1",
+                "-o", "Dir::Cache::pkgcache=%s" % (d / "cache" / "pkgcache.bin"),
+                "-o", "Dir::Cache::srcpkgcache=%s" % (d / "cache" / "srcpkgcache.bin"),
                 "-o", "APT::Architecture=%s" % self.debarch, "-o", "APT::Architectures::=%s" % self.debarch,
                 "-o", "APT::Sandbox::User=root", "-o", "Acquire::Retries=2"]
 
@@ -410,6 +415,7 @@ def build_rootfs(arch: str, res: dict, apt: Apt) -> Path:
             os.symlink("/usr/lib/python3/dist-packages", str(site / "site-packages"))
             (tmp / GUEST_VENV.lstrip("/") / "pyvenv.cfg").write_text(
                 "home = /usr/bin\ninclude-system-site-packages = true\nversion = %s\n" % v)
+        _say("mmdebstrap done")
         q = subprocess.run(["chroot", str(tmp), "dpkg-query", "-W", "-f", "${Package}=${Version}\\n"],
                            stdout=subprocess.PIPE, universal_newlines=True, timeout=120)
         (tmp / ".lab-manifest").write_text(q.stdout if q.returncode == 0 else "\n".join(res["packages"]) + "\n")
@@ -520,6 +526,7 @@ def build(arch: str = "x86-64") -> Build:
                     write_cpio(tmpi, Path(empty), extra)
                 tmp.rename(disk)
                 tmpi.rename(initrd)
+                _say("root disk done")
     return Build(arch, res["key"], kdir / "vmlinuz", release, initrd, rootfs, rootfs / ".lab-manifest", disk)
 
 
@@ -853,7 +860,7 @@ class Vm:
         try:
             log = "/tmp/lab-gdbserver.%d.log" % slot
             gport = GDBSERVER_PORT0 + slot
-            r = self._call({"op": "spawn", "argv": ["gdbserver", "--once", "0.0.0.0:%d" % gport] +
+            r = self._call({"op": "spawn", "argv": ["gdbserver", "--once", "--no-startup-with-shell", "0.0.0.0:%d" % gport] +
                             [str(a) for a in argv], "env": self._env(env), "log": log}, 20)
             w = self._call({"op": "wait", "pid": r["pid"], "path": log, "pattern": "Listening on port",
                             "timeout": timeout}, timeout)
