@@ -202,3 +202,16 @@ def test_session_failure_is_remembered(monkeypatch):
     with pytest.raises(LabError) as e:
         labsupport.session_vm()
     assert str(e.value) == "lab: qemu exited before the guest was ready: x"
+
+
+def test_project_gdbinit_loads_in_guest_gdb(lab_vm):
+    # gdb 16.3 + Python 3.13 in the guest, the worktree's gdbinit.py at the same path, Debian's
+    # python3-pyelftools and python3-pygments through vm.guest_env's GDB_RR_DMABUF_VENV: no warning line
+    gdbinit = lab_vm.to_guest(labsupport.REPO / "gdbinit.py")
+    rc, out, err = lab_vm.run(["gdb", "-nx", "-q", "-batch", "-ex", "source " + gdbinit, "-ex",
+                               "python import elftools, pygments, sys; print('MODS', sys.version_info[:2])",
+                               "-ex", "help dmabuf-why"], timeout=180)
+    text = out + err
+    assert rc == 0, text
+    assert "MODS (3, 13)" in text and "usage: dmabuf-why" in out, text
+    assert "warning" not in text.lower() and "venv" not in text, text
