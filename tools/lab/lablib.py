@@ -621,7 +621,10 @@ def probe_accel(b: Build, timeout: float = 15) -> str:
         return _accel_cache[ck]
     a = ARCHES[b.arch]
     result, why = "tcg", "no /dev/kvm"
-    if os.access("/dev/kvm", os.R_OK | os.W_OK) and shutil.which(a["qemu"]):
+    host = {"x86_64": "x86-64", "aarch64": "aarch64"}.get(os.uname().machine)
+    if host != b.arch:
+        why = "the guest's arch %s is not the host's (%s)" % (b.arch, os.uname().machine)
+    elif os.access("/dev/kvm", os.R_OK | os.W_OK) and shutil.which(a["qemu"]):
         t0 = time.time()
         argv = [a["qemu"]] + a["machine"] + ["-accel", "kvm"] + a["kvm_cpu"] + [
             "-m", "256", "-smp", "1", "-display", "none", "-vga", "none", "-nic", "none", "-no-reboot",
