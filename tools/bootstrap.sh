@@ -25,6 +25,10 @@ command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
 command -v debugfs >/dev/null || need_apt+=(e2fsprogs)
 command -v readelf >/dev/null || need_apt+=(binutils)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
+# The lab fixtures link like real programs (-lEGL, -lvulkan) against bookworm's import libraries and
+# run in the guest against trixie's Mesa 25 (tests/fixtures/lab/build.py).
+[ -f /usr/include/EGL/egl.h ] || need_apt+=(libegl-dev)
+[ -f /usr/include/vulkan/vulkan.h ] || need_apt+=(libvulkan-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "bootstrap: apt-get install ${need_apt[*]}" >&2
