@@ -13,7 +13,6 @@ command -v gdbserver >/dev/null || need_apt+=(gdbserver)
 command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 [ -f /usr/include/linux/dma-buf.h ] || need_apt+=(linux-libc-dev)
 [ -f /usr/include/libdrm/drm.h ] || need_apt+=(libdrm-dev)
-[ -f /usr/include/EGL/egl.h ] && [ -f /usr/include/vulkan/vulkan.h ] || need_apt+=(libegl-dev libvulkan-dev)  # lab fixtures link -lEGL, -lvulkan
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # A real aarch64 process for the tests: qemu-user's gdb stub and a gdb that reads aarch64.
 command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
