@@ -386,8 +386,14 @@ def build_rootfs(arch: str, res: dict, apt: Apt) -> Path:
         a = ARCHES[arch]
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        argv = ["mmdebstrap", "--quiet", "--variant=apt", "--architectures=" + a["debarch"],
-                "--include=" + ",".join(res["pins"])]
+        # A foreign architecture's maintainer scripts cannot run here without binfmt_misc (a change to
+        # the host): its packages are only unpacked (--variant=extract), and the few files their scripts
+        # would make that the lab needs are written below.
+        foreign = _foreign(arch)
+        argv = ["mmdebstrap", "--quiet", "--variant=" + ("extract" if foreign else "apt"),
+                "--architectures=" + a["debarch"],
+                # extract unpacks only what it is given: then give it the whole resolved list
+                "--include=" + ",".join(res["packages"] if foreign else res["pins"])]
         for ex in EXCLUDES:
             argv.append("--dpkgopt=path-exclude=" + ex)
         argv += ["--dpkgopt=path-include=/usr/share/locale/locale.alias",
@@ -419,13 +425,37 @@ def build_rootfs(arch: str, res: dict, apt: Apt) -> Path:
             (tmp / GUEST_VENV.lstrip("/") / "pyvenv.cfg").write_text(
                 "home = /usr/bin\ninclude-system-site-packages = true\nversion = %s\n" % v)
         _say("mmdebstrap done")
-        q = subprocess.run(["chroot", str(tmp), "dpkg-query", "-W", "-f", "${Package}=${Version}\\n"],
-                           stdout=subprocess.PIPE, universal_newlines=True, timeout=120)
-        (tmp / ".lab-manifest").write_text(q.stdout if q.returncode == 0 else "\n".join(res["packages"]) + "\n")
+        if foreign:
+            _fix_extracted(tmp)
+            (tmp / ".lab-manifest").write_text("\n".join(res["packages"]) + "\n")
+        else:
+            q = subprocess.run(["chroot", str(tmp), "dpkg-query", "-W", "-f", "${Package}=${Version}\\n"],
+                               stdout=subprocess.PIPE, universal_newlines=True, timeout=120)
+            (tmp / ".lab-manifest").write_text(q.stdout if q.returncode == 0 else "\n".join(res["packages"]) + "\n")
         (tmp / ".lab-done").write_text(json.dumps(res) + "\n")
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     return out
+
+
+def _fix_extracted(root: Path) -> None:
+    """What maintainer scripts and mmdebstrap's setup would have made in an unpacked-only rootfs, as far
+    as the lab needs it: the merged-/usr links, mount points, root's account."""
+    for link, target in (("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")):
+        if (root / target).is_dir() and not os.path.lexists(str(root / link)):
+            os.symlink(target, str(root / link))
+    if not os.path.lexists(str(root / "usr/bin/sh")) and (root / "usr/bin/dash").exists():
+        os.symlink("dash", str(root / "usr/bin/sh"))  # dash's postinst makes it
+    for d in ("proc", "sys", "run", "root", "dev", "tmp"):
+        (root / d).mkdir(exist_ok=True)
+    for name, text in (("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"), ("etc/group", "root:x:0:\n")):
+        if not (root / name).exists():
+            (root / name).write_text(text)
+
+
+def _foreign(arch: str) -> bool:
+    host = {"x86_64": "x86-64", "aarch64": "aarch64"}.get(os.uname().machine)
+    return host != arch
 
 
 def _cpio_header(name: bytes, mode: int, size: int, ino: int, mtime: int, nlink: int = 1,
@@ -966,8 +996,8 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
         raise LabError("lab: unknown arch %r: use one of %s" % (arch, ", ".join(ARCHES)))
     a = ARCHES[arch]
     if shutil.which(a["qemu"]) is None:
-        raise LabError("lab: %s is not installed: run tools/bootstrap.sh (it apt-installs qemu-system-x86)"
-                       % a["qemu"])
+        raise LabError("lab: %s is not installed: %s" % (a["qemu"], "run tools/bootstrap.sh (it apt-installs "
+                       "qemu-system-x86)" if arch == "x86-64" else "apt-get install qemu-system-arm"))
     if agent_port is None and os.environ.get("LAB_AGENT_PORT"):
         agent_port = int(os.environ["LAB_AGENT_PORT"])
     if agent_port is not None and not port_free(agent_port):
