@@ -58,7 +58,7 @@ The VM object (class Vm):
         gs.address = "127.0.0.1:PORT"; gs.alive(); gs.gdbserver_pid (in the guest)
 
 Errors: LabError (an AssertionError subclass with a one-line message "lab: what: what to do").
-Environment knobs: LAB_ACCEL=kvm|tcg (skip the probe), LAB_BOOT_TIMEOUT (s, default 240: TCG on a loaded 2-core machine is slow),
+Environment knobs: LAB_ACCEL=kvm|tcg (skip the probe), LAB_BOOT_TIMEOUT (s, default 240: 17-18 s on a quiet 2-core machine, 50-85 s on a loaded one),
 LAB_KEEP=1 (leave the exchange dir), LAB_VERBOSE=1 (progress lines on stderr).
 """
 from __future__ import annotations
