@@ -25,6 +25,14 @@ Rules file
               them, the rule stays silent.
 ``require_all`` {KIND: [PATTERN, ...]}: every listed kind must match at least one pattern.
 ``require_any`` {KIND: [PATTERN, ...]}: at least one listed kind must match.
+``require_one_of`` [{KIND: [PATTERN, ...]}, ...]: alternatives; at least one must hold, and one holds when
+              every kind it lists matches (e.g. a named llvmpipe frame, or a libgallium objfile together
+              with the exported driCreateNewScreen3: what a stripped Mesa still shows).
+``strong``    {KIND: [PATTERN, ...]}: the evidence that names the path for certain (frame names of
+              unstripped code, /proc facts). When the rule fires without any of it, its confidence is at
+              most medium and the suggestion's ``missing`` line says, in one line, what was not there and
+              why (stripped frames, no /proc on a remote target or a core file) and what it was
+              recognised from instead.
 ``match``     {KIND: [PATTERN, ...]}: supporting evidence; it raises the score and the confidence.
 ``exclude``   {KIND: [PATTERN, ...]}: any match silences the rule (near misses).
 ``skip_packages`` (go_direct_ioctl only) Go packages that form the syscall layer.
@@ -33,7 +41,7 @@ Rules file
 ``switches_to_gl`` true when the rule's commands first move the program off its Vulkan path (for
               example a rebuild with other build tags), so a GALLIUM_DRIVER command in them can help.
 
-A ``pattern`` rule with neither ``require_all`` nor ``require_any`` needs at least one ``match`` hit
+A ``pattern`` rule with none of ``require_all``, ``require_any`` and ``require_one_of`` needs at least one ``match`` hit
 outside ``requests``. KINDs and what their patterns are matched against:
 
 ``native_functions`` native frame function names          ``objfiles``    shared object (basename or path)
@@ -118,7 +126,7 @@ RR_PLACEHOLDERS = ("rr_since", "rr_version", "rr_version_phrase", "rr_phrase", "
 PLACEHOLDERS = ("exe", "request_name", "request_hex") + RR_PLACEHOLDERS + CALLER_PLACEHOLDERS + CGO_PLACEHOLDERS
 _RULE_KEYS = {"id", "title", "action", "step", "commands", "source", "snippet", "kind", "priority", "requests",
               "require_all", "require_any", "match", "exclude", "skip_packages", "disabled", "notes",
-              "switches_to_gl", "system_objfiles"}
+              "switches_to_gl", "system_objfiles", "require_one_of", "strong"}
 _MAX_EVIDENCE_PER_KIND = 3
 MAX_RULES_FILE = 4 << 20  # bytes: a rules file is hand-written; more is a wrong file
 _MAX_PATTERN = 4096
@@ -174,6 +182,8 @@ class Evidence:
     rr_support_known: bool = False
     rr_master_only: bool = False                   # only rr master (after the last release) handles it by name
     rr_open_policy: Optional[str] = None           # rr refuses opens of the device the request is for (rr.py)
+    target_kind: Optional[str] = None              # 'live', 'remote', 'core', 'memory' or None (no process)
+    proc_readable: Optional[bool] = None           # was the process's /proc read? None: not known
 
 
 @dataclass
@@ -188,6 +198,7 @@ class Suggestion:
     score: float
     snippet: str = ""        # code to paste, when the rule has one
     step: str = ""           # the action as one short line (the rule's "step"), when the rule has one
+    missing: str = ""        # one line: the rule's strong evidence that was not there, and what it went on
 
 
 # --------------------------------------------------------------------------------------------------
@@ -229,6 +240,8 @@ class Rule:
     request_names: List[str] = field(default_factory=list)
     require_all: Dict[str, List[Pattern]] = field(default_factory=dict)
     require_any: Dict[str, List[Pattern]] = field(default_factory=dict)
+    require_one_of: List[Dict[str, List[Pattern]]] = field(default_factory=list)
+    strong: Dict[str, List[Pattern]] = field(default_factory=dict)
     match: Dict[str, List[Pattern]] = field(default_factory=dict)
     exclude: Dict[str, List[Pattern]] = field(default_factory=dict)
     skip_packages: List[Pattern] = field(default_factory=list)
@@ -362,6 +375,9 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
     sysobj = d.get("system_objfiles", [])
     if not isinstance(sysobj, list) or not all(isinstance(p, str) and p for p in sysobj):
         raise _RuleError("rule %r: \"system_objfiles\" must be a list of strings" % rid)
+    one_of = d.get("require_one_of", [])
+    if not isinstance(one_of, list) or not all(isinstance(a, dict) and a for a in one_of):
+        raise _RuleError("rule %r: \"require_one_of\" must be a list of {kind: [patterns]} objects" % rid)
     if not isinstance(d.get("switches_to_gl", False), bool):
         raise _RuleError("rule %r: \"switches_to_gl\" must be true or false" % rid)
     rule = Rule(id=rid, title=d["title"], action=d["action"], commands=list(commands), source=d["source"],
@@ -369,13 +385,17 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
                 request_names=names,
                 require_all=_parse_patterns(rid, "require_all", d.get("require_all", {})),
                 require_any=_parse_patterns(rid, "require_any", d.get("require_any", {})),
+                require_one_of=[_parse_patterns(rid, "require_one_of", a) for a in one_of],
+                strong=_parse_patterns(rid, "strong", d.get("strong", {})),
                 match=_parse_patterns(rid, "match", d.get("match", {})),
                 exclude=_parse_patterns(rid, "exclude", d.get("exclude", {})),
                 skip_packages=_parse_plain_patterns(rid, "skip_packages", skip),
                 system_objfiles=_parse_plain_patterns(rid, "system_objfiles", sysobj or DEFAULT_SYSTEM_OBJFILES),
                 switches_to_gl=bool(d.get("switches_to_gl", False)), origin=origin)
-    if kind in ("pattern", "go_direct_ioctl") and not (rule.require_all or rule.require_any or rule.match):
-        raise _RuleError("rule %r: it recognises nothing (give require_all, require_any or match)" % rid)
+    if kind in ("pattern", "go_direct_ioctl") and not (rule.require_all or rule.require_any or rule.require_one_of
+                                                       or rule.match):
+        raise _RuleError("rule %r: it recognises nothing (give require_all, require_any, require_one_of or match)"
+                         % rid)
     return rule
 
 
@@ -553,13 +573,18 @@ class _Items:
                 self.by_kind["memfd_names"].append(("memfd %s (%s)" % (name, label), name))
 
     def hits(self, kind: str, patterns: List[Pattern]) -> List[str]:
+        return [label for label, _ in self.hit_pairs(kind, patterns)]
+
+    def hit_pairs(self, kind: str, patterns: List[Pattern]) -> List[Tuple[str, str]]:
+        """(label, short text) of each item matching: the text is the function, memfd or link name, or
+        an objfile's base name."""
         out = []
         for label, text in self.by_kind.get(kind, []):
             cands = [text]
             if kind == "objfiles":
                 cands.append(os.path.basename(text))
             if any(p.matches(c) for p in patterns for c in cands):
-                out.append(label)
+                out.append((label, cands[-1]))
         return out
 
 
@@ -869,6 +894,13 @@ def _eval_patterns(rule: Rule, ev: Evidence, items: _Items,
         if not h:
             return None
         kinds.setdefault(kind, []).extend(h)
+    if rule.require_one_of:
+        alt = _one_of(rule, items)
+        if alt is None:
+            return None
+        for kind, labels in alt:
+            have = kinds.setdefault(kind, [])
+            have.extend(x for x in labels if x not in have)
     if rule.require_any:
         any_hit = False
         for kind, pats in rule.require_any.items():
@@ -883,9 +915,71 @@ def _eval_patterns(rule: Rule, ev: Evidence, items: _Items,
         if h:
             have = kinds.setdefault(kind, [])
             have.extend(x for x in h if x not in have)
-    if need_hit and not (rule.require_all or rule.require_any) and not any(k != "requests" for k in kinds):
+    for kind, pats in rule.strong.items():
+        h = items.hits(kind, pats)
+        if h:
+            have = kinds.setdefault(kind, [])
+            have.extend(x for x in h if x not in have)
+    if need_hit and not (rule.require_all or rule.require_any or rule.require_one_of) \
+            and not any(k != "requests" for k in kinds):
         return None
     return kinds
+
+
+def _one_of(rule: Rule, items: _Items, texts: bool = False) -> Optional[List[Tuple[str, List[str]]]]:
+    """The first alternative of require_one_of that holds, as [(kind, hit labels or texts)], or None."""
+    for alt in rule.require_one_of:
+        got = []
+        for kind, pats in alt.items():
+            pairs = items.hit_pairs(kind, pats)
+            if not pairs:
+                break
+            got.append((kind, [t if texts else l for l, t in pairs]))
+        else:
+            return got
+    return None
+
+
+_STRONG_WORDS = {"native_functions": "no %s frame names", "go_functions": "no %s Go frames",
+                 "memfd_names": "no memfd %s", "fd_links": "no fd link %s", "objfiles": "no %s objfile",
+                 "go_packages": "no Go package %s", "go_modules": "no Go module %s"}
+_PROC_KINDS = ("memfd_names", "fd_links")
+
+
+def _no_proc_reason(ev: Evidence) -> str:
+    return {"remote": "remote target: the process's /proc is on another machine",
+            "core": "core file"}.get(ev.target_kind or "", "the process's /proc was not readable")
+
+
+def missing_evidence(rule: Rule, ev: Evidence, items: _Items) -> str:
+    """One line when the rule fired without any of its strong evidence, else ''."""
+    if not rule.strong or any(items.hits(k, p) for k, p in rule.strong.items()):
+        return ""
+    parts: List[str] = []
+    for kind, pats in rule.strong.items():
+        if kind in _PROC_KINDS and not ev.proc_readable:
+            part = "no /proc (%s)" % _no_proc_reason(ev)
+        else:
+            part = _STRONG_WORDS.get(kind, "no %s") % " / ".join(p.text for p in pats)
+            if kind == "native_functions":
+                unnamed: Dict[str, int] = {}
+                for fn, obj in ev.native_frames or []:
+                    if not fn and obj:
+                        b = os.path.basename(obj)
+                        unnamed[b] = unnamed.get(b, 0) + 1
+                if unnamed:
+                    part += " (stripped: %s)" % ", ".join(
+                        "%d unnamed frame%s in %s" % (n, "" if n == 1 else "s", b) for b, n in unnamed.items())
+        if part not in parts:
+            parts.append(part)
+    line = " and ".join(parts)
+    alt = _one_of(rule, items, texts=True)
+    if alt:
+        seen: List[str] = []
+        for _, ts in alt:
+            seen.extend(t for t in ts if t not in seen)
+        line += ": recognised from " + " + ".join(seen[:4])
+    return line
 
 
 def evaluate(rule: Rule, ev: Evidence, items: Optional[_Items] = None) -> Optional[Suggestion]:
@@ -893,7 +987,13 @@ def evaluate(rule: Rule, ev: Evidence, items: Optional[_Items] = None) -> Option
     items = items or _Items(ev)
     if rule.kind == "pattern":
         kinds = _eval_patterns(rule, ev, items)
-        return None if kinds is None else _finish(rule, ev, kinds)
+        if kinds is None:
+            return None
+        s = _finish(rule, ev, kinds)
+        s.missing = missing_evidence(rule, ev, items)
+        if s.missing and s.confidence == "high":
+            s.confidence = "medium"
+        return s
     if rule.kind == "go_direct_ioctl":
         kinds = _eval_patterns(rule, ev, items)
         if kinds is None:

@@ -68,6 +68,8 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
     if target is not None:
         ev.executable = ev.executable or getattr(target, "program", None) or target.executable
         ev.fd_links = target.fd_links()
+        ev.target_kind = getattr(target, "kind", None)
+        ev.proc_readable = bool(ev.fd_links) or ev.fd_link is not None
     if callers_rep is not None:
         ev.native_frames = [(f.function, f.objfile) for f in callers_rep.native]
         ev.go_frames = [_go_ev(f) for f in callers_rep.go]

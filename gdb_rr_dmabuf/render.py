@@ -261,6 +261,9 @@ def suggestion_lines(suggestions, s: Style, verbose: bool = True) -> List[str]:
         out.extend(wrap(step, num, pad, width))
         for c in sug.commands:
             out.append(pad + "  $ " + s(c, "cmd"))
+        missing = getattr(sug, "missing", "")
+        if missing:  # the rule fired without its strong evidence: say what it went on
+            out.extend(wrap("evidence missing: " + missing, pad + "  ", pad + "    ", width))
         if not verbose:
             continue
         detail = pad + "  "

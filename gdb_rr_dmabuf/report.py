@@ -14,8 +14,9 @@ def suggestion_json(s: Any) -> Dict[str, Any]:
         return {"text": s}
     d = asdict(s) if is_dataclass(s) else dict(s)
     d["score"] = round(float(d.get("score") or 0), 2)
-    if not d.get("snippet"):
-        d.pop("snippet", None)
+    for key in ("snippet", "missing"):  # only when there is one
+        if not d.get(key):
+            d.pop(key, None)
     d["text"] = "%s %s" % (d.get("title", ""), d.get("action", ""))
     return d
 

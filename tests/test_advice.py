@@ -1,8 +1,10 @@
 """The advice engine: every built-in rule fires on its frame list and stays silent on near misses.
 
 Frame lists live in tests/data/advice/*.json; each says where it comes from ("recorded": a public
-backtrace such as rr issue #3891's, or our demo program stopped at its ioctl; "constructed": frame names
-taken from the projects' sources as the knowledge file describes them).
+backtrace such as rr issue #3891's, our demo program stopped at its ioctl, or a lab stop on real,
+stripped Mesa 25 (lab_*.json, written by tests/test_lab_stops.py with LAB_RECORD_ADVICE=1, with the rule
+ids and "missing" lines the stop printed); "constructed": frame names taken from the projects' sources
+as the knowledge file describes them).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import re
 import subprocess
 from pathlib import Path
 from typing import List
@@ -46,6 +49,8 @@ def ev_from(name: str, **changes) -> Evidence:
         rr_version=d.get("rr_version"),
         rr_supported_since=d.get("rr_supported_since"),
         rr_support_known=d.get("rr_support_known", False),
+        target_kind=d.get("target_kind"),
+        proc_readable=d.get("proc_readable"),
     )
     return dataclasses.replace(ev, **changes)
 
@@ -569,3 +574,66 @@ def test_commands_that_cannot_help_are_dropped(tmp_path):
     assert by_id(gl, "gl-advice").commands == ["rr record -v GALLIUM_DRIVER=softpipe ./prog", "rr record -n ./prog"]
     vk = advise(ev_from("lavapipe_enumerate.json"), rules)
     assert by_id(vk, "gl-advice").commands == ["rr record -n ./vkcube"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stops recorded in the lab: real kernel, real stripped Mesa 25 (no llvmpipe_* names)
+
+LAB_DATA = sorted(p.name for p in DATA.glob("lab_*.json"))
+
+
+def test_lab_recordings_exist():
+    names = set(LAB_DATA)
+    for want in ("lab_eglgo_remote.json", "lab_egl_c_remote.json", "lab_vkgo_remote.json",
+                 "lab_eglgo_native.json", "lab_vkgo_native.json", "lab_egl_c_core.json"):
+        assert want in names, want
+
+
+@pytest.mark.parametrize("name", LAB_DATA)
+def test_lab_stop_gives_the_advice_it_printed(name):
+    d = json.loads((DATA / name).read_text())
+    assert d["origin"] == "recorded" and d["source"].startswith("lab stop, ")
+    sugs = advise(ev_from(name))
+    assert ids(sugs) == d["printed_rule_ids"]
+    assert [s.missing for s in sugs] == d["printed_missing"]
+
+
+@pytest.mark.parametrize("name", [n for n in LAB_DATA if "_egl" in n])
+def test_stripped_mesa_egl_is_llvmpipe(name):
+    d = json.loads((DATA / name).read_text())
+    assert not any(f and f.startswith("llvmpipe_") for f, _ in _frames(d))   # Debian strips Mesa
+    s = advise(ev_from(name))[0]
+    assert s.rule_id == "mesa-llvmpipe-fence-probe"
+    assert s.commands == ["rr record -v GALLIUM_DRIVER=softpipe %s" % d["executable"]]
+    if d["proc_readable"]:
+        assert s.missing == "" and s.confidence == "high"
+        assert any(e.startswith("memfd lp_dma_buf") for e in s.evidence)
+    else:
+        assert s.confidence == "medium"
+        assert s.missing.startswith("no llvmpipe_* frame names (stripped: 5 unnamed frames in libgallium-")
+        assert "no /proc (%s" % ("remote target" if d["target_kind"] == "remote" else "core file") in s.missing
+        assert re.search(r"recognised from libgallium-25\.0\.7-2\+deb13u1\.so \+ driCreateNewScreen3$", s.missing)
+    # Without driCreateNewScreen3 (a broken unwind, say) and without /proc there is nothing to go on.
+    frames = [(None if f == "driCreateNewScreen3" else f, o) for f, o in _frames(d)]
+    bare = ev_from(name, native_frames=frames, fd_links={})
+    assert "mesa-llvmpipe-fence-probe" not in ids(advise(bare))
+
+
+@pytest.mark.parametrize("name", [n for n in LAB_DATA if "_vkgo" in n])
+def test_stripped_lavapipe_gets_the_loader_filter_and_the_loss(name):
+    d = json.loads((DATA / name).read_text())
+    sugs = advise(ev_from(name))
+    s = sugs[0]
+    assert s.rule_id == "mesa-lavapipe-enumerate"
+    assert s.commands == ["rr record -v VK_LOADER_DRIVERS_DISABLE='*lvp*' %s" % d["executable"]]
+    assert "no Vulkan device is left" in s.action
+    assert not any("GALLIUM_DRIVER" in c for x in sugs for c in x.commands)
+    if not d["proc_readable"]:
+        assert "recognised from libvulkan_lvp.so + vkEnumeratePhysicalDevices" in s.missing, s.missing
+
+
+def test_lab_remote_egl_stop_without_the_request_is_silent():
+    # The rule is scoped to EXPORT_SYNC_FILE: the same stripped frames under another ioctl say nothing.
+    ev = ev_from("lab_egl_c_remote.json", request=HEAP_ALLOC, request_names=["DMA_HEAP_IOCTL_ALLOC"],
+                 rr_supported_since=None)
+    assert "mesa-llvmpipe-fence-probe" not in ids(advise(ev))

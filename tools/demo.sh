@@ -5,20 +5,28 @@
 #   tools/demo.sh --real     let this kernel answer (a memfd is no dma-buf: ENOTTY)
 #   tools/demo.sh --syscall  the ioctl made by Go's syscall.Syscall instead of C
 #   tools/demo.sh --remote   through gdbserver + target extended-remote, as with rr's gdbserver
+#   tools/demo.sh --vm       on the lab's real trixie kernel (udmabuf, a real sync_file) in qemu: gdbserver
+#                            in the guest, the host's gdb over target extended-remote (tools/lab/)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/tools/bootstrap.sh"
 cd "$top"
-kernel=simulate path=cgo remote=0
+kernel=simulate path=cgo remote=0 vm=0
 for a in "$@"; do
   case "$a" in
     --real) kernel=real ;;
     --syscall) path=syscall ;;
     --remote) remote=1 ;;
-    *) echo "usage: tools/demo.sh [--real] [--syscall] [--remote]" >&2; exit 2 ;;
+    --vm) vm=1 ;;
+    *) echo "usage: tools/demo.sh [--real] [--syscall] [--remote] [--vm]" >&2; exit 2 ;;
   esac
 done
 exe=$(.venv/bin/python -c 'from tests.support.toolchains import build_go; print(build_go("demo"))')
+if [ "$vm" = 1 ]; then
+  echo "demo: $exe (Go 1.23.4, cgo, DMADEMO_PATH=$path) on the lab's real kernel"
+  DMADEMO_PATH=$path exec .venv/bin/python tools/lab/demo_vm.py "$exe" tools/lab/demo_vm.gdb \
+    tests/gdb_scripts/load_plugin.gdb tests/gdb_scripts/demo.gdb
+fi
 echo "demo: $exe (Go 1.23.4, cgo, DMADEMO_PATH=$path DMADEMO_KERNEL=$kernel)"
 export DMADEMO_PATH=$path DMADEMO_KERNEL=$kernel GDBT_REQUEST=0xc0086202
 if [ "$kernel" = simulate ]; then

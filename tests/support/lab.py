@@ -1,0 +1,106 @@
+"""The tests' face of the lab: ONE real Debian trixie VM (kernel 6.12 with udmabuf, Mesa 25, gdb 16.3 +
+Python 3.13, gdbserver, strace) per pytest session, booted with qemu (KVM if it works, else TCG).
+
+The lab itself (build from Debian packages, cache, boot) lives in tools/lab/ (lablib.py; CLI tools/lab/lab).
+
+Use it from a test module (marker `lab`):
+
+    import pytest
+    from tests.support.lab import lab_vm  # noqa: F401  (the session fixture; import it by name)
+
+    pytestmark = pytest.mark.lab
+
+    def test_something(lab_vm):
+        rc, out, err = lab_vm.run(["uname", "-r"])               # argv list, or a shell string
+        rc, out, err = lab_vm.run("echo $X", env={"X": "1"}, timeout=30)
+
+The fixture builds (cached under .cache/lab/, ~0 s when warm, < 3 min cold) and boots one VM for the whole
+session and kills it at the end (also on Ctrl-C or failure: by pid, atexit, and the kernel's
+parent-death signal). When the lab cannot be built or booted, every test using it FAILS with one line
+saying why (never skipped silently).
+
+The VM object (class Vm):
+  vm.arch            "x86-64" (gdb's name; tools/lab also knows "aarch64" for later)
+  vm.rootfs          Path on the host of the guest's root file system: `set sysroot <vm.rootfs>` for a
+                     host gdb talking to the guest's gdbserver or reading a core written in the guest
+  vm.kernel_release  the guest kernel's `uname -r` as built (e.g. "6.12.57+deb13-amd64")
+  vm.gdb             "/usr/bin/gdb" in the guest (gdb 16.3, Python 3.13)
+  vm.guest_env       environment every guest command starts from (PATH, HOME=/root, LC_ALL=C,
+                     GDB_RR_DMABUF_VENV pointing to a venv-shaped directory over Debian's python3-pyelftools
+                     and python3-pygments, so the project's gdbinit.py loads in the guest's gdb)
+
+  Files. The worktree (the directory holding tests/) is mounted READ-ONLY in the guest at the SAME
+  absolute path, and so is the real path of its .cache (a symlink in the worktree): a fixture built on the
+  host under REPO/.cache/... and REPO/gdbinit.py have the same path in the guest. A per-session WRITABLE
+  exchange directory is shared too:
+  vm.xdir            Path on the host of the exchange directory (fresh, empty per session)
+  vm.guest_xdir      its path in the guest ("/x")
+  vm.to_guest(p)     host path -> guest path (under the worktree/.cache: the same; under vm.xdir: /x/...)
+  vm.to_host(p)      guest path under /x -> host path
+  vm.put(host_path, guest_path)   copy a file into the guest (any guest path; mode kept)
+  vm.get(guest_path, host_path)   copy a file out of the guest (e.g. a core written in /tmp)
+  Cores: let the guest write them into vm.guest_xdir (gcore -o /x/core...), read them on the host at vm.xdir.
+
+  Commands (all bounded; a timeout kills the guest process group and raises LabError):
+  vm.run(cmd, timeout=60, env=None, cwd=None, stdin=None) -> (rc, stdout, stderr)   (str; rc int)
+  vm.check(cmd, ...) -> stdout          like run, but raises LabError (one line + stderr tail) if rc != 0
+  vm.strace(argv, env=None, trace="ioctl,openat,memfd_create", timeout=120, signal="none")
+        -> StraceResult(rc, stdout, stderr, trace)   trace = the text of `strace -f -qq -e trace=TRACE`
+           (default decoding: lines like `PID ioctl(5, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, ...) = 0`)
+  vm.gdbserver(argv, env=None) -> GdbServer(host, port, pid, ...)
+        starts `gdbserver --once --no-startup-with-shell` on argv in the guest; the host's gdb connects with
+        `target extended-remote HOST:PORT` (rr's emergency layout). pid = the inferior's pid in the guest.
+        It is stopped at the program's first instruction (as gdbserver always does). Use it as a context
+        manager or call .close() (kills it); at most vm.GDBSERVER_SLOTS at once. A gdbserver that dies
+        before listening raises LabError with its last output line.
+        .log() -> what gdbserver and the program printed so far (from a guest file)
+  vm.host_gdb_args(gs) -> ["-ex", "set sysroot ROOTFS", "-ex", "target extended-remote HOST:PORT"]
+        gs.address = "127.0.0.1:PORT"; gs.alive(); gs.gdbserver_pid (in the guest)
+
+Errors: LabError (an AssertionError subclass with a one-line message "lab: what: what to do").
+Environment knobs: LAB_ACCEL=kvm|tcg (skip the probe), LAB_BOOT_TIMEOUT (s, default 240: 17-18 s on a quiet 2-core machine, 50-85 s on a loaded one),
+LAB_KEEP=1 (leave the exchange dir), LAB_VERBOSE=1 (progress lines on stderr).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+_LABDIR = REPO / "tools" / "lab"
+if str(_LABDIR) not in sys.path:
+    sys.path.insert(0, str(_LABDIR))
+
+import lablib  # noqa: E402  (tools/lab/lablib.py, stdlib only)
+from lablib import GdbServer, LabError, StraceResult, Vm  # noqa: E402,F401
+
+import pytest  # noqa: E402
+
+_session_vm = None
+_session_error = None
+
+
+def session_vm(arch: str = "x86-64") -> Vm:
+    """Build (cached) and boot the session's VM once; later calls return the same VM.
+    A failure is remembered: later calls raise the same one line at once."""
+    global _session_vm, _session_error
+    if _session_vm is not None and _session_vm.alive():
+        return _session_vm
+    if _session_error is not None:
+        raise LabError(_session_error)
+    try:
+        _session_vm = lablib.boot(arch=arch)
+    except LabError as e:
+        _session_error = str(e)
+        raise
+    return _session_vm
+
+
+@pytest.fixture(scope="session")
+def lab_vm():
+    try:
+        vm = session_vm()
+    except LabError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield vm
+    vm.stop()
