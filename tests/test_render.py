@@ -231,7 +231,7 @@ def test_suggestion_json_has_every_documented_key():
     text = README.read_text()
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("SUGGESTION = {"))
     documented = set(re.findall(r'"([a-z_]+)"', line)) - {"high", "medium", "low"}
-    assert documented - {"snippet"} <= set(d), documented - set(d)
+    assert documented - {"snippet", "missing"} <= set(d), documented - set(d)
     assert d["text"] == "%s %s" % (d["title"], d["action"])
 
 
@@ -243,6 +243,7 @@ def test_callers_json_has_every_documented_key():
     frame_line = next(ln for ln in README.read_text().splitlines() if ln.strip().startswith("FRAME = {"))
     documented |= set(re.findall(r'"([a-z_]+)"', frame_line))
     documented -= {"goroutine", "g0", "gsignal", "no", "go", "unknown", "native"}  # values, not keys
-    # created_by is None here; the rr-upgrade suggestion has no snippet (the key is left out then)
-    missing = documented - all_keys(j) - {"function", "file", "line", "pc", "snippet"}
+    # created_by is None here; the rr-upgrade suggestion has no snippet and no missing line (those keys
+    # are left out then)
+    missing = documented - all_keys(j) - {"function", "file", "line", "pc", "snippet", "missing"}
     assert not missing, missing
