@@ -111,10 +111,7 @@ def base(name: str) -> Base:
     return _BASES[name]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _figures():
-    yield
-    fuzz.save_figures()
+from tests.support.fuzz import figures_saved_after_module  # noqa: E402,F401  (writes the figures)
 
 
 @pytest.fixture(scope="module")

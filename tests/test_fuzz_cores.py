@@ -32,10 +32,7 @@ from tests.support.toolchains import build_go
 NT_FILE = 0x46494C45
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _figures():
-    yield
-    fuzz.save_figures()
+from tests.support.fuzz import figures_saved_after_module  # noqa: E402,F401  (writes the figures)
 
 
 @pytest.fixture(autouse=True)

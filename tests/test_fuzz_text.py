@@ -26,10 +26,7 @@ REQUESTS = decoded_requests() + [0xC0086202, 0x40086200, 0x5401, 0]
 BIG = 10 ** 5  # digits of the longest numbers generated (past Python's 4300-digit int() limit)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _figures():
-    yield
-    fuzz.save_figures()
+from tests.support.fuzz import figures_saved_after_module  # noqa: E402,F401  (writes the figures)
 
 
 @pytest.fixture(autouse=True)

@@ -208,6 +208,20 @@ def save_figures() -> None:
     tmp.rename(FIGURES_FILE)
 
 
+
+try:  # the harness runs outside pytest too (`python -m tests.support.fuzz`)
+    import pytest
+except ImportError:  # pragma: no cover
+    pytest = None
+
+if pytest is not None:
+    @pytest.fixture(scope="module", autouse=True)
+    def figures_saved_after_module():
+        """Writes the figures when a fuzz module's tests are done: import it into the test module."""
+        yield
+        save_figures()
+
+
 def print_figures(path: Path = FIGURES_FILE) -> None:
     data = json.loads(path.read_text())
     cols = ("inputs", "results", "user_errors", "internal_errors", "hangs", "detected", "changed_quietly",
