@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import traceback
-from typing import List, Optional
 
 import gdb  # type: ignore
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import List, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # importing typing costs gdb's start-up 5 ms; the annotations here are never evaluated
+    from typing import List, Tuple
 
 from ..errors import NoProcessError, UserError
 from .base import Command
