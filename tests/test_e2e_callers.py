@@ -586,9 +586,9 @@ def test_thread_that_runs_no_go():
 
 # Go releases outside the known layouts: a real binary whose build info and runtime.buildVersion say
 # so (same length, so the program still runs); the nearest known layout is the right one for it.
-@pytest.mark.parametrize("real,claimed,nearest,why", [("1.27.3", "1.28.3", "1.27", "newer than"),
-                                                     ("1.19.8", "1.17.8", "1.18", "older than")])
-def test_go_version_out_of_range(tmp_path, real, claimed, nearest, why):
+def relabelled_demo(tmp_path, real: str, claimed: str):
+    """A copy of the demo built by Go `real` whose two version strings (build info and runtime) say
+    `claimed` instead (same length, so nothing else moves)."""
     exe = build_go("demo", real)
     data = exe.read_bytes()
     old, new = ("go" + real).encode(), ("go" + claimed).encode()
@@ -596,6 +596,13 @@ def test_go_version_out_of_range(tmp_path, real, claimed, nearest, why):
     copy = tmp_path / "demo"
     copy.write_bytes(data.replace(old, new))
     copy.chmod(0o755)
+    return copy
+
+
+@pytest.mark.parametrize("real,claimed,nearest,why", [("1.27.3", "1.28.3", "1.27", "newer than"),
+                                                     ("1.19.8", "1.17.8", "1.18", "older than")])
+def test_go_version_out_of_range(tmp_path, real, claimed, nearest, why):
+    copy = relabelled_demo(tmp_path, real, claimed)
     res, out = run_demo(["stop_ioctl_exit", "load_plugin", "run_commands"], copy, {"GDBT_REQUEST": EXPORT_SYNC_FILE},
                         {"DMADEMO_PATH": "cgo"}, [KERNEL_CMD] + CALLERS_CMDS)
     demo = parse_demo(out)

@@ -13,20 +13,14 @@ import pytest
 
 from tests.support.toolchains import build_go
 from tests.test_e2e_callers import (CALLERS_CMDS, EXPORT_SYNC_FILE, GPU, KERNEL_CMD, go_frames,
-                                    kernel_ioctl_threads, parse_demo, run_demo)
+                                    kernel_ioctl_threads, parse_demo, relabelled_demo, run_demo)
 
 pytestmark = pytest.mark.gdb
 
 
 @pytest.mark.parametrize("claimed", ["1.18.8", "1.20.8"])
 def test_source_derived_layouts_on_a_go119_process(tmp_path, claimed):
-    exe = build_go("demo", "1.19.8")
-    data = exe.read_bytes()
-    old, new = b"go1.19.8", ("go" + claimed).encode()
-    assert data.count(old) == 2, data.count(old)
-    copy = tmp_path / "demo"
-    copy.write_bytes(data.replace(old, new))
-    copy.chmod(0o755)
+    copy = relabelled_demo(tmp_path, "1.19.8", claimed)
     res, out = run_demo(["stop_ioctl_exit", "load_plugin", "run_commands"], copy, {"GDBT_REQUEST": EXPORT_SYNC_FILE},
                         {"DMADEMO_PATH": "cgo"}, [KERNEL_CMD] + CALLERS_CMDS)
     demo = parse_demo(out)

@@ -24,6 +24,7 @@ import pytest
 
 from tests.support.gdbrun import REPO, SCRIPTS, gdb_env, gdbserver, run_gdb
 from tests.support.toolchains import build_go
+from tests.test_render import steps as _steps  # the numbered items under "What to do"
 
 pytestmark = [pytest.mark.gdb,
               pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
@@ -53,19 +54,6 @@ def demo_stop():
         assert bad not in res.output, res.output[-4000:]
     return res, _demo_goid(out)
 
-
-def _steps(text: str) -> List[List[str]]:
-    lines = text.splitlines()
-    at = lines.index("What to do")
-    items: List[List[str]] = []
-    for ln in lines[at + 1:]:
-        if re.match(r"  \d+\. ", ln):
-            items.append([ln])
-        elif ln.startswith("     ") and items:
-            items[-1].append(ln)
-        else:
-            break
-    return items
 
 
 def _flat(text: str) -> str:
