@@ -75,9 +75,15 @@ def test_text_says_why(startup):
     assert "runtime.osinit" in text
 
 
+# Where an idle M's g0 stack begins: mstart (the M's own start), mcall (gopark's park_m and the like
+# run on g0), morestack (newstack's preemption, gopreempt_m -> goschedImpl -> schedule).
+G0_BOTTOMS = ("runtime.mcall", "runtime.mstart", "runtime.mstart0", "runtime.morestack")
+
+
 def test_idle_m_in_the_scheduler():
     """An M with no goroutine, sleeping or waking another in the scheduler (futex on g0): g0's frames down
-    to runtime.mcall (park_m ran on g0) or runtime.mstart, named by Go's addr2line."""
+    to runtime.mcall (park_m ran on g0), runtime.mstart, or runtime.morestack (morestack switched to g0
+    and called newstack, which preempted the goroutine into schedule), named by Go's addr2line."""
     exe = _exe(DEFAULT_GO)
     cmds = []
     for _ in range(6):
@@ -96,7 +102,7 @@ def test_idle_m_in_the_scheduler():
     assert found is not None, res.output[-4000:]
     assert "scheduler" in found["no_goroutine"] or "sysmon" in found["no_goroutine"], found["no_goroutine"]
     go = [f for f in found["frames"] if f["kind"] == "go"]
-    assert go[-1]["function"] in ("runtime.mcall", "runtime.mstart", "runtime.mstart0"), [f["function"] for f in go]
+    assert go[-1]["function"] in G0_BOTTOMS, [f["function"] for f in go]
     assert all(f["system_stack"] for f in go)
     groups = []
     for f in go:
