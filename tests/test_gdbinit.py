@@ -115,3 +115,45 @@ def test_no_stop_no_cost():
         res = run_gdb(["load_plugin", "run_commands"], exe, env={"GDB_RR_DMABUF_QUIET": ""}, commands=[mods])
         assert "MODS []" in res.section("c0"), res.output[-2000:]
         assert _lines(res.output, "gdb-rr-dmabuf: thread") == []
+
+
+def test_help_text_is_argparses_and_its_cache_follows_the_sources(tmp_path):
+    """gdb's `help dmabuf-why` is argparse's own format_help() of the command's parser, whether it came
+    from the cache (commands/__pycache__/help-*.txt, made at the first start-up) or not; editing a
+    source changes it at the next start-up; a damaged cache file is formatted over again."""
+    import shutil
+    import subprocess
+    copy = tmp_path / "proj"
+    shutil.copytree(str(REPO / "gdb_rr_dmabuf"), str(copy / "gdb_rr_dmabuf"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(str(REPO / "gdbinit.py"), str(copy / "gdbinit.py"))
+    fresh = ("python import argparse, gdb_rr_dmabuf.commands.dmabuf_why as m; "
+             "print('FRESH' + repr(m.DmabufWhy.build_parser(m.DmabufWhy).format_help()))")
+    shown = "python print('SHOWN' + repr(gdb.execute('help dmabuf-why', to_string=True)))"
+
+    def start() -> tuple:
+        env = dict(__import__("os").environ, COLUMNS="100", GDB_RR_DMABUF_QUIET="1")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        out = subprocess.run(["gdb", "-nx", "-q", "-batch", "-ex", "source %s" % (copy / "gdbinit.py"),
+                              "-ex", fresh, "-ex", shown], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, universal_newlines=True, timeout=120).stdout
+        vals = {ln[:5]: ast.literal_eval(ln[5:]) for ln in out.splitlines() if ln[:5] in ("FRESH", "SHOWN")}
+        assert set(vals) == {"FRESH", "SHOWN"}, out
+        return vals["FRESH"], vals["SHOWN"]
+
+    cache_dir = copy / "gdb_rr_dmabuf" / "commands" / "__pycache__"
+    f, s = start()
+    assert s.rstrip("\n") == f.rstrip("\n") and "--from-log" in s
+    caches = sorted(cache_dir.glob("help-dmabuf-why-*.txt"))
+    assert len(caches) == 1 and caches[0].read_text() == f
+    f2, s2 = start()  # from the cache
+    assert s2 == s and sorted(cache_dir.glob("help-dmabuf-why-*.txt")) == caches
+    src = copy / "gdb_rr_dmabuf" / "commands" / "dmabuf_why.py"
+    src.write_text(src.read_text().replace("Decode the pending ioctl", "Decode THE pending ioctl"))
+    f3, s3 = start()
+    assert "Decode THE pending ioctl" in s3 and s3.rstrip("\n") == f3.rstrip("\n")
+    assert len(list(cache_dir.glob("help-dmabuf-why-*.txt"))) == 2
+    for c in cache_dir.glob("help-dmabuf-why-*.txt"):
+        c.write_bytes(b"\xff\xfe\x00junk")
+    f4, s4 = start()
+    assert s4.rstrip("\n") == f4.rstrip("\n") and "Decode THE pending ioctl" in s4
