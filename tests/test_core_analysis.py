@@ -153,3 +153,16 @@ def test_rr_page_return_address_is_followed():
     assert go(j) == go(want) and j["goroutine"]["id"] == want["goroutine"]["id"]
     sc = why.analyse_thread(view).syscall
     assert sc.in_rr_page and sc.name == "ioctl"
+
+
+def test_a_damaged_cores_warnings_reach_the_report(demo_core, tmp_path):
+    """The core's own damage (its last memory segment cut off, as a truncated copy would be) is said
+    in go-callers' report, not only inside CoreTarget."""
+    _, exe, core, _ = demo_core
+    cut = tmp_path / "cut.core"
+    data = core.read_bytes()
+    cut.write_bytes(data[:len(data) - 4096])
+    t = _stopped_thread(cut, exe)
+    assert any("cut off" in w for w in t.warnings), t.warnings
+    rep = callers.analyse_callers(t)  # (the cut page is not one the unwind needs)
+    assert [w for w in rep.warnings if "cut off" in w] == [w for w in t.warnings if "cut off" in w], rep.warnings
