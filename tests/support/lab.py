@@ -64,7 +64,8 @@ The VM object (class Vm):
 
 Errors: LabError (an AssertionError subclass with a one-line message "lab: what: what to do").
 Environment knobs: LAB_ACCEL=kvm|tcg (skip the probe), LAB_BOOT_TIMEOUT (s, default 240: 17-18 s on a quiet 2-core machine, 50-85 s on a loaded one),
-LAB_KEEP=1 (leave the exchange dir), LAB_VERBOSE=1 (progress lines on stderr).
+LAB_KEEP=1 (leave the exchange dir), LAB_VERBOSE=1 (progress lines on stderr), LAB_ARM64_CPU (the arm64 guest's
+-cpu, default cortex-a76: no pointer authentication; max,pauth-impdef=on for PAC).
 """
 from __future__ import annotations
 
