@@ -4,7 +4,7 @@ Boots the lab (or uses the one `tools/lab/lab boot` left running), starts the de
 the guest with DMADEMO_KERNEL=real, and runs the host's gdb the way rr's emergency layout is used:
 target extended-remote, the guest's root file system as sysroot, a stop just after
 DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned, then `source gdbinit.py`, bt, dmabuf-why, go-callers.
-Usage: python3 tools/lab/demo_vm.py EXE [gdb scripts...]
+Usage: python3 tools/lab/demo_vm.py EXE [gdb scripts...]   (LAB_DEMO_ARCH=aarch64: the arm64 lab, gdb-multiarch)
 """
 import os
 import subprocess
@@ -17,13 +17,14 @@ import lablib  # noqa: E402
 
 def main(exe, scripts):
     t0 = time.time()
+    arch = os.environ.get("LAB_DEMO_ARCH", "x86-64")
     try:
-        vm, ours = lablib.attach(), False
+        vm, ours = lablib.attach(arch), False
         print("demo: using the running lab VM (qemu pid %d)" % vm.proc.pid)
     except lablib.LabError:
         print("demo: building (cached) and booting the lab VM (qemu; this takes a while under TCG)")
         sys.stdout.flush()
-        vm, ours = lablib.boot(), True
+        vm, ours = lablib.boot(arch), True
         print("demo: lab VM ready in %.1fs (%s)" % (time.time() - t0, vm.accel))
     try:
         _, uname, _ = vm.run(["uname", "-r"], timeout=60)
@@ -36,7 +37,7 @@ def main(exe, scripts):
               "kernel answers the ioctl" % (gs.address, gs.pid))
         sys.stdout.flush()
         genv = dict(os.environ, GDBT_REMOTE=gs.address, GDBT_SYSROOT=str(vm.rootfs), GDBT_REQUEST="0xc0086202")
-        argv = ["gdb", "-nx", "-q", "-batch", "-ex", "set pagination off"]
+        argv = ["gdb" if arch == "x86-64" else "gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off"]
         for s in scripts:
             argv += ["-x", s]
         rc = subprocess.call(argv + [exe], env=genv, cwd=str(lablib.REPO), timeout=600)

@@ -45,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CACHE = Path(os.environ.get("LAB_CACHE") or (REPO / ".cache" / "lab"))
 RECIPE = "lab-recipe-1"  # bump when the rootfs recipe (not the packages) changes
+EXTRACT_RECIPE = "extract-2"  # the same for an unpacked-only (foreign-arch) rootfs: _fix_extracted
 
 # The guest's packages (trixie). gdb 16.3 embeds Python 3.13 (libpython3.13); python3-minimal gives the
 # agent its interpreter; pyelftools and pygments let the project's gdbinit.py load in the guest's gdb.
@@ -67,13 +68,18 @@ ARCHES = {
         "debarch": "amd64", "qemu": "qemu-system-x86_64", "console": "ttyS0",
         "machine": [], "tcg_cpu": ["-cpu", "max"], "kvm_cpu": ["-cpu", "host"],
         "kernel_meta": "linux-image-amd64", "kernel_re": r"^linux-image-6\.12\.[0-9]+\+deb13-amd64$",
-        "nic": "virtio-net-pci", "p9": "virtio-9p-pci",
+        "nic": "virtio-net-pci", "p9": "virtio-9p-pci", "user_cpu": [],
     },
     "aarch64": {
         "debarch": "arm64", "qemu": "qemu-system-aarch64", "console": "ttyAMA0",
-        "machine": ["-M", "virt"], "tcg_cpu": ["-cpu", "max"], "kvm_cpu": ["-cpu", "host"],
+        # -cpu cortex-a76 (Armv8.2, no pointer authentication, no MTE): under TCG, -cpu max's QARMA
+        # pointer authentication made the boot to a ready guest 97 s against 45 s with
+        # max,pauth-impdef=on and 20 s with cortex-a76 (the same loaded host, 2026-12-01); trixie's
+        # arm64 userland runs on Armv8.0. LAB_ARM64_CPU overrides (e.g. max,pauth-impdef=on for PAC).
+        "machine": ["-M", "virt"], "tcg_cpu": ["-cpu", os.environ.get("LAB_ARM64_CPU") or "cortex-a76"],
+        "kvm_cpu": ["-cpu", "host"],
         "kernel_meta": "linux-image-arm64", "kernel_re": r"^linux-image-6\.12\.[0-9]+\+deb13-arm64$",
-        "nic": "virtio-net-pci", "p9": "virtio-9p-pci",
+        "nic": "virtio-net-pci", "p9": "virtio-9p-pci", "user_cpu": ["-cpu", "max,pauth-impdef=on"],
     },
 }
 # Extra kernel parameters for the guest (LAB_APPEND replaces them; mitigations=off made no measurable
@@ -287,7 +293,8 @@ def resolve(arch: str, apt: Optional[Apt] = None) -> dict:
     if rel is None:
         raise LabError("lab: no trixie lists in %s: run `tools/lab/lab build` with network access" % apt.dir)
     extra = [p for p in os.environ.get("LAB_EXTRA_PACKAGES", "").split() if p]
-    k0 = _sha(RECIPE, arch, rel.read_bytes(), " ".join(PACKAGES + extra), " ".join(EXCLUDES))
+    recipe = RECIPE + ("+" + EXTRACT_RECIPE if _foreign(arch) else "")  # x86-64's keys stay as they were
+    k0 = _sha(recipe, arch, rel.read_bytes(), " ".join(PACKAGES + extra), " ".join(EXCLUDES))
     cached = CACHE / "resolved" / (k0 + ".json")
     if cached.exists():
         return json.loads(cached.read_text())
@@ -306,7 +313,7 @@ def resolve(arch: str, apt: Optional[Apt] = None) -> dict:
     versions = dict(pkgs)
     res = {"arch": arch, "packages": ["%s=%s" % pv for pv in pkgs], "kernel": "%s=%s" % (kname, kver),
            "pins": ["%s=%s" % (p, versions[p]) for p in PACKAGES + extra if p in versions],
-           "key": _sha(RECIPE, arch, "\n".join("%s=%s" % pv for pv in pkgs), kname, kver, " ".join(EXCLUDES))}
+           "key": _sha(recipe, arch, "\n".join("%s=%s" % pv for pv in pkgs), kname, kver, " ".join(EXCLUDES))}
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(".tmp%d" % os.getpid())
     tmp.write_text(json.dumps(res, indent=1))
@@ -426,7 +433,7 @@ def build_rootfs(arch: str, res: dict, apt: Apt) -> Path:
                 "home = /usr/bin\ninclude-system-site-packages = true\nversion = %s\n" % v)
         _say("mmdebstrap done")
         if foreign:
-            _fix_extracted(tmp)
+            _fix_extracted(tmp, arch)
             (tmp / ".lab-manifest").write_text("\n".join(res["packages"]) + "\n")
         else:
             q = subprocess.run(["chroot", str(tmp), "dpkg-query", "-W", "-f", "${Package}=${Version}\\n"],
@@ -438,19 +445,149 @@ def build_rootfs(arch: str, res: dict, apt: Apt) -> Path:
     return out
 
 
-def _fix_extracted(root: Path) -> None:
+def _fix_extracted(root: Path, arch: str) -> None:
     """What maintainer scripts and mmdebstrap's setup would have made in an unpacked-only rootfs, as far
-    as the lab needs it: the merged-/usr links, mount points, root's account."""
+    as the lab needs it. The list comes from a file-by-file comparison with the x86-64 rootfs (built with
+    its scripts run): the merged-/usr links, mount points, root's account, the files base-files, libc-bin,
+    netbase, debianutils, readline-common, tzdata and python3 install from their defaults, the
+    update-alternatives links (awk, which, pager...), and the two things that need the guest's own
+    binaries, run here under qemu-user (a static ldconfig and the guest's python3.13; no binfmt_misc):
+    /etc/ld.so.cache (libc-bin's trigger) and the byte-compiled Python (py3compile / py_compile in
+    python3.13's scripts), without which every Python start in the guest (the agent, gdb's Python)
+    compiles its imports again (measured under TCG: 15 s instead of 3 s for the agent's imports)."""
     for link, target in (("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")):
         if (root / target).is_dir() and not os.path.lexists(str(root / link)):
             os.symlink(target, str(root / link))
     if not os.path.lexists(str(root / "usr/bin/sh")) and (root / "usr/bin/dash").exists():
         os.symlink("dash", str(root / "usr/bin/sh"))  # dash's postinst makes it
-    for d in ("proc", "sys", "run", "root", "dev", "tmp"):
-        (root / d).mkdir(exist_ok=True)
-    for name, text in (("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"), ("etc/group", "root:x:0:\n")):
+    for d in ("proc", "sys", "run", "root", "dev", "tmp", "mnt", "media", "srv", "opt", "var/opt", "etc/opt",
+              "var/mail", "usr/local/bin", "usr/local/sbin", "usr/local/lib", "usr/local/share",
+              "etc/alternatives"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for name, text in (("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"), ("etc/group", "root:x:0:\n"),
+                       ("etc/hosts", "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n"),
+                       ("etc/networks", "default\t\t0.0.0.0\nloopback\t127.0.0.0\nlink-local\t169.254.0.0\n"),
+                       ("etc/python3/debian_config", "[DEFAULT]\nbyte-compile = standard\n")):
         if not (root / name).exists():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
+    for default, dest in (("usr/share/libc-bin/nsswitch.conf", "etc/nsswitch.conf"),
+                          ("usr/share/base-files/profile", "etc/profile"),
+                          ("usr/share/base-files/motd", "etc/motd"),
+                          ("usr/share/base-files/dot.profile", "root/.profile"),
+                          ("usr/share/base-files/dot.bashrc", "root/.bashrc"),
+                          ("usr/share/debianutils/shells", "etc/shells"),
+                          ("usr/share/readline/inputrc", "etc/inputrc")):
+        if (root / default).is_file() and not (root / dest).exists():
+            shutil.copy2(str(root / default), str(root / dest))
+    if (root / "usr/share/zoneinfo/Etc/UTC").exists() and not os.path.lexists(str(root / "etc/localtime")):
+        os.symlink("/usr/share/zoneinfo/Etc/UTC", str(root / "etc/localtime"))
+    # update-alternatives, as the x86-64 rootfs has them (the only candidate of each in this package set)
+    for name, target in (("awk", "/usr/bin/mawk"), ("nawk", "/usr/bin/mawk"), ("which", "/usr/bin/which.debianutils"),
+                         ("pager", "/bin/more"), ("rmt", "/usr/sbin/rmt-tar")):
+        link = root / ("usr/sbin" if name == "rmt" else "usr/bin") / name
+        if (root / target.lstrip("/")).exists() and not os.path.lexists(str(link)):
+            os.symlink(target, str(root / "etc/alternatives" / name))
+            os.symlink("/etc/alternatives/" + name, str(link))
+    _guest_ldconfig(root, arch)
+    _guest_pycompile(root, arch)
+
+
+def _qemu_user(arch: str) -> str:
+    q = shutil.which("qemu-" + {"aarch64": "aarch64", "x86-64": "x86_64"}[arch])
+    if q is None:
+        raise LabError("lab: building the %s rootfs needs qemu-user (qemu-%s) to run the guest's ldconfig and "
+                       "python: run tools/bootstrap.sh" % (arch, arch.replace("-", "_")))
+    return q
+
+
+def _guest_ldconfig(root: Path, arch: str) -> None:
+    """/etc/ld.so.cache from the guest's own (static) ldconfig under qemu-user; `-r` chroots (root)."""
+    t = time.time()
+    _run([_qemu_user(arch)] + ARCHES[arch]["user_cpu"] + [str(root / "usr/sbin/ldconfig"), "-r", str(root)], "making the guest's /etc/ld.so.cache",
+         "the lab's build runs as root (mmdebstrap, chroot); check qemu-user", 300)
+    if not (root / "etc/ld.so.cache").is_file():
+        raise LabError("lab: the guest's ldconfig wrote no %s: check qemu-user" % (root / "etc/ld.so.cache"))
+    _say("ld.so.cache in %.1fs" % (time.time() - t))
+
+
+_PYCOMPILE = r"""
+import py_compile, sys
+root = sys.argv[1]
+n = 0
+for src in open(sys.argv[2]).read().split("\n"):
+    if src:
+        try:
+            py_compile.compile(src, dfile=src[len(root):], doraise=True)
+            n += 1
+        except Exception as e:
+            print("not compiled: %s: %s" % (src[len(root):], str(e).splitlines()[0] if str(e) else type(e).__name__))
+print(n, "compiled")
+"""
+
+
+def _guest_pycompile(root: Path, arch: str) -> None:
+    """The guest's python3.13 byte-compiles (under qemu-user) what Debian's scripts compile (the stdlib,
+    dist-packages) and gdb's own Python, which gdb would otherwise compile at every start in a guest
+    whose disk writes are thrown away. The .pyc carry the sources' mtimes, which mkfs.ext4 -d keeps."""
+    pys = sorted((root / "usr/bin").glob("python3.[0-9]*"))
+    pys = [p for p in pys if re.fullmatch(r"python3\.\d+", p.name)]
+    if not pys:
+        return
+    t = time.time()
+    lib = "/usr/lib/" + pys[-1].name
+    dirs = [lib, "/usr/lib/python3/dist-packages", "/usr/share/gdb/python", "/usr/share/python3"]
+    # Left to compile on first use (what no lab program imports; a third of the files, half the time):
+    # the stdlib's tests, GUI and REPL parts, and pygments' lexers other than the C, Go, asm and Python ones.
+    lexers = "/usr/lib/python3/dist-packages/pygments/lexers/"
+    keep = ("__init__.py", "_mapping.py", "c_cpp.py", "go.py", "asm.py", "python.py")
+    skip = [lib + "/" + d for d in ("test/", "idlelib/", "tkinter/", "turtledemo/", "lib2to3/", "ensurepip/",
+                                    "_pyrepl/", "pydoc_data/", "unittest/", "venv/")]
+    if (root / lexers.lstrip("/")).is_dir():
+        skip += [lexers + f.name for f in sorted((root / lexers.lstrip("/")).iterdir()) if f.name not in keep]
+    files = []
+    for d in dirs:
+        for dp, dn, fn in os.walk(str(root) + d):
+            dn.sort()
+            for f in sorted(fn):
+                src = os.path.join(dp, f)
+                # (an absolute symlink, sitecustomize.py -> /etc/..., would point into the host's /etc)
+                if f.endswith(".py") and not (os.path.islink(src) and os.readlink(src).startswith("/")) and \
+                        not any(src[len(str(root)):].startswith(x) for x in skip):
+                    files.append(src)
+    # -L: the interpreter's own loader and libraries come from the rootfs; the files it compiles are named
+    # by their host paths (not under the rootfs), so nothing of the host's is read or written.
+    # -cpu: qemu's default pointer authentication (QARMA) triples the time here; the cheap
+    # implementation-defined one gives the same bytecode. One process per core (at most 2).
+    shards = max(1, min(2, os.cpu_count() or 1))
+    argv = [_qemu_user(arch)] + ARCHES[arch]["user_cpu"] + ["-L", str(root), str(pys[-1]), "-E", "-S", "-c", _PYCOMPILE,
+                                                            str(root)]
+    env = dict(os.environ, PYTHONHASHSEED="0", LC_ALL="C")
+    with tempfile.TemporaryDirectory(dir=str(root.parent)) as td:
+        procs = []
+        for i in range(shards):
+            lst = Path(td) / ("files%d" % i)
+            lst.write_text("\n".join(files[i::shards]) + "\n")
+            procs.append(subprocess.Popen(argv + [str(lst)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          universal_newlines=True, env=env))
+        outs = []
+        for pr in procs:
+            try:
+                outs.append(pr.communicate(timeout=1200)[0])
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                raise LabError("lab: byte-compiling the guest's Python under qemu-user took more than 1200s: "
+                               "check qemu-user") from None
+            if pr.returncode != 0:
+                raise LabError("lab: byte-compiling the guest's Python under qemu-user: %s (rc %d): check qemu-user"
+                               % (_tail(outs[-1]), pr.returncode))
+    done = sum(int(m) for o in outs for m in re.findall(r"^(\d+) compiled$", o, re.M))
+    for o in outs:
+        for line in o.splitlines():
+            if line.startswith("not compiled"):
+                _say(line)
+    _say("byte-compiled the guest's Python in %.1fs: %d of %d files" % (time.time() - t, done, len(files)))
 
 
 def _foreign(arch: str) -> bool:
@@ -1011,7 +1148,7 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
     accel = probe_accel(b)
     (CACHE / "run").mkdir(parents=True, exist_ok=True)
     if detach:
-        rundir = CACHE / "run" / ("cli-" + arch)
+        rundir = cli_rundir(arch)
         shutil.rmtree(str(rundir), ignore_errors=True)
         rundir.mkdir()
     else:
@@ -1122,9 +1259,15 @@ def _stop_all() -> None:
             pass
 
 
+def cli_rundir(arch: str) -> Path:
+    """The run directory of `tools/lab/lab boot`: one per arch and per worktree (the cache may be shared by
+    several worktrees, and a guest mounts the worktree that booted it)."""
+    return CACHE / "run" / ("cli-%s-%s" % (arch, _sha(str(REPO))[:8]))
+
+
 def attach(arch: str = "x86-64") -> Vm:
     """The VM `tools/lab/lab boot` left running (from its vm.json)."""
-    d = CACHE / "run" / ("cli-" + arch)
+    d = cli_rundir(arch)
     try:
         info = json.loads((d / "vm.json").read_text())
     except (OSError, ValueError):
