@@ -74,6 +74,8 @@ def decode(word: int, addr: int) -> Insn:
         return Insn("sxtw", rd=w & 31, rn=(w >> 5) & 31)
     if (w & 0x1F800000) == 0x12800000 and ((w >> 29) & 3) != 1:   # MOVN/MOVZ/MOVK
         return Insn("movw", rd=w & 31)
+    if (w & 0x1F800000) == 0x12000000:                      # AND/ORR/EOR/ANDS (immediate): mov x1, #mask
+        return Insn("movw", rd=w & 31)
     if (w & 0x1F000000) == 0x11000000:                      # ADD/SUB (immediate); rd 31 is sp
         return Insn("alu", rd=w & 31, rn=(w >> 5) & 31)
     if (w & 0x1F000000) == 0x10000000:                      # ADR/ADRP
@@ -302,55 +304,67 @@ def from_syscall_slot(read, regs: Dict[str, int]) -> Tuple[Optional[int], str, s
         return None, "", "the stack slot [sp+%d] cannot be read" % d.imm
     return (_as_fd(_mask(v, d.size, d.signed)), "syscall-slot",
             "the stack slot the code before the svc loaded x0 from ([sp+%d]; its neighbours still hold "
-            "this call's %s)" % (d.imm, ", ".join("x%d" % r for r, b, _ in d.siblings if b == SP and r in (1, 2, 3, 4, 5, 6, 8))))
+            "this call's %s)" % (d.imm, ", ".join("x%d" % r for r in sorted(r for r, b, _ in d.siblings
+                                                                  if b == SP and r in (1, 2, 3, 4, 5, 6, 8)))))
 
 
 def from_caller(read, regs: Dict[str, int], frames: Sequence[FrameRegs]) -> Tuple[Optional[int], str, str]:
-    """(fd, source, how): frame 0 passed x0 through from its entry; the caller (frame 1) set it."""
+    """(fd, source, how): frame 0 passed x0 through from its entry, and so may its callers; the first
+    caller that set w0 before its call tells where it took it from."""
     if len(frames) < 2:
         return None, "", "gdb's unwinder gives no caller frame"
-    f0, f1 = frames[0], frames[1]
+    f0 = frames[0]
     pc = regs.get("pc")
     if pc is None or f0.start is None:
         return None, "", "frame 0's function start is unknown (no symbol)"
     d0 = x0_definition(read, pc - 4, start=f0.start, max_back=max(1, (pc - 4 - f0.start) // 4))
     if d0 is None or not d0.from_entry:
         return None, "", "frame 0 (%s) does not pass x0 through from its entry" % (f0.function or "?")
-    call = f1.pc - 4
-    w = _words(read, call, call + 4)
-    if w is None or decode(w[0], call).kind != "call":
-        return None, "", "the caller's return address does not follow a call instruction"
-    d1 = x0_definition(read, call, start=f1.start)
-    if d1 is None or d1.addr is None or d1.from_entry:
-        return None, "", "the caller (%s) does not set w0 from a register or its stack just before the call" % (
-            f1.function or "frame 1")
-    into = branches_into(read, d1.addr, call, start=f1.start)
-    if into is None or into:
-        return None, "", "a branch lands between the caller's setting of w0 and its call"
-    name = f1.function or "the caller"
-    if d1.reg is not None:
-        n = d1.reg
-        if n in CALLEE_SAVED:
-            v = f1.regs.get(n)
-            where = "callee-saved x%d in %s's frame (gdb's unwinder)" % (n, name)
-        elif n in KERNEL_PRESERVED and n not in d0.written:
-            v = regs.get("x%d" % n)
-            where = "x%d, which %s does not touch before the svc" % (n, f0.function or "frame 0")
-        else:
-            return None, "", "the caller passed w0 from x%d, which may have changed since" % n
+    below = set(d0.written)        # registers the frames below the caller wrote before the svc
+    passed = [f0.function or "frame 0"]
+    for k in range(1, len(frames)):
+        fk = frames[k]
+        name = fk.function or "frame %d" % k
+        call = fk.pc - 4
+        w = _words(read, call, call + 4)
+        if w is None or decode(w[0], call).kind != "call":
+            return None, "", "%s's return address does not follow a call instruction" % name
+        span = MAX_BACK if fk.start is None else max(1, min(4096, (call - fk.start) // 4))
+        d = x0_definition(read, call, start=fk.start, max_back=span)
+        if d is None or d.addr is None:
+            return None, "", "%s does not set w0 from a register or its stack before its call" % name
+        if d.from_entry:           # x0 unchanged since this caller's entry too: one frame further
+            below.update(d.written)
+            passed.append(name)
+            continue
+        into = branches_into(read, d.addr, call, start=fk.start)
+        if into is None or into:
+            return None, "", "a branch lands between %s's setting of w0 and its call" % name
+        via = " (passed on unchanged by %s)" % ", ".join(passed)
+        if d.reg is not None:
+            n = d.reg
+            if n in CALLEE_SAVED:
+                v = fk.regs.get(n)
+                where = "callee-saved x%d in %s's frame (gdb's unwinder)" % (n, name)
+            elif n in KERNEL_PRESERVED and n not in below:
+                v = regs.get("x%d" % n)
+                where = "x%d, which nothing below %s wrote before the svc" % (n, name)
+            else:
+                return None, "", "%s passed w0 from x%d, which may have changed since" % (name, n)
+            if v is None:
+                return None, "", "x%d of %s's frame is not available" % (n, name)
+            return (_as_fd(_mask(v, d.size, d.signed)), "caller-register",
+                    "%s: %s sets w0 from w%d before its call%s" % (where, name, n, via))
+        base = fk.regs.get(d.base) if d.base in (29, SP) else None
+        if base is None:
+            return None, "", "%s loaded w0 through x%d, whose value in its frame is unknown" % (name, d.base)
+        v = _read_u(read, base + d.imm, d.size)
         if v is None:
-            return None, "", "x%d of %s's frame is not available" % (n, name)
-        return _as_fd(_mask(v, d1.size, d1.signed)), "caller-register", "%s: `mov w0, w%d` right before its call" % (
-            where, n)
-    base = f1.regs.get(d1.base) if d1.base in (29, SP) else None
-    if base is None:
-        return None, "", "the caller loaded w0 through x%d, whose value in its frame is unknown" % d1.base
-    v = _read_u(read, base + d1.imm, d1.size)
-    if v is None:
-        return None, "", "the caller's stack slot cannot be read"
-    return (_as_fd(_mask(v, d1.size, d1.signed)), "caller-stack",
-            "%s's stack slot [%s%+d] it loaded w0 from right before its call" % (
-                name, "sp" if d1.base == SP else "x29", d1.imm))
+            return None, "", "%s's stack slot cannot be read" % name
+        return (_as_fd(_mask(v, d.size, d.signed)), "caller-stack",
+                "%s's stack slot [%s%+d], which it loaded w0 from before its call%s" % (
+                    name, "sp" if d.base == SP else "x29", d.imm, via))
+    return None, "", "x0 is passed on unchanged through every frame gdb's unwinder gave (%s)" % ", ".join(passed)
 
 
 def dmabuf_candidates(fd_links: Dict[int, str]) -> List[int]:

@@ -229,7 +229,7 @@ class GdbTarget(Target):
         from .entry_stops import entry_record
         return entry_record(self.inferior.pid, self.tid)
 
-    def fd_frames(self, limit: int = 3):
+    def fd_frames(self, limit: int = 5):
         """fdrecover.FrameRegs of the innermost frames: pc, the function's start from gdb's symbols
         (`info symbol`, minimal symbols included), x19..x29 and sp as gdb's unwinder gives them."""
         from ..fdrecover import FrameRegs
