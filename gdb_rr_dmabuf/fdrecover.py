@@ -138,13 +138,15 @@ def x0_definition(read: Callable[[int, int], bytes], at: int, start: Optional[in
     lo = at - 4 * max_back
     if start is not None and start <= at:
         lo = max(lo, start)
-    if lo >= at:
-        words: List[int] = []
-    else:
+    words: List[int] = []
+    while lo < at:                  # the code may begin later (a mapping's start): read less
         got = _words(read, lo, at)
-        if got is None:
+        if got is not None:
+            words = got
+            break
+        if start is not None and lo == start:
             return None
-        words = got
+        lo = at - 4 * ((at - lo) // 8)
     written: List[int] = []
     stored: List[Tuple[int, int, int]] = []     # (base, imm, size) of stores after the definition
     siblings: List[Tuple[int, int, int]] = []
@@ -196,10 +198,13 @@ def branches_into(read: Callable[[int, int], bytes], lo_excl: int, hi_incl: int,
     """Does a direct branch in the code around land in (lo_excl, hi_incl]? None when the code cannot be read."""
     lo = max(start if start is not None else 0, lo_excl - 4 * span, 0)
     words = None
-    for hi in (hi_incl + 4 * span, hi_incl + 4 * 64, hi_incl + 4):   # the code may end before (a mapping's end)
-        words = _words(read, lo, hi)
-        if words is not None:
-            break
+    n = span
+    while words is None and n >= 1:   # the code may end sooner (a mapping's end): read less
+        words = _words(read, lo, hi_incl + 4 * n)
+        n //= 2
+    while words is None and lo < lo_excl:
+        lo = lo_excl - 4 * ((lo_excl - lo) // 8)
+        words = _words(read, lo, hi_incl + 4)
     if words is None:
         return None
     for i, w in enumerate(words):
