@@ -376,10 +376,11 @@ def dmabuf_candidates(fd_links: Dict[int, str]) -> List[int]:
     return sorted(fd for fd, link in fd_links.items() if link.startswith("/dmabuf:") or link == "anon_inode:dmabuf")
 
 
-def recover_fd(read, regs: Dict[str, int], tid: Optional[int] = None, frames: Sequence[FrameRegs] = (),
+def recover_fd(read, regs: Dict[str, int], tid: Optional[int] = None, frames=(),
                entry: Optional[EntryRecord] = None, fd_links: Optional[Dict[int, str]] = None,
                dmabuf_request: bool = False, result: Optional[int] = None) -> FdRecovery:
-    """Every source in turn; the exact ones must agree; /proc decides alone only when nothing exact did."""
+    """Every source in turn; the exact ones must agree; /proc decides alone only when nothing exact did.
+    `frames`: FrameRegs, innermost first, or a callable giving them (called only when needed)."""
     out = FdRecovery()
     exact: List[Tuple[int, str, str]] = []
     v, why = from_entry(entry, tid, regs)
@@ -393,6 +394,11 @@ def recover_fd(read, regs: Dict[str, int], tid: Optional[int] = None, frames: Se
     else:
         out.tried.append("the code before the svc: " + why)
     if not any(s == "syscall-slot" for _, s, _ in exact):
+        if callable(frames):    # gdb's unwinder only when it is needed
+            try:
+                frames = frames()
+            except Exception:   # a frame gdb cannot unwind is no source, never the command's error
+                frames = ()
         v, src, why = from_caller(read, regs, frames)
         if v is not None:
             exact.append((v, src, why))
@@ -434,15 +440,9 @@ def recover_for(target, sc, names: Sequence[str]) -> FdRecovery:
     """recover_fd over a Target: its memory, registers, frames (fd_frames), the stop hook's entry record
     and /proc links, whichever the target has."""
     regs = target.registers()
-    frames: Sequence[FrameRegs] = ()
-    entry = None
-    try:
-        get = getattr(target, "fd_frames", None)
-        frames = get() if callable(get) else ()
-        get = getattr(target, "entry_record", None)
-        entry = get() if callable(get) else None
-    except Exception:   # a frame gdb cannot unwind is no source, never an error of the command
-        frames = frames or ()
+    frames = getattr(target, "fd_frames", None) or ()
+    get = getattr(target, "entry_record", None)
+    entry = get() if callable(get) else None
     try:
         links = target.fd_links()
     except Exception:

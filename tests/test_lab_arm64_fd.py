@@ -9,7 +9,8 @@ DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned (rr's layout: remote, no /proc), once pe
   keeps the fd in callee-saved x22 (`mov w22, w0` ... `mov w0, w22; bl ioctl`);
 - C at -O0 -> glibc's ioctl: the caller's stack slot it loaded w0 from;
 - C where the fd is a call's return value handed straight to ioctl: "unknown", and the value is really
-  gone (in no register and nowhere in the first 1 KiB of stack at the stop).
+  gone (in no register and nowhere in the first 1 KiB of stack at the stop);
+- the drmIoctl stop once more from a core the host's gdb wrote there (gcore over gdbserver).
 
 Ground truth: `strace -f -yy` of the same program and arguments in the guest (the fd of the
 EXPORT_SYNC_FILE line, a /dmabuf: one), and for the last case the fd the program printed. x7 at both
@@ -20,6 +21,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -66,7 +68,7 @@ _EXPORT_LINE = re.compile(r"ioctl\((\d+)<([^>]*)>, DMA_BUF_IOCTL_EXPORT_SYNC_FIL
 
 
 @pytest.fixture(scope="module")
-def stops(lab_vm_arm64):  # noqa: F811
+def stops(lab_vm_arm64, tmp_path_factory):  # noqa: F811
     vm = lab_vm_arm64
     if not shutil.which("gdb-multiarch") or not shutil.which(CROSS_CC):
         pytest.fail("needs gdb-multiarch and %s on the host (tools/bootstrap.sh installs them)" % CROSS_CC)
@@ -81,10 +83,12 @@ def stops(lab_vm_arm64):  # noqa: F811
         cid, _, text = chunk.partition("\n")
         truth[cid.strip()] = (_EXPORT_LINE.findall(text), text)
     res = {"strace_seconds": time.time() - t0, "truth": truth, "stops": {}}
+    core = tmp_path_factory.mktemp("arm64-fd") / "core-drm"
     for cid, kind, args, entry, _ in CASES:
         t1 = time.time()
         with vm.gdbserver([vm.to_guest(progs[kind])] + args) as gs:
             env = gdb_env({"GDBT_REMOTE": gs.address, "LABT_ENTRY": "1" if entry else "",
+                           "LABT_GCORE": str(core) if cid == "c-drmIoctl" else "",
                            "GDBT_REQUEST": EXPORT, "GDBT_CMDS": "dmabuf-why --json;;dmabuf-why -v"})
             p = subprocess.run(["gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off",
                                 "-ex", "set sysroot %s" % vm.rootfs,
@@ -93,6 +97,18 @@ def stops(lab_vm_arm64):  # noqa: F811
                                stderr=subprocess.STDOUT, universal_newlines=True, timeout=240)
             log = gs.log()
         res["stops"][cid] = (GdbResult(p.stdout, p.returncode), log, time.time() - t1)
+    # the drmIoctl stop again from the core the host's gdb wrote there (gdb's unwinder over a core)
+    t2 = time.time()
+    p = subprocess.run(["gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off",
+                        "-ex", "set sysroot %s" % vm.rootfs, "-x", str(SCRIPTS / "load_core.gdb"),
+                        "-x", str(SCRIPTS / "load_plugin.gdb"), "-x", str(SCRIPTS / "run_commands.gdb"),
+                        progs["c-O2"]], cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=gdb_env({"GDBT_CORE": str(core), "GDBT_CMDS": "dmabuf-why --json"}),
+                       universal_newlines=True, timeout=120)
+    res["core"] = GdbResult(p.stdout, p.returncode)
+    sys.stderr.write("test_lab_arm64_fd: strace %.1f s, stops %s, core %.1f s, in all %.1f s\n" % (
+        res["strace_seconds"], ", ".join("%s %.1f s" % (k, v[2]) for k, v in res["stops"].items()),
+        time.time() - t2, time.time() - t0))
     return res
 
 
@@ -100,7 +116,7 @@ def stops(lab_vm_arm64):  # noqa: F811
 def test_fd_at_the_exit_stop_is_straces_fd(stops, cid, kind, args, entry, source):
     r, log, secs = stops["stops"][cid]
     assert "Traceback" not in r.output and "internal error" not in r.output, r.output[-3000:]
-    assert r.json("x7") == [0, 1], "x7 at the entry and exit stops (the arm64 kernel's syscall-stop marker)"
+    assert r.json("x7")["x7"] == [0, 1], "x7 at the entry and exit stops (the arm64 kernel's syscall-stop marker)"
     j = r.json("c0")
     assert j["arch"] == "aarch64" and j["syscall"]["state"] == "exit" and j["syscall"]["result"] == 0
     text = r.section("c1")
@@ -134,3 +150,12 @@ def _check_gone(r, j, text, log):
     assert re.search(r"^  fd\s+unknown: the exit stop overwrote x0 and no frame kept it$", text, re.M), text
     assert "stop at the call's entry (`catch syscall ioctl`" in text
 
+
+
+def test_fd_from_a_core_of_the_drmioctl_stop(stops):
+    """gcore of the c-drmIoctl exit stop, read by the host's gdb: x7 is still 1 in the core's registers
+    and drmIoctl's x22 comes back through gdb's unwinder, as at the live stop."""
+    j = stops["core"].json("c0")
+    lines, _ = stops["truth"]["c-drmIoctl"]
+    assert j["syscall"]["state"] == "exit" and not any("cannot tell" in n for n in j["notes"]), j["notes"]
+    assert j["fd"]["number"] == int(lines[0][0]) and j["fd"]["recovery"]["source"] == "caller-register", j["fd"]

@@ -4,7 +4,7 @@
 # through its entry stop. With LABT_ENTRY=1 gdbinit.py is sourced before the run, so
 # its stop hook sees the entry stop; otherwise only at the exit stop (rr's case: no entry was seen).
 # Prints x7 at both stops (section "x7") and, at the exit stop, every register and 1 KiB of stack
-# from sp (section "regs"), for the test's "the value is really gone" check.
+# from sp (section "regs"), for the test's "the value is really gone" check. LABT_GCORE=PATH: gcore there.
 set pagination off
 set confirm off
 catch syscall ioctl
@@ -26,9 +26,11 @@ f = gdb.newest_frame()
 regs = {("x%d" % i): int(f.read_register("x%d" % i)) & (2**64 - 1) for i in range(31)}
 regs["sp"] = int(f.read_register("sp")) & (2**64 - 1)
 stack = bytes(gdb.selected_inferior().read_memory(regs["sp"], 1024)).hex()
-gdb.write("BEGIN x7\n%s\nEND x7\n" % json.dumps(x7))
+gdb.write("BEGIN x7\n%s\nEND x7\n" % json.dumps({"x7": x7}))
 gdb.write("BEGIN regs\n%s\nEND regs\n" % json.dumps({"regs": regs, "stack": stack,
                                                      "pid": gdb.selected_inferior().pid}))
+if os.environ.get("LABT_GCORE"):   # a core of this exit stop, written by this gdb (over gdbserver too)
+    gdb.execute("gcore " + os.environ["LABT_GCORE"], to_string=True)
 if os.environ.get("LABT_ENTRY") != "1":
     gdb.execute("source gdbinit.py")
 end
