@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import lab as labsupport
-from tests.support.lab import LabError, lab_vm, lablib  # noqa: F401  (lab_vm: the session fixture)
+from tests.support.lab import LabError, lab_vm, lab_vm_arm64, lablib  # noqa: F401  (the session fixtures)
 
 pytestmark = pytest.mark.lab
 
@@ -215,3 +215,18 @@ def test_project_gdbinit_loads_in_guest_gdb(lab_vm):
     assert rc == 0, text
     assert "MODS (3, 13)" in text and "usage: dmabuf-why" in out, text
     assert "warning" not in text.lower() and "venv" not in text, text
+
+
+# ------------------------------------------------------------------------------ the arm64 lab
+
+
+def test_arm64_guest_is_aarch64_as_built(lab_vm_arm64):
+    vm = lab_vm_arm64
+    assert vm.arch == "aarch64"
+    rc, out, err = vm.run(["uname", "-m", "-r"])
+    assert rc == 0, err
+    release, machine = out.split()
+    assert machine == "aarch64"
+    assert release == vm.kernel_release
+    assert re.fullmatch(r"6\.12\.\d+\+deb13-arm64", release), release
+    assert (vm.rootfs / "usr/lib/aarch64-linux-gnu/libc.so.6").is_file()

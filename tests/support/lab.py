@@ -10,9 +10,14 @@ Use it from a test module (marker `lab`):
 
     pytestmark = pytest.mark.lab
 
-    def test_something(lab_vm):
+    def test_something(lab_vm):                                  # x86-64; lab_vm_arm64 for arm64
         rc, out, err = lab_vm.run(["uname", "-r"])               # argv list, or a shell string
         rc, out, err = lab_vm.run("echo $X", env={"X": "1"}, timeout=30)
+
+The arm64 VM (fixture `lab_vm_arm64`, also marked `lab`): trixie arm64 under qemu-system-aarch64 (TCG: the
+host is x86-64); its rootfs is unpacked only (no maintainer scripts, see lablib._fix_extracted). One per
+session, booted only when a test asks for it; both VMs may be up at once. Import it by name and mark the
+module `lab` the same way:  from tests.support.lab import lab_vm_arm64  # noqa: F401
 
 The fixture builds (cached under .cache/lab/, ~0 s when warm, < 3 min cold) and boots one VM for the whole
 session and kills it at the end (also on Ctrl-C or failure: by pid, atexit, and the kernel's
@@ -20,7 +25,7 @@ parent-death signal). When the lab cannot be built or booted, every test using i
 saying why (never skipped silently).
 
 The VM object (class Vm):
-  vm.arch            "x86-64" (gdb's name; tools/lab also knows "aarch64" for later)
+  vm.arch            "x86-64" (lab_vm) or "aarch64" (lab_vm_arm64; gdb's names)
   vm.rootfs          Path on the host of the guest's root file system: `set sysroot <vm.rootfs>` for a
                      host gdb talking to the guest's gdbserver or reading a core written in the guest
   vm.kernel_release  the guest kernel's `uname -r` as built (e.g. "6.12.57+deb13-amd64")
@@ -76,31 +81,58 @@ from lablib import GdbServer, LabError, StraceResult, Vm  # noqa: E402,F401
 
 import pytest  # noqa: E402
 
+_session_vms = {}     # arch -> Vm: one per arch per session (both may be up at once)
+_session_errors = {}  # arch -> the one line of its failed build/boot
+# The x86-64 ones under their old names (tests monkeypatch them).
 _session_vm = None
 _session_error = None
 
 
 def session_vm(arch: str = "x86-64") -> Vm:
-    """Build (cached) and boot the session's VM once; later calls return the same VM.
+    """Build (cached) and boot the session's VM for arch once; later calls return the same VM.
     A failure is remembered: later calls raise the same one line at once."""
     global _session_vm, _session_error
-    if _session_vm is not None and _session_vm.alive():
-        return _session_vm
-    if _session_error is not None:
-        raise LabError(_session_error)
+    if arch == "x86-64":
+        vm, err = _session_vm, _session_error
+    else:
+        vm, err = _session_vms.get(arch), _session_errors.get(arch)
+    if vm is not None and vm.alive():
+        return vm
+    if err is not None:
+        raise LabError(err)
     try:
-        _session_vm = lablib.boot(arch=arch)
+        vm = lablib.boot(arch=arch)
     except LabError as e:
-        _session_error = str(e)
+        if arch == "x86-64":
+            _session_error = str(e)
+        else:
+            _session_errors[arch] = str(e)
         raise
-    return _session_vm
+    if arch == "x86-64":
+        _session_vm = vm
+    else:
+        _session_vms[arch] = vm
+    return vm
 
 
-@pytest.fixture(scope="session")
-def lab_vm():
+def _fixture(arch: str):
     try:
-        vm = session_vm()
+        vm = session_vm(arch)
     except LabError as e:
         pytest.fail(str(e), pytrace=False)
     yield vm
     vm.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_vm():
+    """The x86-64 lab VM (booted at the first test that asks for it)."""
+    yield from _fixture("x86-64")
+
+
+@pytest.fixture(scope="session")
+def lab_vm_arm64():
+    """The arm64 lab VM: qemu-system-aarch64 (TCG on an x86-64 host), the same Vm API as lab_vm with
+    vm.arch == "aarch64" and vm.rootfs the arm64 sysroot. Booted at the first test that asks for it;
+    may be up together with the x86-64 one."""
+    yield from _fixture("aarch64")
