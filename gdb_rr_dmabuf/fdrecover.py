@@ -66,8 +66,12 @@ def decode(word: int, addr: int) -> Insn:
     if (w & 0xFFE00C00) in (0xF8400000, 0xB8400000):        # LDUR Xt/Wt, [Xn, #simm9]
         scale = 8 if (w & 0xFFE00C00) == 0xF8400000 else 4
         return Insn("ldr", rd=w & 31, rn=(w >> 5) & 31, imm=_sext((w >> 12) & 0x1FF, 9), size=scale)
-    if (w & 0xFFC00000) == 0xA9400000:                      # LDP Xt1, Xt2, [Xn, #simm7*8]
-        return Insn("ldp", rd=w & 31, rd2=(w >> 10) & 31, rn=(w >> 5) & 31, imm=_sext((w >> 15) & 0x7F, 7) * 8)
+    if (w & 0x7FC00000) == 0x29400000:                      # LDP Xt1, Xt2 / Wt1, Wt2, [Xn, #simm7*scale]
+        scale = 8 if w >> 31 else 4
+        return Insn("ldp", rd=w & 31, rd2=(w >> 10) & 31, rn=(w >> 5) & 31,
+                    imm=_sext((w >> 15) & 0x7F, 7) * scale, size=scale)
+    if (w & 0x7E400000) == 0x28400000 and (w & 0x7FC00000) != 0x28400000:   # LDP pre/post-index
+        return Insn("ldp", rd=w & 31, rd2=(w >> 10) & 31, rn=(w >> 5) & 31, writeback=True)
     if (w & 0xFFE0FFE0) in (0xAA0003E0, 0x2A0003E0):        # MOV Xd, Xm / MOV Wd, Wm (ORR with zr)
         return Insn("mov", rd=w & 31, rn=(w >> 16) & 31, size=8 if w >> 31 else 4)
     if (w & 0xFFFFFC00) == 0x93407C00:                      # SXTW Xd, Wn
@@ -83,10 +87,13 @@ def decode(word: int, addr: int) -> Insn:
     if (w & 0xFFC00000) in (0xF9000000, 0xB9000000):        # STR Xt/Wt, [Xn, #uimm]
         scale = 8 if (w & 0xFFC00000) == 0xF9000000 else 4
         return Insn("str", rn=(w >> 5) & 31, imm=((w >> 10) & 0xFFF) * scale, size=scale)
-    if (w & 0xFFC00000) == 0xA9000000:                      # STP Xt1, Xt2, [Xn, #simm7*8]
-        return Insn("str", rn=(w >> 5) & 31, imm=_sext((w >> 15) & 0x7F, 7) * 8, size=16)
-    if (w & 0xFFC00000) in (0xA9800000, 0xA8800000):        # STP pre/post-index: the base moves
+    if (w & 0x7FC00000) == 0x29000000:                      # STP Xt1, Xt2 / Wt1, Wt2, [Xn, #simm7*scale]
+        scale = 8 if w >> 31 else 4
+        return Insn("str", rn=(w >> 5) & 31, imm=_sext((w >> 15) & 0x7F, 7) * scale, size=2 * scale)
+    if (w & 0x7FC00000) in (0x29800000, 0x28800000):        # STP pre/post-index: the base moves
         return Insn("str", rn=(w >> 5) & 31, imm=0, size=16, writeback=True)
+    if (w & 0xBFE00400) == 0xB8000400:                      # STR Xt/Wt, [Xn, #simm9]! / [Xn], #simm9
+        return Insn("str", rn=(w >> 5) & 31, imm=0, size=8, writeback=True)
     if (w & 0x7C000000) == 0x14000000:                      # B / BL imm26
         t = addr + _sext(w & 0x3FFFFFF, 26) * 4
         return Insn("call" if w >> 31 else "branch", target=t)
@@ -164,10 +171,14 @@ def x0_definition(read: Callable[[int, int], bytes], at: int, start: Optional[in
             stored.append((ins.rn, ins.imm, ins.size))
             continue
         dests = [d for d in (ins.rd, ins.rd2) if d is not None]
+        if k == "ldp" and ins.writeback:
+            if 0 in dests:
+                return None
+            written.append(ins.rn)
         if 0 in dests and k in ("ldr", "ldp"):
             if ins.rn in written or (ins.rn in dests and k == "ldp"):
                 return None
-            imm = ins.imm if ins.rd == 0 else ins.imm + 8
+            imm = ins.imm if ins.rd == 0 else ins.imm + ins.size
             for b, o, s in stored:   # a store after the load over the same bytes (or through another base)
                 if b != ins.rn or not (o + s <= imm or imm + ins.size <= o):
                     return None
@@ -184,7 +195,7 @@ def x0_definition(read: Callable[[int, int], bytes], at: int, start: Optional[in
             return None
         if k == "ldr" and ins.rn not in written:
             siblings.append((ins.rd, ins.rn, ins.imm))
-        if k == "ldp" and ins.rn not in written:
+        if k == "ldp" and ins.rn not in written and ins.size == 8:
             siblings.append((ins.rd, ins.rn, ins.imm))
             siblings.append((ins.rd2, ins.rn, ins.imm + 8))
         written.extend(dests)

@@ -119,6 +119,15 @@ def test_decoder_against_the_assembler(A):
     assert (d[2].kind, d[2].rd, d[2].rn) == ("sxtw", 0, 0)
     assert (d[3].kind, d[3].rn, d[3].imm, d[3].size) == ("ldr", 29, 28, 4)
     assert (d[4].kind, d[4].rn, d[4].imm) == ("ldr", 29, -4)
+    p = [fr.decode(w, 0) for w in struct.unpack("<6I", A(
+        "stp w4, w3, [sp, #40]\nstp x29, x30, [sp, #-48]!\nldp w0, w1, [x19]\nldp x29, x30, [sp], #48\n"
+        "str x30, [sp, #-16]!\nldp x1, x2, [sp, #16]"))]
+    assert (p[0].kind, p[0].rn, p[0].imm, p[0].size, p[0].writeback) == ("str", 31, 40, 8, False)
+    assert (p[1].kind, p[1].rn, p[1].writeback) == ("str", 31, True)
+    assert (p[2].kind, p[2].rd, p[2].rd2, p[2].rn, p[2].size) == ("ldp", 0, 1, 19, 4)
+    assert (p[3].kind, p[3].writeback) == ("ldp", True)
+    assert (p[4].kind, p[4].writeback) == ("str", True)
+    assert (p[5].kind, p[5].rd, p[5].rd2, p[5].imm, p[5].size) == ("ldp", 1, 2, 16, 8)
     b = struct.unpack("<5I", A("b 1f\ncbz x1, 1f\ntbnz w2, #3, 1f\nb.ne 1f\n1: nop"))[:4]
     assert [fr.decode(w, 4 * i).target for i, w in enumerate(b)] == [16, 16, 16, 16]
     assert fr.decode(struct.unpack("<I", A("svc #0"))[0], 0).kind == "svc"
@@ -285,3 +294,49 @@ def test_x86_64_has_no_recovery():
                      arch="x86-64")
     j = why_json(analyse_thread(t))
     assert j["fd"] == {"number": 3, "target": None}
+
+
+# tests/fixtures/go/demo's C side as aarch64-linux-gnu-gcc 12 -O2 compiles it (the arm64 lab's demo build):
+# probe_fence_export passes x0 through to ioctl; gpu_export_sync_file keeps the fd in x19
+PROBE = """
+stp x29, x30, [sp, #-48]!
+mov w4, w1
+mov w3, #-1
+mov x29, sp
+mov x1, #0x6202
+movk x1, #0xc008, lsl #16
+str x19, [sp, #16]
+mov x19, x2
+add x2, sp, #0x28
+stp w4, w3, [sp, #40]
+bl .+0x1000
+cbnz w0, 1f
+ldr w1, [sp, #44]
+1: ret
+"""
+GPU = """
+stp x29, x30, [sp, #-48]!
+mov x29, sp
+stp x19, x21, [sp, #16]
+mov w19, w0
+mov x21, x3
+cbnz w2, 1f
+mov x2, x21
+mov w0, w19
+bl .+0x100
+mov w19, w0
+1: ret
+"""
+
+
+def test_the_demos_cgo_c_path(A):
+    f0, p1, g2 = A(GLIBC_IOCTL), A(PROBE), A(GPU)
+    CODE2 = 0x30000
+    svc = CODE0 + f0.index(struct.pack("<I", fr.SVC0))
+    regs = {"x0": 0, "x1": EXPORT, "x2": SP + 0x28, "x7": 1, "x8": 29, "pc": svc + 4, "sp": SP}
+    frames = [fr.FrameRegs(pc=svc + 4, start=CODE0, function="ioctl"),
+              fr.FrameRegs(pc=CODE1 + 11 * 4, start=CODE1, function="probe_fence_export", regs={19: 0x1234}),
+              fr.FrameRegs(pc=CODE2 + 9 * 4, start=CODE2, function="gpu_export_sync_file", regs={19: 6})]
+    v, src, how = fr.from_caller(reader({CODE0: f0, CODE1: p1, CODE2: g2}), regs, frames)
+    assert (v, src) == (6, "caller-register"), how
+    assert "x19 in gpu_export_sync_file's frame" in how and "probe_fence_export" in how
