@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 SVC0 = 0xD4000001
+RET = 0xD65F03C0
 CALLEE_SAVED = tuple(range(19, 29))          # x19..x28 (AAPCS64)
 KERNEL_PRESERVED = tuple(n for n in range(1, 31) if n != 7)   # at a syscall-exit stop: all but x0 (result), x7
 MAX_BACK = 24                                # instructions read back from a call or svc
@@ -124,6 +125,7 @@ class X0Def:
     size: int = 8
     signed: bool = False
     from_entry: bool = False
+    start_guessed: bool = False          # no symbol: the function taken to start after a `ret`
     written: Tuple[int, ...] = ()        # registers written between the definition and `at`
     siblings: Tuple[Tuple[int, int, int], ...] = ()   # (reg, base, imm) of other loads in the window
 
@@ -138,6 +140,34 @@ def _words(read: Callable[[int, int], bytes], lo: int, hi: int) -> Optional[List
     return list(struct.unpack("<%dI" % ((hi - lo) // 4), data))
 
 
+def _lowest_readable(read, lo: int, hi: int) -> int:
+    """The lowest 4-aligned address a in [lo, hi] with [a, hi) readable (a few reads: bisection)."""
+    bad, ok = lo, hi
+    while ok - bad > 4:
+        mid = bad + ((ok - bad) // 8) * 4
+        if mid == bad:
+            mid += 4
+        if _words(read, mid, hi) is not None:
+            ok = mid
+        else:
+            bad = mid
+    return ok
+
+
+def _highest_readable(read, lo: int, hi: int) -> int:
+    """The highest 4-aligned address b in [lo, hi] with [lo, b) readable."""
+    ok, bad = lo, hi
+    while bad - ok > 4:
+        mid = ok + ((bad - ok) // 8) * 4
+        if mid == ok:
+            mid += 4
+        if _words(read, lo, mid) is not None:
+            ok = mid
+        else:
+            bad = mid
+    return ok
+
+
 def x0_definition(read: Callable[[int, int], bytes], at: int, start: Optional[int] = None,
                   max_back: int = MAX_BACK) -> Optional[X0Def]:
     """Read back from the instruction at `at` (a `bl`/`blr` or `svc`) to the one that set x0. None when
@@ -146,14 +176,14 @@ def x0_definition(read: Callable[[int, int], bytes], at: int, start: Optional[in
     if start is not None and start <= at:
         lo = max(lo, start)
     words: List[int] = []
-    while lo < at:                  # the code may begin later (a mapping's start): read less
+    if lo < at:
         got = _words(read, lo, at)
-        if got is not None:
-            words = got
-            break
-        if start is not None and lo == start:
-            return None
-        lo = at - 4 * ((at - lo) // 8)
+        if got is None:
+            if start is not None and lo == start:
+                return None
+            lo = _lowest_readable(read, lo, at)   # the code may begin later (a mapping's start)
+            got = _words(read, lo, at) if lo < at else []
+        words = got or []
     written: List[int] = []
     stored: List[Tuple[int, int, int]] = []     # (base, imm, size) of stores after the definition
     siblings: List[Tuple[int, int, int]] = []
@@ -161,6 +191,10 @@ def x0_definition(read: Callable[[int, int], bytes], at: int, start: Optional[in
         addr = lo + 4 * i
         ins = decode(words[i], addr)
         k = ins.kind
+        if words[i] in (RET, 0) and start is None:
+            # no symbol: the code after a `ret` (or padding) is taken as the function's entry; the
+            # caller checks that no branch lands there (then only a call reaches it)
+            return X0Def(at=at, addr=addr + 4, from_entry=True, start_guessed=True, written=tuple(written))
         if k in ("branch", "call", "svc", "other"):
             return None
         if k == "hint":
@@ -208,16 +242,16 @@ def branches_into(read: Callable[[int, int], bytes], lo_excl: int, hi_incl: int,
                   start: Optional[int] = None, span: int = BRANCH_SCAN) -> Optional[bool]:
     """Does a direct branch in the code around land in (lo_excl, hi_incl]? None when the code cannot be read."""
     lo = max(start if start is not None else 0, lo_excl - 4 * span, 0)
-    words = None
-    n = span
-    while words is None and n >= 1:   # the code may end sooner (a mapping's end): read less
-        words = _words(read, lo, hi_incl + 4 * n)
-        n //= 2
-    while words is None and lo < lo_excl:
-        lo = lo_excl - 4 * ((lo_excl - lo) // 8)
-        words = _words(read, lo, hi_incl + 4)
-    if words is None:
-        return None
+    hi = hi_incl + 4 * span
+    words = _words(read, lo, hi)
+    if words is None:   # near a mapping's edge: read what is there
+        if _words(read, lo_excl, hi_incl + 4) is None:
+            return None
+        lo = _lowest_readable(read, lo, hi_incl + 4)
+        hi = _highest_readable(read, lo, hi)
+        words = _words(read, lo, hi)
+        if words is None:
+            return None
     for i, w in enumerate(words):
         ins = decode(w, lo + 4 * i)
         if ins.kind == "branch" and ins.target is not None:
@@ -331,11 +365,16 @@ def from_caller(read, regs: Dict[str, int], frames: Sequence[FrameRegs]) -> Tupl
         return None, "", "gdb's unwinder gives no caller frame"
     f0 = frames[0]
     pc = regs.get("pc")
-    if pc is None or f0.start is None:
-        return None, "", "frame 0's function start is unknown (no symbol)"
-    d0 = x0_definition(read, pc - 4, start=f0.start, max_back=max(1, (pc - 4 - f0.start) // 4))
+    if pc is None:
+        return None, "", "no pc"
+    if f0.start is None:
+        d0 = x0_definition(read, pc - 4)
+    else:
+        d0 = x0_definition(read, pc - 4, start=f0.start, max_back=max(1, (pc - 4 - f0.start) // 4))
     if d0 is None or not d0.from_entry:
         return None, "", "frame 0 (%s) does not pass x0 through from its entry" % (f0.function or "?")
+    if d0.start_guessed and branches_into(read, d0.addr - 4, pc - 4) is not False:
+        return None, "", "frame 0 has no symbol and a branch may land where it seems to begin"
     below = set(d0.written)        # registers the frames below the caller wrote before the svc
     passed = [f0.function or "frame 0"]
     for k in range(1, len(frames)):
@@ -350,6 +389,8 @@ def from_caller(read, regs: Dict[str, int], frames: Sequence[FrameRegs]) -> Tupl
         if d is None or d.addr is None:
             return None, "", "%s does not set w0 from a register or its stack before its call" % name
         if d.from_entry:           # x0 unchanged since this caller's entry too: one frame further
+            if d.start_guessed and branches_into(read, d.addr - 4, call, span=BRANCH_SCAN) is not False:
+                return None, "", "%s has no symbol and a branch may land where it seems to begin" % name
             below.update(d.written)
             passed.append(name)
             continue

@@ -340,3 +340,22 @@ def test_the_demos_cgo_c_path(A):
     v, src, how = fr.from_caller(reader({CODE0: f0, CODE1: p1, CODE2: g2}), regs, frames)
     assert (v, src) == (6, "caller-register"), how
     assert "x19 in gpu_export_sync_file's frame" in how and "probe_fence_export" in how
+
+
+def test_no_symbols_the_code_after_a_ret_is_the_entry(A):
+    """A stripped executable: the callers' starts come from the `ret` before them, and a branch landing
+    at such a start refuses it."""
+    f0, g2 = A(GLIBC_IOCTL), A(GPU)
+    p1 = A("ret\n" + PROBE)
+    CODE2 = 0x30000
+    svc = CODE0 + f0.index(struct.pack("<I", fr.SVC0))
+    regs = {"x0": 0, "x1": EXPORT, "x2": SP + 0x28, "x7": 1, "x8": 29, "pc": svc + 4, "sp": SP}
+    frames = [fr.FrameRegs(pc=svc + 4, start=CODE0, function="ioctl"),
+              fr.FrameRegs(pc=CODE1 + 12 * 4, regs={19: 0x1234}),
+              fr.FrameRegs(pc=CODE2 + 9 * 4, regs={19: 6})]
+    regions = {CODE0: f0, CODE1: p1, CODE2: g2}
+    assert fr.from_caller(reader(regions), regs, frames)[:2] == (6, "caller-register")
+    p1 = A("ret\n" + PROBE + "b .-0x34\n")     # a branch back to the instruction after the ret
+    regions[CODE1] = p1
+    v, _, why = fr.from_caller(reader(regions), regs, frames)
+    assert v is None and "a branch may land" in why
