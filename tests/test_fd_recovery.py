@@ -359,3 +359,16 @@ def test_no_symbols_the_code_after_a_ret_is_the_entry(A):
     regions[CODE1] = p1
     v, _, why = fr.from_caller(reader(regions), regs, frames)
     assert v is None and "a branch may land" in why
+
+
+def test_recovery_json_has_its_documented_keys(A):
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text[text.index('"recovery": {'):]
+    block = block[:block.index("}")]
+    documented = set(re.findall(r'"([a-z_]+)"', block)) - {"recovery", "entry", "stop", "syscall", "slot"}
+    documented -= {"entry-stop", "syscall-slot", "caller-register", "caller-stack", "proc", "exact", "deduced"}
+    regions, regs = go_stop(A, fd=9)
+    j = why_json(analyse_thread(_Stopped(regions=regions, regs=regs)))
+    assert documented and documented == set(j["fd"]["recovery"]), (documented, j["fd"]["recovery"])

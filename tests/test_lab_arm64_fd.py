@@ -8,6 +8,8 @@ DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned (rr's layout: remote, no /proc), once pe
 - C -> libdrm's drmIoctl (the guest's stripped libdrm.so.2, as Mesa calls it) -> glibc's ioctl: drmIoctl
   keeps the fd in callee-saved x22 (`mov w22, w0` ... `mov w0, w22; bl ioctl`);
 - C at -O0 -> glibc's ioctl: the caller's stack slot it loaded w0 from;
+- C at -O2, stripped: export_libc passes w0 on (its start taken after the `ret` before it: no symbols),
+  main keeps the fd in callee-saved x19;
 - C where the fd is a call's return value handed straight to ioctl: "unknown", and the value is really
   gone (in no register and nowhere in the first 1 KiB of stack at the stop);
 - the drmIoctl stop once more from a core the host's gdb wrote there (gcore over gdbserver).
@@ -41,13 +43,14 @@ CASES = [
     ("go-direct-entry", "go", ["2"], True, "entry-stop"),
     ("c-drmIoctl", "c-O2", ["drm", "2"], False, "caller-register"),
     ("c-O0-libc", "c-O0", ["libc", "2"], False, "caller-stack"),
+    ("c-stripped-libc", "c-O2-s", ["libc", "2"], False, "caller-register"),
     ("c-gone", "c-O2", ["gone"], False, None),
 ]
 
 
 def _cross_c(opt: str) -> str:
     src = FIXTURES / "c" / "fdprobe_arm64.c"
-    flags = ["-g", opt]
+    flags = ["-g"] + opt.split()
     out_dir = CACHE / "build" / ("c-arm64-fdprobe-%s" % _digest([src], flags + [CROSS_CC]))
     exe = out_dir / "fdprobe_arm64"
     if not exe.exists():
@@ -61,7 +64,7 @@ def _cross_c(opt: str) -> str:
 def _program(kind: str) -> str:
     if kind == "go":
         return str(build_go("fdprobe", DEFAULT_GO, stripped=True, cgo=False, env={"GOARCH": "arm64"}))
-    return _cross_c("-O2" if kind == "c-O2" else "-O0")
+    return _cross_c({"c-O2": "-O2", "c-O0": "-O0", "c-O2-s": "-O2 -s"}[kind])
 
 
 _EXPORT_LINE = re.compile(r"ioctl\((\d+)<([^>]*)>, DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
@@ -72,7 +75,7 @@ def stops(lab_vm_arm64, tmp_path_factory):  # noqa: F811
     vm = lab_vm_arm64
     if not shutil.which("gdb-multiarch") or not shutil.which(CROSS_CC):
         pytest.fail("needs gdb-multiarch and %s on the host (tools/bootstrap.sh installs them)" % CROSS_CC)
-    progs = {k: _program(k) for k in ("go", "c-O2", "c-O0")}
+    progs = {k: _program(k) for k in ("go", "c-O2", "c-O0", "c-O2-s")}
     # Ground truth first: every program under strace -yy in the guest, in one guest command.
     script = "; ".join("echo '@@ %s'; strace -f -qq -yy -e trace=ioctl -e signal=none %s %s 2>&1" % (
         cid, vm.to_guest(progs[kind]), " ".join(args)) for cid, kind, args, _, _ in CASES)
