@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import gdb  # type: ignore
 
-from ..target import normalize_arch
-
 _MASK64 = (1 << 64) - 1
 _entries = {}      # (inferior pid, tid) -> EntryRecord of the last syscall-entry catchpoint stop
 _catch_stop = {}   # (inferior pid, tid) -> (pc, x0, x1, x2, x7, x8) of the thread's last catchpoint stop
@@ -28,7 +26,7 @@ def on_stop(event) -> None:
         if thread is None:
             return
         frame = gdb.newest_frame()
-        if normalize_arch(frame.architecture().name()) != "aarch64":
+        if not frame.architecture().name().startswith("aarch64"):   # gdb's name: "aarch64"
             return
         key = (thread.inferior.pid, thread.ptid[1] or thread.ptid[0])
         catch = isinstance(event, gdb.BreakpointEvent) and any(_is_catchpoint(b) for b in event.breakpoints)
