@@ -285,7 +285,12 @@ def _symbol_start(pc: int):
     m = _SYMBOL.match(text.strip())
     if m is None:
         return None, None
-    return pc - int(m.group(2) or 0), m.group(1)
+    name, off = m.group(1), int(m.group(2) or 0)
+    # In a stripped executable gdb names code after the PLT "ioctl@plt + 912": a PLT stub is 16 bytes,
+    # so that is no function's start (fdrecover then finds the start itself).
+    if "@plt" in name and off >= 16:
+        return None, None
+    return pc - off, name
 
 
 def threads_in_ioctl(limit: int = 256) -> List[int]:
