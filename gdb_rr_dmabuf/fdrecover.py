@@ -191,9 +191,11 @@ def x0_definition(read: Callable[[int, int], bytes], at: int, start: Optional[in
         addr = lo + 4 * i
         ins = decode(words[i], addr)
         k = ins.kind
-        if words[i] in (RET, 0) and start is None:
-            # no symbol: the code after a `ret` (or padding) is taken as the function's entry; the
-            # caller checks that no branch lands there (then only a call reaches it)
+        if start is None and (words[i] in (RET, 0) or (words[i] & 0xFC000000) == 0x14000000
+                              or (words[i] & 0xFFFFFC1F) == 0xD61F0000):
+            # no symbol: the code after a `ret`, an unconditional `b`/`br` (a tail call) or padding is
+            # taken as the function's entry; the caller checks that no branch lands there (then only a
+            # call reaches it)
             return X0Def(at=at, addr=addr + 4, from_entry=True, start_guessed=True, written=tuple(written))
         if k in ("branch", "call", "svc", "other"):
             return None

@@ -355,8 +355,12 @@ def test_no_symbols_the_code_after_a_ret_is_the_entry(A):
               fr.FrameRegs(pc=CODE2 + 9 * 4, regs={19: 6})]
     regions = {CODE0: f0, CODE1: p1, CODE2: g2}
     assert fr.from_caller(reader(regions), regs, frames)[:2] == (6, "caller-register")
+    regions[CODE1] = A("b .+0x400\nnop\n" + PROBE)   # a tail call before it, then a padding nop
+    frames[1] = fr.FrameRegs(pc=CODE1 + 13 * 4, regs={19: 0x1234})
+    assert fr.from_caller(reader(regions), regs, frames)[:2] == (6, "caller-register")
     p1 = A("ret\n" + PROBE + "b .-0x34\n")     # a branch back to the instruction after the ret
     regions[CODE1] = p1
+    frames[1] = fr.FrameRegs(pc=CODE1 + 12 * 4, regs={19: 0x1234})
     v, _, why = fr.from_caller(reader(regions), regs, frames)
     assert v is None and "a branch may land" in why
 

@@ -130,7 +130,7 @@ def test_fd_at_the_exit_stop_is_straces_fd(stops, cid, kind, args, entry, source
     assert len(lines) == 1, strace_out[-2000:]
     fd, link = int(lines[0][0]), lines[0][1]
     assert link.startswith("/dmabuf:"), lines  # strace -yy: the EXPORT_SYNC_FILE fd is a dma-buf
-    assert j["fd"]["number"] == fd, (rec, strace_out[-1500:])
+    assert j["fd"]["number"] == fd, (rec["tried"], rec, strace_out[-1500:])
     assert rec["source"] == source and rec["confidence"] == "exact", rec
     # the program printed its dma-buf fds before the call: the last one is the one it exports from
     assert re.search(r"dmabuf=\[?[\d ]*\b%d\]?\s" % fd, log), log
