@@ -163,6 +163,11 @@ def why_headline(rep) -> str:
     return "%s: %s" % (subject, v.explanation)
 
 
+_FD_SOURCE = {"entry-stop": "from this call's entry stop", "syscall-slot": "from the stack slot x0 was loaded from",
+              "caller-register": "from the caller's saved register", "caller-stack": "from the caller's stack",
+              "proc": "deduced: the only dma-buf fd"}
+
+
 def why_text(rep, style: Optional[Style] = None) -> str:
     """Text report of a why.WhyReport: headline, the decoded call, what to do."""
     s = style or Style(False)
@@ -184,8 +189,28 @@ def why_text(rep, style: Optional[Style] = None) -> str:
         rows.append(["thread", "%d%s" % (rep.tid, (", " + where) if where else "")])
     elif where:
         rows.append(["from", where])
+    fdr = getattr(rep, "fd_recovery", None)
+    fd_notes: List[str] = []
     if rep.fd is not None:
-        rows.append(["fd", "%d -> %s" % (rep.fd, rep.fd_link) if rep.fd_link else "%d" % rep.fd])
+        val = "%d -> %s" % (rep.fd, rep.fd_link) if rep.fd_link else "%d" % rep.fd
+        if fdr is not None and fdr.number is not None:
+            val += "  (%s)" % _FD_SOURCE.get(fdr.source, "recovered")
+            fd_notes.append("fd %d %s: %s" % (rep.fd, "deduced" if fdr.confidence == "deduced" else "read from",
+                                               fdr.how))
+            if fdr.conflict:
+                fd_notes.append("but " + fdr.conflict)
+        rows.append(["fd", val])
+    elif fdr is not None:
+        if fdr.candidates and not fdr.conflict:
+            rows.append(["fd", "unknown: one of %s (the dma-buf fds in /proc)" % ", ".join(str(c) for c in fdr.candidates)])
+        elif fdr.conflict:
+            rows.append(["fd", "unknown: the places that kept it disagree (%s)" % fdr.conflict])
+        else:
+            rows.append(["fd", "unknown: the exit stop overwrote x0 and no frame kept it"])
+        fd_notes.append("to see the fd, stop at the call's entry (`catch syscall ioctl`, with gdbinit.py "
+                        "sourced: dmabuf-why then remembers x0 for the exit stop)")
+        if s.verbose:
+            fd_notes.extend("fd: " + t for t in fdr.tried)
     elif sc is not None and sc.args[0] is None:
         rows.append(["fd", "unknown (lost at the exit stop on aarch64)"])
     tc = ioc.type_char
@@ -225,7 +250,7 @@ def why_text(rep, style: Optional[Style] = None) -> str:
                         "to read it)" % (rep.arg_struct, rep.arg_address), "  ", "    ", s.width))
     elif rep.arg_address is not None:
         out.append("  argument 0x%x (no decoder for this request)" % rep.arg_address)
-    for n in rep.notes:
+    for n in fd_notes + list(rep.notes):
         out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      ", s.width))
     v = rep.verdict
     if v is not None and s.verbose:

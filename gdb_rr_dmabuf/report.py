@@ -68,6 +68,11 @@ def why_json(rep: Any) -> Dict[str, Any]:
                           "errno": rep.errno, "pc": None, "in_rr_page": None}
     if rep.fd is not None:
         out["fd"] = {"number": rep.fd, "target": rep.fd_link}
+    fdr = getattr(rep, "fd_recovery", None)
+    if fdr is not None:   # aarch64 exit stops only: how the fd was found, or why not
+        out["fd"] = out["fd"] or {"number": None, "target": None}
+        out["fd"]["recovery"] = {"source": fdr.source, "confidence": fdr.confidence, "how": fdr.how or None,
+                                 "candidates": fdr.candidates, "conflict": fdr.conflict, "tried": fdr.tried}
     if rep.argument is not None:
         a = rep.argument
         out["argument"] = {

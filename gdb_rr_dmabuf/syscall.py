@@ -3,7 +3,8 @@
 x86-64: orig_rax is the syscall number (-1 when the thread is not in a syscall), rdi/rsi/rdx/r10/r8/r9
 the arguments, rax the result; at a syscall-entry stop the kernel has put -ENOSYS in rax.
 aarch64: x8 is the number, x0-x5 the arguments; at the exit stop x0 holds the result, so the first
-argument is lost (rr's emergency stop is after the call; see ../shared/knowledge/rr.md).
+argument is not in the registers (rr's emergency stop is after the call; see ../shared/knowledge/rr.md):
+fdrecover.py finds it where the program still holds it. x7 tells entry (0) from exit (1) at a syscall stop.
 """
 from __future__ import annotations
 
@@ -47,6 +48,28 @@ IOCTL_NR = {ARCH_X86_64: 16, ARCH_AARCH64: 29}
 
 
 
+def aarch64_stop_kind(regs: Dict[str, int], catch_stop: Optional[str] = None) -> Optional[str]:
+    """'entry' or 'exit' at an aarch64 syscall stop, None when the registers do not say.
+
+    At a ptrace syscall stop the arm64 kernel reports x7 as 0 (entry) or 1 (exit) and puts the program's
+    x7 back when it resumes (arch/arm64/kernel/ptrace.c, report_syscall: PTRACE_SYSCALL_ENTER/EXIT; seen
+    in the lab with gdb 16.3 native, over gdbserver, and in cores gcore wrote there). rr's emergency stop
+    is a syscall-exit stop and its gdbserver sends the registers read there (x7 = 1: rr puts the real x7
+    back only after processing the call, record_syscall.cc aarch64_kernel_bug_workaround). x7 = 1 says
+    exit; x7 = 0 says entry only when this is known to be a syscall stop (`catch_stop`, from the commands'
+    stop hook, which saw a syscall catchpoint stop with these registers): elsewhere 0 is a common value."""
+    if catch_stop in ("entry", "exit"):
+        return catch_stop
+    if regs.get("x7") == 1:
+        return "exit"
+    return None
+
+
+def _x7(regs: Dict[str, int]) -> str:
+    x7 = regs.get("x7")
+    return "unknown" if x7 is None else "0x%x" % x7
+
+
 def syscall_name(nr: int, arch: str) -> str:
     table = SYSCALLS_X86_64 if arch == ARCH_X86_64 else SYSCALLS_AARCH64
     return table.get(nr, "syscall %d" % nr)
@@ -78,7 +101,8 @@ def pending_syscall(target: Target, state: Optional[str] = None) -> PendingSysca
     """Decode the syscall the selected thread is stopped in.
 
     `state` ('entry'/'exit') overrides the guess; the guess is exact on x86-64 (rax == -ENOSYS at entry),
-    and on aarch64 it assumes the exit stop, which is where rr stops.
+    and on aarch64 comes from x7 (the kernel's 0/1 marker at a syscall stop), else assumes the exit stop,
+    which is where rr stops.
     """
     arch = target.arch
     if arch not in (ARCH_X86_64, ARCH_AARCH64):
@@ -107,9 +131,14 @@ def pending_syscall(target: Target, state: Optional[str] = None) -> PendingSysca
         pc = regs.get("pc", 0)
         x0 = to_signed(regs.get("x0", 0))
         if state is None:
-            state = "exit"
-            notes.append("aarch64 registers cannot tell entry from exit: assumed the exit stop (rr's); "
-                         "pass --at entry if this is a syscall-entry stop")
+            hint = getattr(target, "syscall_stop_kind", None)
+            state = aarch64_stop_kind(regs, hint() if callable(hint) else None)
+            if state is None:
+                state = "exit"
+                notes.append("aarch64 registers cannot tell entry from exit here (x7 is %s%s): assumed the exit "
+                             "stop (rr's); pass --at entry if this is a syscall-entry stop" % (
+                                 _x7(regs), ", as at a syscall-entry stop, but also a common value elsewhere"
+                                 if regs.get("x7") == 0 else ", not the kernel's 1 of a syscall-exit stop"))
         args = [regs.get("x%d" % i) for i in range(6)]
         if state == "exit":
             args[0] = None

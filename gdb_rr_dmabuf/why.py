@@ -26,6 +26,7 @@ class WhyReport:
     syscall: Optional[PendingSyscall] = None
     fd: Optional[int] = None
     fd_link: Optional[str] = None
+    fd_recovery: Any = None                       # fdrecover.FdRecovery on an aarch64 exit stop
     argument: Optional[ArgDecode] = None
     arg_address: Optional[int] = None
     arg_struct: Optional[str] = None              # the request's struct, also when it was not read
@@ -59,6 +60,10 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep.tid = target.tid
     rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
     rep.notes.extend(sc.notes)
+    if fd is None and sc.arch == "aarch64" and sc.state in ("exit", "interrupted"):
+        from .fdrecover import recover_for
+        rep.fd_recovery = recover_for(target, sc, rep.all_names)
+        fd = rep.fd_recovery.number
     if fd is not None:
         rep.fd = fd if fd < (1 << 31) else fd - (1 << 64)
         rep.fd_link = target.fd_link(rep.fd)

@@ -59,7 +59,9 @@ def test_dmabuf_why_on_aarch64(arm_stop):
     assert j["arch"] == "aarch64"
     assert j["syscall"]["name"] == "ioctl" and j["syscall"]["number"] == 29 and j["syscall"]["state"] == "exit"
     assert j["syscall"]["result"] < 0  # qemu-user has no such ioctl: it fails
-    assert j["fd"] is None  # x0 holds the result at the exit stop: the fd is lost
+    # x0 holds the result at the exit stop; the fd comes back from the stack slot Go's Syscall6 loaded x0
+    # from: the program's own worker.BadFD
+    assert j["fd"]["number"] == 9999 and j["fd"]["recovery"]["source"] == "syscall-slot", j["fd"]
     assert j["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"]
     assert any("fd argument is lost" in n for n in j["notes"])
     entry = res.json("c3")

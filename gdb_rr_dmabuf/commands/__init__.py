@@ -13,5 +13,7 @@ def register() -> bool:
     from . import dmabuf_why, go_callers  # noqa: F401  (instantiating registers them)
     dmabuf_why.DmabufWhy()
     go_callers.GoCallers()
+    from . import entry_stops
+    entry_stops.connect()  # aarch64: remember x0 at syscall-entry stops (the exit stop overwrites it)
     _registered = True
     return True

@@ -218,6 +218,44 @@ class GdbTarget(Target):
         self._frames_key = key
         return list(out)
 
+    # ---- for fdrecover (aarch64 exit stops): the stop hook's records and the callers' registers ----
+
+    def syscall_stop_kind(self) -> Optional[str]:
+        """'entry'/'exit' when the stop hook saw this very stop as a syscall catchpoint stop, else None."""
+        from .entry_stops import catch_stop_kind
+        return catch_stop_kind(self.inferior.pid, self.tid, self.registers())
+
+    def entry_record(self):
+        from .entry_stops import entry_record
+        return entry_record(self.inferior.pid, self.tid)
+
+    def fd_frames(self, limit: int = 5):
+        """fdrecover.FrameRegs of the innermost frames: pc, the function's start from gdb's symbols
+        (`info symbol`, minimal symbols included), x19..x29 and sp as gdb's unwinder gives them."""
+        from ..fdrecover import FrameRegs
+        out = []
+        with _on_thread(self.thread):
+            try:
+                frame = gdb.newest_frame()
+            except gdb.error:
+                return []
+            while frame is not None and len(out) < limit:
+                try:
+                    pc = frame.pc()
+                    look = pc if not out else pc - 4   # a return address: the call is before it
+                    start, name = _symbol_start(look)
+                    regs = {}
+                    for n in list(range(19, 30)) + [31]:
+                        try:
+                            regs[n] = int(frame.read_register("sp" if n == 31 else "x%d" % n)) & _MASK64
+                        except (gdb.error, ValueError):
+                            regs[n] = None
+                    out.append(FrameRegs(pc=pc, start=start, function=name or frame.name(), regs=regs))
+                    frame = frame.older()
+                except gdb.error:
+                    break
+        return out
+
     def auxv(self) -> Dict[int, int]:
         if self.pid is not None:
             v = super().auxv()
@@ -233,6 +271,26 @@ class GdbTarget(Target):
             if m:
                 out[int(m.group(1))] = int(m.group(2), 0)
         return out
+
+
+_SYMBOL = re.compile(r"^(\S+?)(?: \+ (\d+))? in section ")
+
+
+def _symbol_start(pc: int):
+    """(start address, name) of the symbol holding pc, from `info symbol` (minimal symbols too)."""
+    try:
+        text = gdb.execute("info symbol 0x%x" % pc, to_string=True)
+    except gdb.error:
+        return None, None
+    m = _SYMBOL.match(text.strip())
+    if m is None:
+        return None, None
+    name, off = m.group(1), int(m.group(2) or 0)
+    # In a stripped executable gdb names code after the PLT "ioctl@plt + 912": a PLT stub is 16 bytes,
+    # so that is no function's start (fdrecover then finds the start itself).
+    if "@plt" in name and off >= 16:
+        return None, None
+    return pc - off, name
 
 
 def threads_in_ioctl(limit: int = 256) -> List[int]:
