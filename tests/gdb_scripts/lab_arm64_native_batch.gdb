@@ -27,7 +27,7 @@ for _labt_p in json.loads(os.environ["LABT_PROGRAMS"]):
         gdb.execute("run > %s 2>&1" % _labt_p["out"])
         gdb.execute("continue")
         for _ in range(3):
-            if int(gdb.parse_and_eval("(long)$x0")) not in (-512, -513, -514, -516):
+            if int(gdb.selected_frame().read_register("x0")) not in (-512, -513, -514, -516):
                 break
             gdb.execute("continue")
             gdb.execute("continue")
