@@ -200,23 +200,26 @@ def _addr2line(exe, pcs):
     return [(lines[i], lines[i + 1]) for i in range(0, len(lines), 2)]
 
 
-def _text(path):
+def _pc_table(path):
+    """(.text's address, the bytes of .gopclntab): Go's pc -> function, file:line table, read by pyelftools."""
     from elftools.elf.elffile import ELFFile
     with open(str(path), "rb") as f:
-        s = ELFFile(f).get_section_by_name(".text")
-        return s["sh_addr"], s.data()
+        e = ELFFile(f)
+        return e.get_section_by_name(".text")["sh_addr"], e.get_section_by_name(".gopclntab").data()
 
 
 def _addr2line_binary(name, vm):
     """The binary go tool addr2line reads for name's pcs. For a stripped build (-s -w), its default build:
-    `go tool addr2line` misreads stripped binaries (no symbol table to find the text start), and -s -w
-    only drops the symbol table and DWARF, so the two have the same .text at the same address (checked
-    here, byte for byte)."""
+    `go tool addr2line` misreads stripped cgo binaries (without runtime.text in a symbol table it takes
+    .text's start, where the C code is, as Go's text start), and -s -w only drops the symbol table and
+    DWARF: the two builds have .text at the same address and byte-identical .gopclntab (Go's own table
+    of functions, entries and lines; checked here), so the default build's answers are the stripped
+    build's."""
     x = stops.exe(name, vm)
     if _prog(name).kind != "stripped":
         return x
     d = stops.exe(_base(name), vm)
-    assert _text(x) == _text(d), "the stripped build's .text differs from the default build's"
+    assert _pc_table(x) == _pc_table(d), "the stripped build's pc table differs from the default build's"
     return d
 
 
