@@ -13,8 +13,9 @@ and re-runs of the program under strace with a suggestion's environment (the ioc
 
 Programs (stops.ARM64_PROGRAMS): demo (Go -> cgo -> its own C ioctl), demo-direct (the same demo,
 DMADEMO_PATH=syscall: Go's syscall.Syscall, no cgo), eglgo (Go -> cgo -> eglInitialize -> llvmpipe), vkgo
-(Go -> cgo -> vkEnumeratePhysicalDevices -> lavapipe), egl_c (C, no Go). Every mode for the default
-builds; the remote mode for the stripped and PIE builds of demo and eglgo. rr itself is not run.
+(Go -> cgo -> vkEnumeratePhysicalDevices -> lavapipe), egl_c (C, no Go). The remote mode for every default
+build and for the stripped and PIE builds of demo and eglgo; native and core as NATIVE / CORES below say
+(LAB_ARM64_NATIVE=all LAB_ARM64_MESA_CORES=1: every mode for every default build). rr itself is not run.
 """
 import os
 import re
@@ -32,20 +33,27 @@ pytestmark = pytest.mark.lab
 
 FULL = ["demo", "demo-direct", "eglgo", "vkgo", "egl_c"]           # every mode
 VARIANTS = ["demo-stripped", "demo-pie", "eglgo-stripped", "eglgo-pie"]   # the remote mode
-# The cores read on the host: the demo's two paths (Go -> cgo -> C, and Go's own svc). A Mesa program's
-# core holds ~200 MB of data: under TCG gcore and the copy out of the guest over 9p take minutes each, so
-# they run only with LAB_ARM64_MESA_CORES=1.
-CORES = ["demo", "demo-direct"] + (["eglgo", "vkgo", "egl_c"] if os.environ.get("LAB_ARM64_MESA_CORES") else [])
+# Time under TCG (measured on the 2-core host with other VMs up): a native stop costs 45-135 s, plus ~50 s
+# of gdb start-up and plugin import once; so by default the native stops (all from one guest gdb) are the
+# demo (Go -> cgo -> C) and eglgo (Go -> cgo -> Mesa), LAB_ARM64_NATIVE=all (or a comma list) for all of
+# FULL. The cores read on the host: the demo's (its two paths when both are native). A Mesa program's core
+# holds ~200 MB of data: under TCG gcore and the copy out of the guest over 9p take minutes each, so they
+# are written only with LAB_ARM64_MESA_CORES=1.
+_native_env = os.environ.get("LAB_ARM64_NATIVE", "demo,eglgo")
+NATIVE = FULL if _native_env == "all" else [n for n in FULL if n in _native_env.split(",")]
+CORES = [n for n in NATIVE if n in ("demo", "demo-direct")
+         or (os.environ.get("LAB_ARM64_MESA_CORES") and n in ("eglgo", "vkgo", "egl_c"))]
 MODES = list(stops.MODES)
-CASES = ([(m, n) for n in FULL for m in MODES if m != "core" or n in CORES]
+CASES = ([(m, n) for n in FULL for m in MODES
+          if m == "remote" or (m == "native" and n in NATIVE) or (m == "core" and n in CORES)]
          + [("remote", n) for n in VARIANTS])
 GO_CASES = [c for c in CASES if stops.ARM64_PROGRAMS[c[1]].go]
 
 
 def _stop(vm, mode, name):
-    """stops.stop, but the native stops (and so the cores) of all of FULL come from one gdb in the guest."""
+    """stops.stop, but the native stops (and so the cores) of all of NATIVE come from one gdb in the guest."""
     if mode in ("native", "core"):
-        stops.native_batch(vm, FULL, cores=CORES)
+        stops.native_batch(vm, NATIVE, cores=CORES)
     return stops.stop(vm, mode, name)
 
 
@@ -312,7 +320,7 @@ def test_native_frames_agree_with_gdbs_own(lab_vm_arm64, mode, name):
 
 
 def test_c_program_is_plainly_not_go(lab_vm_arm64):
-    for mode in [m for m in MODES if m != "core" or "egl_c" in CORES]:
+    for mode in [m for m in MODES if (m, "egl_c") in CASES]:
         st = _stop(lab_vm_arm64, mode, "egl_c")
         assert "not a Go program" in st.callers["error"]["what"], st.callers
         assert "Traceback" not in st.result.output
