@@ -4,7 +4,7 @@
 # with its environment and its output in OUT, stop just after the ioctl $GDBT_REQUEST returned (x1 = the
 # request, x0 = the result; a restarted return gone past), print the /proc fd links of the process
 # (section "proc", ground truth), run the ';;'-separated $GDBT_CMDS between `BEGIN cN` / `END cN` markers
-# (as run_commands.gdb), write a core to CORE (gcore), kill it; `LABT seconds S` is that program's time.
+# (as run_commands.gdb), write a core to CORE (gcore; none when CORE is null), kill it; `LABT seconds S` is that program's time.
 set pagination off
 set confirm off
 catch syscall ioctl
@@ -27,7 +27,7 @@ for _labt_p in json.loads(os.environ["LABT_PROGRAMS"]):
         gdb.execute("run > %s 2>&1" % _labt_p["out"])
         gdb.execute("continue")
         for _ in range(3):
-            if int(gdb.parse_and_eval("(long)$x0")) not in (-512, -513, -514, -516):
+            if int(gdb.selected_frame().read_register("x0")) not in (-512, -513, -514, -516):
                 break
             gdb.execute("continue")
             gdb.execute("continue")
@@ -49,7 +49,8 @@ for _labt_p in json.loads(os.environ["LABT_PROGRAMS"]):
                 gdb.write("GDB-ERROR: %s\n" % _e)
             gdb.flush()
             gdb.write("END c%d\n" % _i)
-        gdb.execute("gcore " + _labt_p["core"])
+        if _labt_p.get("core"):
+            gdb.execute("gcore " + _labt_p["core"])
     except gdb.error as _e:
         gdb.write("GDB-ERROR: %s\n" % _e)
     finally:

@@ -11,7 +11,7 @@ gdb.execute("condition $bpnum $x1 == %s" % os.environ.get("GDBT_REQUEST", "0xc00
 gdb.execute("run > %s 2>&1" % os.environ["LABT_OUT"])
 gdb.execute("continue")
 for _ in range(3):
-    if int(gdb.parse_and_eval("(long)$x0")) not in (-512, -513, -514, -516):
+    if int(gdb.selected_frame().read_register("x0")) not in (-512, -513, -514, -516):
         break
     gdb.execute("continue")
     gdb.execute("continue")

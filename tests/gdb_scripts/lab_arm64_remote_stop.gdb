@@ -18,7 +18,7 @@ continue
 continue
 python
 for _ in range(3):
-    if int(gdb.parse_and_eval("(long)$x0")) not in (-512, -513, -514, -516):
+    if int(gdb.selected_frame().read_register("x0")) not in (-512, -513, -514, -516):
         break
     gdb.execute("continue")
     gdb.execute("continue")
