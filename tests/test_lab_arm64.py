@@ -85,7 +85,11 @@ def case(request, lab_vm_arm64):
 # a64fd branch's work: when it lands, put the (mode, name) stops where the fd MUST be recovered into
 # FD_MUST_BE_RECOVERED (e.g. every native stop: /proc is readable there). Whatever it recovers is always
 # checked against strace and the guest's /proc, in every mode, already now.
-FD_MUST_BE_RECOVERED = set()        # of (mode, name); empty: "fd unknown" is accepted everywhere today
+# Where dmabuf-why must recover it (gdb_rr_dmabuf/fdrecover.py), each source checked against strace:
+# the demo's cgo C helper keeps it in a callee-saved register, demo-direct's Syscall6 loaded x0 from its
+# stack slot, Mesa's drmIoctl keeps it in a callee-saved register (every default build, every mode run).
+FD_MUST_BE_RECOVERED = {(m, n) for m in ("remote", "native", "core")
+                        for n in ("demo", "demo-direct", "eglgo", "vkgo", "egl_c")}
 
 
 def check_exit_stop_fd(mode, name, why, t, links):
