@@ -64,6 +64,8 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
         from .fdrecover import recover_for
         rep.fd_recovery = recover_for(target, sc, rep.all_names)
         fd = rep.fd_recovery.number
+        if fd is not None:  # the recovery's own note says where it came from: "lost" would contradict it
+            rep.notes = [n for n in rep.notes if "fd argument is lost" not in n]
     if fd is not None:
         rep.fd = fd if fd < (1 << 31) else fd - (1 << 64)
         rep.fd_link = target.fd_link(rep.fd)
