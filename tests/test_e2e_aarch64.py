@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.support.gdbrun import REPO, SCRIPTS, free_port, gdb_env
+from tests.support.gdbrun import REPO, SCRIPTS, free_port, gdb_env, physical_frames
 from tests.support.toolchains import DEFAULT_GO, build_go, go_root
 
 pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch")),
@@ -80,12 +80,7 @@ def test_go_callers_on_aarch64_matches_the_program(arm_stop):
     assert j["goroutine"]["created_by"]["function"] == "gstates/worker.Start"
     # Go's addr2line at each physical frame's pc (minus 1 for return addresses, as Go's tracebacks do):
     # it names the physical function and the innermost (inlined) code's file:line.
-    groups = []
-    for f in go:
-        if groups and groups[-1][0]["pc"] == f["pc"]:
-            groups[-1].append(f)
-        else:
-            groups.append([f])
+    groups = physical_frames(go)
     pcs = [g[0]["pc"] - (0 if k == 0 else 1) for k, g in enumerate(groups)]
     for g, (fn, fl) in zip(groups, _addr2line(exe, pcs)):
         assert [x["inlined"] for x in g] == [True] * (len(g) - 1) + [False], g

@@ -17,7 +17,7 @@ from typing import List
 
 import pytest
 
-from tests.support.gdbrun import run_gdb
+from tests.support.gdbrun import run_gdb, physical_frames
 from tests.support.toolchains import DEFAULT_GO, build_go, go_root
 from tests.test_debian_go import package_root
 
@@ -104,11 +104,6 @@ def test_idle_m_in_the_scheduler():
     go = [f for f in found["frames"] if f["kind"] == "go"]
     assert go[-1]["function"] in G0_BOTTOMS, [f["function"] for f in go]
     assert all(f["system_stack"] for f in go)
-    groups = []
-    for f in go:
-        if groups and groups[-1][0]["pc"] == f["pc"]:
-            groups[-1].append(f)
-        else:
-            groups.append([f])
+    groups = physical_frames(go)
     pcs = [g[0]["pc"] - (0 if i == 0 else 1) for i, g in enumerate(groups)]
     assert _addr2line(exe, pcs) == [g[-1]["function"] for g in groups]

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.lab import stops
+from tests.support.gdbrun import physical_frames
 from tests.support.lab import lab_vm_arm64  # noqa: F401  (the session fixture)
 from tests.support.toolchains import DEFAULT_GO, go_root
 from tests.test_lab_loop import LOSSES, NOT_CHECKABLE, env_of_command
@@ -274,12 +275,7 @@ def test_go_frames_agree_with_go_tool_addr2line(lab_vm_arm64, mode, name):
     st = _stop(lab_vm_arm64, mode, name)
     x = stops.exe(name, lab_vm_arm64)
     go = [f for f in st.callers["frames"] if f["kind"] == "go"]
-    groups = []
-    for f in go:
-        if groups and groups[-1][0]["pc"] == f["pc"]:
-            groups[-1].append(f)
-        else:
-            groups.append([f])
+    groups = physical_frames(go)
     bias = _load_bias(st, x)
     oracle = _addr2line_binary(name, lab_vm_arm64)
     # Only the innermost frame of the whole stack is at its pc itself; a Go frame above C frames is a

@@ -26,7 +26,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, free_port, gdb_env, run_gdb
+from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, free_port, gdb_env, run_gdb, physical_frames
 from tests.support.toolchains import DEFAULT_GO, FIXTURES, build_go, go_root
 
 pytestmark = pytest.mark.gdb
@@ -138,12 +138,7 @@ def test_every_physical_frame_matches_go_addr2line(stop):
     frames = res.json("c0")["frames"]
     go = [f for f in frames if f["kind"] == "go"]
     first_exact = frames[0]["kind"] == "go"  # else the first Go frame is a return address from C
-    groups: List[List[dict]] = []
-    for f in go:
-        if groups and groups[-1][0]["pc"] == f["pc"]:
-            groups[-1].append(f)
-        else:
-            groups.append([f])
+    groups = physical_frames(go)
     # The innermost frame is exact; the others are return addresses, and so is the sched pc (Go 1.23:
     # systemstack_switch+8, inside it; Go 1.19: its entry, looked up as is).
     switch = next(i for i, g in enumerate(groups) if g[0]["function"] == "runtime.systemstack_switch")

@@ -135,3 +135,15 @@ def gdbserver(exe: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]]
         except OSError:
             pass
         proc.wait()
+
+
+def physical_frames(frames: List[dict]) -> List[List[dict]]:
+    """go-callers' frames grouped by physical frame (inlined frames share their physical frame's pc),
+    innermost first, in order."""
+    groups: List[List[dict]] = []
+    for f in frames:
+        if groups and groups[-1][0]["pc"] == f["pc"]:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    return groups
