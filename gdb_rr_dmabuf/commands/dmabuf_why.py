@@ -19,7 +19,8 @@ examples:
   dmabuf-why --request 0xc0086202         a number (or name) alone, no process needed
   dmabuf-why --from-log 'Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); Unknown ioctl(0x...): ...'
                                           rr's text as pasted: everything after --from-log is the text
-  dmabuf-why --from-log-file rr.log       rr's output from a file (- reads standard input)
+  dmabuf-why --from-log-file rr.log       rr's whole output from a file (- reads standard input): every
+                                          assertion, the trace dump's evidence, the rr release, the program
   dmabuf-why --json                       one JSON object (see the README)"""
 
 
@@ -101,7 +102,7 @@ class DmabufWhy(Command):
 
 _FROM_LOG = re.compile(r"(?:^|(?<=\s))--from-log(?:=|\s+|$)")
 _TAIL_OPTIONS = {"--json": 0, "--verbose": 0, "-v": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
-MAX_LOG_FILE = 1 << 20
+MAX_LOG_FILE = 64 << 20  # rr's output in a CI log; rrlog.parse is linear and capped
 _TRAILING_OPTION = re.compile(r"\s(?:-v|--json|--verbose|--(?:color|rr-version|rules|thread|at)(?:=|\s+)[^\s'\"]+)\s*$")
 
 
@@ -160,7 +161,7 @@ def _read_log_file(path: str) -> str:
                         "give a file, or run gdb with rr's text on its standard input")
     if len(data) > MAX_LOG_FILE:
         raise UserError("--from-log-file %s: more than %d characters" % (path, MAX_LOG_FILE),
-                        "give only the part of rr's output with the assertion")
+                        "give only the part of the log with rr's output (its [FATAL ...] header to its end)")
     return data
 
 
