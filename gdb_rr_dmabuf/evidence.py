@@ -188,6 +188,13 @@ def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optiona
     reverdict(why_rep, rr_version)
     ev = collect(None, why_rep, None, rr_version)
     if why_rep.verdict is not None and why_rep.verdict.would_stop is False:
+        if getattr(why_rep, "rrlog", None) is not None and why_rep.log is not None and why_rep.source == "log":
+            # rr's own log shows the abort: the build that printed it is not the release the table describes
+            why_rep.notes.append(
+                "rr's log shows this rr aborting on the call, yet %s: the rr that printed the log differs from "
+                "that release (a build from git, or a bug such a build had); record with the newest rr release"
+                % _why_passes(why_rep))
+            return []
         why_rep.notes.append("rr lets this call through (%s): no advice for it" % _why_passes(why_rep))
         return []
     return advise(ev, load_rules(rules_file))

@@ -50,7 +50,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 # Anchors: text rr prints that starts a line of its own. The text before one is the log's prefix.
 _ANCHOR = re.compile(r"\[(?:FATAL|ERROR) [^\]\s]{0,400}:\d{1,7}:|->\s+Assertion `|Tail of trace dump:|"
                      r"=== Start rr backtrace|Launch (?:gdb|debugger) with|rr: Saving (?:the )?execution|"
-                     r"Attach to the rr debug server|\(task \d{1,10} \(rec:\d{1,10}\) at time")
+                     r"Attach to the rr debug server|\(task \d{1,10} \(rec:\d{1,10}\) at time|"
+                     r"(?:real_time:[\d.]{1,30} )?global_time:\d{1,20}, event:`|rax:0x[0-9a-f]{1,16} rbx:|"
+                     r"x\[0\]:0x[0-9a-f]{1,16} x\[1\]:|\{ map_file:\"|\{ syscall:'")
 _HEADER = re.compile(r"\[(FATAL|ERROR|WARN) ([^\]\s:]{0,400}):(\d{1,7}):([A-Za-z_~][\w:~<>,]{0,200})\(\)"
                      r"(?: errno: ([^\]]{0,60}))?\]")
 _TASK = re.compile(r"\(task (\d{1,10}) \(rec:(\d{1,10})\) at time (\d{1,20})\)")
@@ -61,8 +63,8 @@ _NOTICE = {"not_interactive": "session doesn't look interactive, aborting emerge
 _EVENT = re.compile(r"(?:real_time:([\d.]{1,30}) )?global_time:(\d{1,20}), event:`([^'`]{0,200})'"
                     r"(?: \(state:(\w{1,40})\))? tid:(\d{1,10})(?:, ticks:(-?\d{1,20}))?")
 _REG = re.compile(r"([a-z_][a-z0-9_]{0,10}(?:\[\d{1,2}\])?):(0x[0-9a-f]{1,16}|\d{1,20})(?=\s|$)")
-_MAP = re.compile(r"\{ map_file:\"(.{0,4096}?)\", addr:(0x[0-9a-f]{1,16}|\(nil\)|0), length:(0x[0-9a-f]{1,16}|\(nil\)|0)"
-                  r"(?:, prot_flags:\"([rwxsp-]{4})\")?")
+_MAP = re.compile(r"\{ map_file:\"(.{0,4096}?)\"(?:, addr:(0x[0-9a-f]{1,16}|\(nil\)|0))?(?:, length:(0x[0-9a-f]{1,16}|"
+                  r"\(nil\)|0))?(?:, prot_flags:\"([rwxsp-]{4})\")?")
 _BUF = re.compile(r"\{ syscall:'([\w?()]{1,64})', ret:(0x[0-9a-f]{1,16}|-?\d{1,20}), size:(0x[0-9a-f]{1,16}|\d{1,20})"
                   r"(, desched:1)?")
 _DATA = re.compile(r"\{ tid:(\d{1,10}), addr:")
