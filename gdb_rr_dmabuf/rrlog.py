@@ -56,7 +56,6 @@ _ANCHOR = re.compile(r"\[(?:FATAL|ERROR) [^\]\s]{0,400}:\d{1,7}:|->\s+Assertion 
 _HEADER = re.compile(r"\[(FATAL|ERROR|WARN) ([^\]\s:]{0,400}):(\d{1,7}):([A-Za-z_~][\w:~<>,]{0,200})\(\)"
                      r"(?: errno: ([^\]]{0,60}))?\]")
 _TASK = re.compile(r"\(task (\d{1,10}) \(rec:(\d{1,10})\) at time (\d{1,20})\)")
-_ASSERT = re.compile(r"->\s+Assertion `(.{0,4000}?)' failed to hold\.\s?(.*)")
 _NOTICE = {"not_interactive": "session doesn't look interactive, aborting emergency debugging",
            "bad_state": "task is in a bad state, aborting emergency debugging",
            "cannot_resume": "Can't resume execution from invalid state"}
@@ -69,8 +68,6 @@ _BUF = re.compile(r"\{ syscall:'([\w?()]{1,64})', ret:(0x[0-9a-f]{1,16}|-?\d{1,2
                   r"(, desched:1)?")
 _DATA = re.compile(r"\{ tid:(\d{1,10}), addr:")
 _SAVING = re.compile(r"Saving (?:the execution of `(.{1,4096}?)' to|execution to) trace directory `(.{1,4096}?)'")
-_RECORD = re.compile(r"(?:^|[\s$#>%\]])((?:[\w./~+-]{0,400}/)?rr)\s+((?:-\S+\s+){0,6})record\s+(.{1,8000})$")
-_RR_BARE = re.compile(r"(?:^|[\s$#>%\]])((?:[\w./~+-]{0,400}/)rr)\s+([\w./~+-]{0,400}/[\w./~+-]{1,400}(?:\s.{0,8000})?)$")
 _REMOTE = re.compile(r"target (?:extended-)?remote (?:[\w.]{0,64})?:(\d{1,5})")
 
 # rr record's options that take a value (src/RecordCommand.cc and src/main.cc, master 2026-08).
@@ -338,7 +335,7 @@ def _generalise(prefix: str) -> str:
 def _prefixes(lines: List[str]) -> List[Tuple[str, "re.Pattern[str]"]]:
     found: Dict[str, "re.Pattern[str]"] = {}
     for ln in lines:
-        m = _ANCHOR.search(ln)
+        m = _ANCHOR.search(ln, 0, 1024)
         if m is None:
             continue
         pre = ln[:m.start()]
@@ -415,7 +412,7 @@ def parse(text: str) -> RrLog:
                 in_bt = False
             continue
         # --- header, notices, assertions
-        hm = _HEADER.search(s)
+        hm = _find_header(s)
         header = None
         if hm is not None:
             header = Header(hm.group(1), hm.group(2), int(hm.group(3)), hm.group(4),
@@ -442,10 +439,10 @@ def parse(text: str) -> RrLog:
             task = None
             while j < n and j < i + 3:
                 t = _strip(lines[j], pres)
-                tm = _TASK.search(t)
+                tm = _TASK.search(t, 0, 200)
                 if tm is not None:
                     task = tm
-                am = _ASSERT.search(t)
+                am = _find_assertion(t)
                 if am is not None:
                     a, j2 = _assertion(am, lines, j + 1, pres)
                     a.header = header
@@ -459,7 +456,7 @@ def parse(text: str) -> RrLog:
             else:
                 pass
             continue
-        am = _ASSERT.search(s)
+        am = _find_assertion(s)
         if am is not None:           # an assertion without its header (pasted alone)
             a, i = _assertion(am, lines, i, pres)
             a.line_no = i
@@ -470,7 +467,7 @@ def parse(text: str) -> RrLog:
             log.notices.append(Notice(notice, None, i))
             continue
         # --- command lines, trace directory, launch instructions
-        sm = _SAVING.search(s)
+        sm = _SAVING.search(s) if "trace directory `" in s else None
         if sm is not None:
             log.trace_dir = sm.group(2)
             if sm.group(1) and not log.executable:
@@ -515,8 +512,9 @@ def parse(text: str) -> RrLog:
         if s == "}":
             ev = None
             continue
-        em = _EVENT.search(s)
-        if em is not None and s.find("global_time:") <= 48:
+        gt = s.find("global_time:", 0, 64)
+        em = _EVENT.search(s, max(0, gt - 32), gt + 400) if gt >= 0 else None
+        if em is not None:
             if ev is None or ev.kind:
                 ev = _new_event(log, None, i)
             ev.global_time = int(em.group(2))
@@ -559,10 +557,37 @@ def parse(text: str) -> RrLog:
             ev.regs = regs
             continue
         # --- rr's command line (the user's shell line, pasted with the log)
-        if log.record_argv is None and "rr" in s:
+        if log.record_argv is None and "rr " in s:
             _record_line(log, s, lines, i)
     _finish(log)
     return log
+
+
+class _AssertMatch:
+    def __init__(self, cond: str, msg: str):
+        self._g = (cond, msg)
+
+    def group(self, n: int) -> str:
+        return self._g[n - 1]
+
+
+def _find_assertion(s: str) -> Optional[_AssertMatch]:
+    """`-> Assertion `COND' failed to hold. MSG` without a regular expression (COND may hold anything)."""
+    j = s.find("' failed to hold.")
+    if j < 0:
+        return None
+    i = s.rfind("Assertion `", 0, j)
+    if i < 0 or "->" not in s[max(0, i - 6):i]:
+        return None
+    return _AssertMatch(s[i + len("Assertion `"):j], s[j + len("' failed to hold."):].strip())
+
+
+def _find_header(s: str):
+    for tag in ("[FATAL ", "[ERROR ", "[WARN "):
+        k = s.find(tag, 0, 4096)
+        if k >= 0:
+            return _HEADER.match(s, k)
+    return None
 
 
 def _strip(line: str, pres) -> str:
@@ -590,7 +615,7 @@ def _assertion(am, lines: List[str], i: int, pres) -> Tuple[Assertion, int]:
     k = 0
     while i < len(lines) and k < MAX_CONTINUATION:
         t = _strip(lines[i], pres)
-        if not t or _ANCHOR.search(t) or t in ("{", "}") or t.startswith(("Tail of trace", "===", "Launch ", "[")) \
+        if not t or _ANCHOR.search(t, 0, 1024) or t in ("{", "}") or t.startswith(("Tail of trace", "===", "Launch ", "[")) \
                 or _notice_kind(t):
             break
         if not re.match(r"^(?:0x[0-9a-fA-F]|\d|[):;,]|type:|nr:|dir:|size:|addr:|Unknown ioctl|unknown ETHTOOL)", t):
@@ -633,22 +658,29 @@ def _looks_like_registers(s: str) -> bool:
 
 
 def _record_line(log: RrLog, s: str, lines: List[str], i: int) -> None:
-    m = _RECORD.search(s)
-    bare = False
-    if m is None:
-        m = _RR_BARE.search(s)
-        bare = m is not None
-        if m is None:
-            return
-    if bare:
-        argv = [m.group(1)] + _split_command(m.group(2))
-        rr_opts: List[str] = []
-        rest = argv[1:]
+    """`[PROMPT] [path/]rr [rr options] record [record options] EXE ARGS` (or, before rr 4, `path/rr EXE ARGS`)."""
+    if len(s) > 16384:
+        return
+    toks = s.split()
+    for k, t in enumerate(toks[:40]):
+        if t.rsplit("/", 1)[-1] != "rr":
+            continue
+        rest_toks = toks[k + 1:]
+        j = 0
+        while j < len(rest_toks) and j < 6 and rest_toks[j].startswith("-"):
+            j += 1
+        if j < len(rest_toks) and rest_toks[j] == "record":
+            pos = _token_end(s, k + 1 + j)
+            argv_head = toks[k:k + 1 + j + 1]
+            rest = _split_command(s[pos:])
+            break
+        if "/" in t and rest_toks and "/" in rest_toks[0] and not rest_toks[0].startswith("-"):
+            pos = _token_end(s, k)
+            argv_head = [t]
+            rest = _split_command(s[pos:])
+            break
     else:
-        rr_opts = m.group(2).split()
-        rest = _split_command(m.group(3))
-        argv = [m.group(1)] + rr_opts + ["record"] + rest
-    # skip rr record's own options
+        return
     k = 0
     while k < len(rest) and rest[k].startswith("-") and rest[k] != "--":
         opt = rest[k].split("=", 1)[0]
@@ -659,11 +691,19 @@ def _record_line(log: RrLog, s: str, lines: List[str], i: int) -> None:
         k += 1
     if k >= len(rest):
         return
-    log.record_argv = argv[:64]
+    log.record_argv = (argv_head + rest)[:64]
     log.record_text, log.record_line = s, i
     log.executable = rest[k]
     log.arguments = rest[k + 1:k + 65]
     log.executable_source = "rr's command line"
+
+
+def _token_end(s: str, n: int) -> int:
+    """The index just past the n-th whitespace-separated token of s (0-based)."""
+    for m_i, m in enumerate(re.finditer(r"\S+", s)):
+        if m_i == n:
+            return m.end()
+    return len(s)
 
 
 def _finish(log: RrLog) -> None:
