@@ -386,12 +386,7 @@ def parse(text: str) -> RrLog:
     n = len(lines)
     while i < n:
         raw = lines[i]
-        ln = raw
-        for _, rx in pres:
-            m = rx.match(ln)
-            if m is not None:
-                ln = ln[m.end():]
-                break
+        ln = _unprefix(raw, pres)
         s = ln.strip()
         i += 1
         if not s or s.startswith("```"):
@@ -422,13 +417,7 @@ def parse(text: str) -> RrLog:
             rest = s[hm.end():].strip()
             notice = _notice_kind(rest)
             if notice is None and not rest and i < n:   # old releases: the notice on the next line
-                nxt = lines[i].strip()
-                for _, rx in pres:
-                    mm = rx.match(lines[i])
-                    if mm is not None:
-                        nxt = lines[i][mm.end():].strip()
-                        break
-                notice = _notice_kind(nxt)
+                notice = _notice_kind(_strip(lines[i], pres))
                 if notice is not None:
                     i += 1
             if notice is not None:
@@ -590,12 +579,21 @@ def _find_header(s: str):
     return None
 
 
-def _strip(line: str, pres) -> str:
-    for _, rx in pres:
+def _unprefix(line: str, pres) -> str:
+    """The line without the log's prefix; a prefix that opens a quote (a harness that quotes each line of the
+    process's output) takes the closing quote with it."""
+    for pat, rx in pres:
         m = rx.match(line)
         if m is not None:
-            return line[m.end():].strip()
-    return line.strip()
+            rest = line[m.end():]
+            if pat.endswith(('"', "'")) and rest.rstrip().endswith(pat[-1]):
+                rest = rest.rstrip()[:-1]
+            return rest
+    return line
+
+
+def _strip(line: str, pres) -> str:
+    return _unprefix(line, pres).strip()
 
 
 def _notice_kind(s: str) -> Optional[str]:
@@ -781,6 +779,9 @@ def _release(marker: str, h: Header) -> Optional[Release]:
         v = _vkey(rels[0])
         text = "rr %s" % rels[0]
         how = "%s is where %s sits in rr %s's %s" % (src, what, rels[0], h.file)
+        prior = [a for a in after if a not in rels and a != "before-first-release"]
+        if prior:
+            how += "; builds from git after %s had it too" % " or ".join(prior)
     elif rels:
         v = None
         text = "rr %s" % " or ".join(rels)
@@ -897,9 +898,19 @@ def record_command(log: RrLog, extra: str = "") -> str:
                     [shlex.quote(a) for a in log.arguments])
 
 
-def is_stub_assertion(a: Assertion) -> bool:
-    return "stopped_or_unexpected_exit" in a.condition or (a.header is not None and a.header.function in ("regs",)) \
-        or (a.header is not None and a.header.file in ("GdbServer.cc", "GdbServerConnection.cc", "GdbConnection.cc"))
+def is_regs_assertion(a: Assertion) -> bool:
+    """Task::regs() on a task that is not stopped (`is_stopped` before 5.x, `stopped_or_unexpected_exit()`)."""
+    return "stopped_or_unexpected_exit" in a.condition or a.condition.strip() == "is_stopped" or \
+        (a.header is not None and a.header.function == "regs")
+
+
+def stub_assertions(log: RrLog) -> List[Assertion]:
+    """Assertions rr hit while its emergency gdb server served gdb: after a "Launch debugger with", or in the
+    server's own files."""
+    first = min((la.line_no for la in log.launches), default=None)
+    return [a for a in log.assertions
+            if (first is not None and a.line_no > first and is_regs_assertion(a)) or
+            (a.header is not None and a.header.file in ("GdbServer.cc", "GdbServerConnection.cc", "GdbConnection.cc"))]
 
 
 def notes(log: RrLog, primary: Optional[Assertion]) -> List[str]:
@@ -912,7 +923,7 @@ def notes(log: RrLog, primary: Optional[Assertion]) -> List[str]:
         out.append("program: %s (from %s)" % (" ".join([log.executable] + [shlex.quote(x) for x in log.arguments]),
                                              log.executable_source))
     if log.trace_dir:
-        out.append("trace directory: %s (closed with an error: rr replay of it ends at the abort)" % log.trace_dir)
+        out.append("trace directory: %s" % log.trace_dir)
     if log.events:
         arch = log.arch
         out.append("rr's trace dump: %d event%s%s, threads %s" % (
@@ -939,8 +950,14 @@ def notes(log: RrLog, primary: Optional[Assertion]) -> List[str]:
         out.append(NOT_INTERACTIVE % record_command(log, "-F"))
     if "bad_state" in kinds:
         out.append(BAD_STATE)
-    stub = [a for a in log.assertions if is_stub_assertion(a)]
-    if len(log.launches) >= 2 or (stub and log.launches):
+    if log.launches and not kinds:
+        la = log.launches[-1]
+        cmd = la.text if la.argv else ("target remote :%d" % la.port if la.port else la.text)
+        out.append("rr started its emergency debugger and printed how to connect: %s; in that gdb, `source "
+                   "gdbinit.py` of gdb-rr-dmabuf and run `dmabuf-why` (the argument's fields) and `go-callers` (who "
+                   "made the call). Any resume (continue, step, detach) ends the recording." % cmd)
+    stub = stub_assertions(log)
+    if len(log.launches) >= 2 or stub:
         out.append(STUB_FAILED % (max(len(log.launches), 2), stub[0].summary() if stub else "a second assertion"))
     for a in log.distinct_assertions():
         if a is primary or (primary is not None and a.key == primary.key):
@@ -959,8 +976,10 @@ def explain_other(a: Assertion) -> str:
                     "(rr sets RUNNING_UNDER_RR=1), or a newer rr may support it" % (a.syscall, a.expected))
         return ("rr expected %s from %s (a request or option of it that rr does not know) and the kernel accepted "
                 "it; a newer rr may handle it, else the program must avoid it under rr" % (a.expected, a.syscall))
-    if is_stub_assertion(a):
-        return "rr's own gdb server failed while serving gdb (see rr-stub notes above); this is not the program's fault"
+    if is_regs_assertion(a):
+        return ("rr read the registers of a task that was not stopped (Task::regs(); rr issues #1878, #3741): a "
+                "failure inside rr, not the program's; with a \"Launch debugger with\" before it, rr's gdb server hit "
+                "it while serving gdb; report it to rr (https://github.com/rr-debugger/rr/issues) with the whole log")
     return ("an internal consistency check of rr failed, not an ioctl rr does not know: report it to rr "
             "(https://github.com/rr-debugger/rr/issues) with the whole log")
 

@@ -251,3 +251,39 @@ def test_reporters_commits_have_the_line_rr_printed():
         tag = subprocess.run(["git", "-C", RR_SRC, "describe", "--tags", "--abbrev=0", "--match", "[0-9]*.[0-9]*.[0-9]*",
                               commit], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip()
         assert log.release.text in ("rr %s" % tag, "a build of rr from git after %s" % tag), (e["file"], tag)
+
+
+# ------------------------------------------------------------------------------------------------ notices
+
+def test_real_prefixed_logs_parse():
+    """Two real prefixed logs: Mozilla's mochitest prefix on rr's trace dump (#2441), and a harness that
+    quotes each line of the process's output (#1878)."""
+    from gdb_rr_dmabuf import rrlog
+    log = rrlog.parse(path("rr2441").read_text())
+    assert [(e.kind, e.tid, e.data_records) for e in log.events] == [("", None, 0), ("SYSCALL: writev", 32596, 4)]
+    assert log.arch == "x86-64" and log.events[1].regs["rax"] == 0x2000
+    log = rrlog.parse(path("rr1878").read_text())
+    a = log.assertions[0]
+    assert (a.header.where, a.condition, a.message, a.task) == ("Task.cc:696:regs()", "is_stopped", "", 4704)
+    assert [(n.kind, n.header.where) for n in log.notices] == [("not_interactive", "log.cc:284:emergency_debug()")]
+
+
+def test_second_launch_after_a_regs_assertion():
+    """rr's stub failing (rr-stub.md): after rr #3899's abort, rr 5.8.0 prints "Launch debugger with", gdb
+    connects, the server's Task::regs() asserts on a thread blocked in a syscall, and rr prints a second
+    "Launch debugger with". The lines are written as rr 5.8.0 prints them (src/launch_debugger.cc,
+    src/Task.cc:1163 `ASSERT(this, stopped_or_unexpected_exit())`): no such real log was found in rr's tracker."""
+    text = path("rr3899").read_text() + (
+        "Launch debugger with\n"
+        "  'gdb' '-l' '10000' '-ex' 'set sysroot /' '-ex' 'target extended-remote 127.0.0.1:46977' '/home/u/gioapp'\n"
+        "[FATAL src/Task.cc:1163:regs()] \n"
+        " (task 316980 (rec:316980) at time 3583)\n"
+        " -> Assertion `stopped_or_unexpected_exit()' failed to hold. \n"
+        "Launch debugger with\n"
+        "  'gdb' '-l' '10000' '-ex' 'set sysroot /' '-ex' 'target extended-remote 127.0.0.1:46980' '/home/u/gioapp'\n")
+    j = json.loads(explain("--json", stdin=text).stdout)
+    assert [la["port"] for la in j["log"]["launches"]] == [46977, 46980]
+    assert j["log"]["executable"] == "/home/u/gioapp"
+    stub = [n for n in j["notes"] if "Launch debugger with\" 2 times" in n]
+    assert stub and "python3 -m gdb_rr_dmabuf check" in stub[0] and "Task.cc:1163:regs()" in stub[0]
+    assert any(c == "rr record -v GALLIUM_DRIVER=softpipe /home/u/gioapp" for s in j["suggestions"] for c in s["commands"])
