@@ -38,7 +38,8 @@ class DmabufWhy(Command):
         p.add_argument("--at", choices=("entry", "exit"), help="say whether this is the syscall's entry or exit stop "
                        "(x86-64 tells by itself; aarch64 assumes exit)")
         p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                       "default: $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
+                       "default: the release rr's log shows (inferred from its source line), else "
+                       "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
         p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
         return p
 
