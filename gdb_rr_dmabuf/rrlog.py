@@ -705,6 +705,11 @@ def _token_end(s: str, n: int) -> int:
 
 
 def _finish(log: RrLog) -> None:
+    if log.executable and log.executable_source != "rr's command line" and "/" not in log.executable:
+        for la in log.launches:  # old releases' "Saving the execution of `NAME'": the launch command has the path
+            if la.executable and la.executable.rsplit("/", 1)[-1] == log.executable:
+                log.executable, log.executable_source = la.executable, "rr's \"Launch gdb with\" command"
+                break
     if not log.executable:
         for la in log.launches:
             if la.executable:
@@ -952,7 +957,9 @@ def notes(log: RrLog, primary: Optional[Assertion]) -> List[str]:
         out.append(BAD_STATE)
     if log.launches and not kinds:
         la = log.launches[-1]
-        cmd = la.text if la.argv else ("target remote :%d" % la.port if la.port else la.text)
+        cmd = la.text if la.argv else la.text
+        if la.port and "target" not in cmd:
+            cmd += ", then `target remote :%d`" % la.port
         out.append("rr started its emergency debugger and printed how to connect: %s; in that gdb, `source "
                    "gdbinit.py` of gdb-rr-dmabuf and run `dmabuf-why` (the argument's fields) and `go-callers` (who "
                    "made the call). Any resume (continue, step, detach) ends the recording." % cmd)

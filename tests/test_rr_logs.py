@@ -287,3 +287,29 @@ def test_second_launch_after_a_regs_assertion():
     stub = [n for n in j["notes"] if "Launch debugger with\" 2 times" in n]
     assert stub and "python3 -m gdb_rr_dmabuf check" in stub[0] and "Task.cc:1163:regs()" in stub[0]
     assert any(c == "rr record -v GALLIUM_DRIVER=softpipe /home/u/gioapp" for s in j["suggestions"] for c in s["commands"])
+
+
+def test_lavapipe_from_the_log_as_at_a_stop():
+    """No real lavapipe log was found in rr's tracker: rr #3899's log with one more trace-dump record, written
+    as rr prints it (src/DumpCommand.cc: map_file ... prot_flags), of lavapipe's library mapped executable.
+    The lavapipe rule fires with the confidence and the "evidence missing" line it has at a stop whose stack
+    shows only unnamed frames in libvulkan_lvp.so and whose /proc shows the memfd; llvmpipe's GALLIUM_DRIVER
+    suggestion is dropped on a Vulkan path in both."""
+    from gdb_rr_dmabuf import advice, evidence, why
+    lvp = ('  { map_file:"/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so", addr:0x7f07e4533000, length:0x3e6000, '
+           'prot_flags:"r-xp", file_offset:0x56000, device:2049, inode:1234, data_file:"", data_offset:0x0, '
+           'file_size:0x9cb0c0 }\n')
+    text = path("rr3899").read_text().replace("  { map_file:\"/memfd:", lvp + "  { map_file:\"/memfd:", 1)
+    rep = why.analyse_log(text)
+    from_log = {s.rule_id: s for s in evidence.advise_report(rep, "5.8.0")}
+    ev = advice.Evidence(request=0xC0086202, request_names=["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"], result=0,
+                         native_frames=[(None, "/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so")],
+                         fd_links={12: "/memfd:lp_dma_buf (deleted)"}, rr_version="5.8.0",
+                         rr_supported_since="5.9.0", rr_support_known=True, target_kind="live", proc_readable=True)
+    at_stop = {s.rule_id: s for s in advice.advise(ev)}
+    rid = "mesa-lavapipe-enumerate"
+    assert rid in from_log and rid in at_stop, (sorted(from_log), sorted(at_stop))
+    assert from_log[rid].confidence == at_stop[rid].confidence
+    assert from_log[rid].missing == at_stop[rid].missing == ""  # the memfd is strong evidence in both
+    assert ("mesa-llvmpipe-fence-probe" in from_log) == ("mesa-llvmpipe-fence-probe" in at_stop)
+    assert any("VK_LOADER_DRIVERS_DISABLE" in c for c in from_log[rid].commands)
