@@ -313,3 +313,15 @@ def test_lavapipe_from_the_log_as_at_a_stop():
     assert from_log[rid].missing == at_stop[rid].missing == ""  # the memfd is strong evidence in both
     assert ("mesa-llvmpipe-fence-probe" in from_log) == ("mesa-llvmpipe-fence-probe" in at_stop)
     assert any("VK_LOADER_DRIVERS_DISABLE" in c for c in from_log[rid].commands)
+
+
+def test_identical_assertions_once_and_rr_version_wins():
+    """The same assertion twice (a log pasted twice) is explained once; --rr-version overrides the release
+    the log shows, and the inferred one still reads as inferred."""
+    text = path("rr3899").read_text()
+    j = json.loads(explain("--json", stdin=text + "\n" + text).stdout)
+    assert j["others"] == [] and len(j["log"]["assertions"]) == 1
+    j = json.loads(explain("--json", "--rr-version", "5.9.0", stdin=text).stdout)
+    assert j["rr"]["rr_version"] == "5.9.0" and j["rr"]["would_stop"] is False
+    assert j["log"]["release"]["text"] == "rr 5.8.0" and j["log"]["release"]["inferred"] is True
+    assert "rr's log shows this rr aborting on the call" in " ".join(j["notes"])
