@@ -401,11 +401,11 @@ def parse(text: str) -> RrLog:
             in_bt = False
             continue
         if in_bt:
-            if len(log.backtrace) < MAX_ITEMS:
-                log.backtrace.append(s)
-            if len(log.backtrace) >= MAX_ITEMS * 4:
-                in_bt = False
-            continue
+            if s.endswith("]") and "[0x" in s[-40:]:   # binary(symbol+off)[0xaddr]
+                if len(log.backtrace) < MAX_ITEMS:
+                    log.backtrace.append(s)
+                continue
+            in_bt = False  # the backtrace was cut: this line is something else
         # --- header, notices, assertions
         hm = _find_header(s)
         header = None
@@ -1007,6 +1007,8 @@ def no_ioctl_error(log: RrLog):
         bits.append("rr's notice \"%s\"" % _NOTICE[log.notices[0].kind])
     if log.launches:
         bits.append("a \"Launch debugger with\" command")
+    if log.backtrace:
+        bits.append("rr's backtrace (%d frames)" % len(log.backtrace))
     if bits:
         return UserError("rr's log holds no assertion (it holds %s)" % ", ".join(bits),
                          "paste the lines from rr's [FATAL ...] header down to its assertion too")

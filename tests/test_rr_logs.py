@@ -325,3 +325,16 @@ def test_identical_assertions_once_and_rr_version_wins():
     assert j["rr"]["rr_version"] == "5.9.0" and j["rr"]["would_stop"] is False
     assert j["log"]["release"]["text"] == "rr 5.8.0" and j["log"]["release"]["inferred"] is True
     assert "rr's log shows this rr aborting on the call" in " ".join(j["notes"])
+
+
+def test_aarch64_ioctls_in_the_trace_dump():
+    """rr #3649 (aarch64): TCGETS (x[1] 0x5401) enters with its fd in x[0] (2) and exits with -ENOTTY in x[0];
+    rr #3861: ctest's "804: " prefix before aarch64 registers and rr's backtrace."""
+    from gdb_rr_dmabuf import rrlog
+    log = rrlog.parse(path("rr3649").read_text())
+    assert log.arch == "aarch64"
+    calls = log.ioctl_calls()
+    assert [(c.state, c.fd, c.request, c.result) for c in calls] == [("exit", None, 0x5401, -25), ("entry", 2, 0x5401, None)]
+    assert rrlog.ioctl_text(calls[0], "aarch64") == "ioctl(fd ?, TCGETS) returned ENOTTY (event 4881, tid 2195269)"
+    log = rrlog.parse(path("rr3861").read_text())
+    assert log.arch == "aarch64" and len(log.backtrace) == 12 and log.events[0].regs["pstate"] == 0x60001000
