@@ -338,3 +338,12 @@ def test_aarch64_ioctls_in_the_trace_dump():
     assert rrlog.ioctl_text(calls[0], "aarch64") == "ioctl(fd ?, TCGETS) returned ENOTTY (event 4881, tid 2195269)"
     log = rrlog.parse(path("rr3861").read_text())
     assert log.arch == "aarch64" and len(log.backtrace) == 12 and log.events[0].regs["pstate"] == 0x60001000
+
+
+def test_readme_documents_the_log_object():
+    from tests.test_render import all_keys, log_keys
+    documented = log_keys()
+    have = set()
+    for name in ("rr1673", "rr3899", "rr3743", "rr2929"):
+        have |= all_keys(json.loads(explain("--json", str(path(name))).stdout)["log"])
+    assert documented and documented == have - {"log"}, (documented ^ have)
