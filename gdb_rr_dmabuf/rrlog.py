@@ -76,8 +76,7 @@ _RECORD_OPTS_WITH_VALUE = {"-c", "--num-cpu-ticks", "-i", "--ignore-signal", "-p
                            "--syscall-buffer-size", "--nested", "--bind-to-cpu", "--disable-cpuid-features",
                            "--disable-cpuid-features-ext", "--disable-cpuid-features-xsave", "--num-cores",
                            "--trace-id", "--syscall-buffer-sig", "--resource-path", "--log", "-A", "--microarch",
-                           "-C", "--checksum", "-D", "--dump-on", "-M", "--mark-stdio"}
-_RECORD_OPTS_NO_VALUE = {"-M", "--mark-stdio"}  # -M is a flag in rr's main.cc (mark stdio)
+                           "-C", "--checksum", "-D", "--dump-on"}  # (-M/--mark-stdio is a flag)
 _X86_64 = ("rax", "orig_rax", "rip", "fs_base")
 _AARCH64 = ("x[0]", "x[8]", "pstate", "pc")
 _X86 = ("eax", "orig_eax", "eip")
@@ -683,7 +682,7 @@ def _record_line(log: RrLog, s: str, lines: List[str], i: int) -> None:
     while k < len(rest) and rest[k].startswith("-") and rest[k] != "--":
         opt = rest[k].split("=", 1)[0]
         k += 1
-        if "=" not in rest[k - 1] and opt in _RECORD_OPTS_WITH_VALUE and opt not in _RECORD_OPTS_NO_VALUE:
+        if "=" not in rest[k - 1] and opt in _RECORD_OPTS_WITH_VALUE:
             k += 1
     if k < len(rest) and rest[k] == "--":
         k += 1
