@@ -1014,10 +1014,11 @@ class Vm:
         return out
 
     def strace(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None,
-               trace: str = "ioctl,openat,memfd_create", timeout: float = 120, signal: str = "none") -> StraceResult:
-        """strace -f -qq -e trace=TRACE -e signal=SIGNAL (none: Go's SIGURG storms left out)."""
+               trace: str = "ioctl,openat,memfd_create", timeout: float = 600, signal: str = "none") -> StraceResult:
+        """strace -f --seccomp-bpf -qq -e trace=TRACE -e signal=SIGNAL (none: Go's SIGURG storms left out;
+        --seccomp-bpf: the tracee stops only at the traced calls). timeout only guards against a hang."""
         out = "/tmp/lab-strace.%d.%d" % (os.getpid(), int(time.time() * 1000))
-        cmd = ["strace", "-f", "-qq", "-o", out, "-e", "trace=" + trace, "-e", "signal=" + signal] + [
+        cmd = ["strace", "-f", "--seccomp-bpf", "-qq", "-o", out, "-e", "trace=" + trace, "-e", "signal=" + signal] + [
             str(a) for a in argv]
         rc, so, se = self.run(cmd, timeout=timeout, env=env)
         _, text, _ = self.run(["sh", "-c", 'cat "$1"; rm -f "$1"', "sh", out], timeout=30)
