@@ -65,7 +65,7 @@ def _core(exe: Path, commands: List[str], tmp_path: Path) -> Tuple[GdbResult, st
                     env={"GDBT_REQUEST": REQUEST, "GDBT_CORE": str(core)}, inferior_env=INFERIOR_ENV)
     assert core.exists(), first.output[-3000:]
     res = run_gdb(["load_core", "load_plugin", "run_commands"], exe, core=core, commands=commands)
-    return res, first.section("sigquit")
+    return res, first.output  # what the program printed (MAIN ...) and its traceback
 
 
 def _remote(exe: Path, commands: List[str], tmp_path: Path) -> Tuple[GdbResult, str]:
@@ -114,7 +114,8 @@ def compare(ours: dict, traceback: str, exe: Path) -> Dict[str, int]:
             continue  # g0 of the thread that took the signal
         g = rows[goid]
         where = "goroutine %d" % goid
-        assert g["address"] == t.gp, where
+        if t.gp is not None:  # Go 1.23+ prints gp= at level 2
+            assert g["address"] == t.gp, where
         assert g["state"] == t.status, (where, g["state"], t.status)
         assert g["locked_to_thread"] == t.locked, where
         if t.m is not None:
@@ -155,13 +156,14 @@ def _check_states(states: Dict[str, int], version: str) -> None:
 def test_every_goroutine_agrees_with_the_traceback(version, mode, tmp_path):
     exe = gmany(version)
     res, tb = stop(mode, exe, [LIST, "go-goroutines --all --json"], tmp_path)
+    main = re.search(r"^MAIN (\d+)$", res.output + tb, re.M)
     ours = res.json("c0")
     states = compare(ours, tb, exe)
     _check_states(states, version)
     assert ours["allgs"]["found_via"] == "symbols"
     # The selected thread's goroutine is main's, read from its registers, in main.main at the ioctl.
     sel = [g for g in ours["goroutines"] if g["selected"]]
-    assert len(sel) == 1 and sel[0]["id"] == int(re.search(r"^MAIN (\d+)$", res.output + tb, re.M).group(1))
+    assert main and len(sel) == 1 and sel[0]["id"] == int(main.group(1)), (main, sel)
     assert sel[0]["stack_from"] == "registers" and sel[0]["top"]["function"] == "main.main"
     # Running on other threads: marked, with the thread's LWP, no frames.
     others = [g for g in ours["goroutines"] if g["state"] == "running" and not g["selected"]]
@@ -169,11 +171,11 @@ def test_every_goroutine_agrees_with_the_traceback(version, mode, tmp_path):
     assert all("running on LWP %d" % g["m"]["tid"] in g["stack_note"] for g in others)
     # Dead gs stay in allgs (and Go's traceback leaves them out); --all lists them.
     every = res.json("c1")
-    dead = [g for g in every["goroutines"] if g["status"] == "dead"]
-    assert dead and all(g["top"] is None and g["stack_note"] == "dead: no stack" for g in dead)
+    dead = [g for g in every["goroutines"] if g["status"] in ("dead", "deadextra", "idle")]
+    assert dead and all(g["top"] is None and g["stack_note"] for g in dead)
     assert len(every["goroutines"]) == len(ours["goroutines"]) + len(dead)
     # g.waitsince: the fixture's GC recorded it for each goroutine waiting then (one GC: one value).
-    waited = {g["waitsince"] for g in ours["goroutines"] if g["state"] == "sleep"}
+    waited = {g["waitsince"] for g in ours["goroutines"] if g["top"] and g["top"]["function"] == "main.sleeper"}
     assert len(waited) == 1 and waited != {None}, waited
 
 
