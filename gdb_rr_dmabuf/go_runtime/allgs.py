@@ -42,6 +42,7 @@ from .layouts import G_DEAD, G_RUNNING, G_SCAN, G_STATUS, G_SYSCALL, G_WAITING, 
 # goroutines is possible but reading them all at a stop is not what a user asks for: --limit says so).
 MAX_GOROUTINES = 1 << 20
 MAX_BAD_RUN = 64            # consecutive unreadable/impossible entries that end the walk
+MAX_PROBLEM_LINES = 16      # damaged entries named one by one; the rest are counted
 MAX_BSS_SCAN = 16 << 20     # bytes of .bss read to find allgs without symbols
 _G_CHUNK = 1 << 16          # g structs are read in runs of up to this many bytes
 _PTR_CHUNK = 1 << 16        # the allgs array is read in chunks of this many bytes
@@ -224,6 +225,13 @@ class AllgsRead:
 def read_allgs(target, layout: Layout, loc: AllgsLocation, limit: int = MAX_GOROUTINES) -> AllgsRead:
     """The gs of allgs, in its order; damaged entries become lines in problems. Bounded (see module doc)."""
     out = AllgsRead()
+    extra = [0]
+
+    def note(line: str) -> None:  # one line each, the first MAX_PROBLEM_LINES of them; then a count
+        if len(out.problems) < MAX_PROBLEM_LINES:
+            out.problems.append(line)
+        else:
+            extra[0] += 1
     try:
         hdr = target.read(loc.slice_addr, 24)
     except UserError as e:
@@ -235,14 +243,14 @@ def read_allgs(target, layout: Layout, loc: AllgsLocation, limit: int = MAX_GORO
         try:
             out.allglen = target.read_u64(loc.allglen_addr)
         except UserError:
-            out.problems.append("runtime.allglen at 0x%x is not readable" % loc.allglen_addr)
+            note("runtime.allglen at 0x%x is not readable" % loc.allglen_addr)
     if n > cap:
-        out.problems.append("allgs is damaged: length %d is larger than its capacity %d" % (n, cap))
+        note("allgs is damaged: length %d is larger than its capacity %d" % (n, cap))
     if out.allglen is not None and out.allglen != n:
-        out.problems.append("allgs has length %d but runtime.allglen says %d: using the smaller" % (n, out.allglen))
+        note("allgs has length %d but runtime.allglen says %d: using the smaller" % (n, out.allglen))
         n = min(n, out.allglen)
     if n > limit:
-        out.problems.append("allgs claims %d goroutines; reading the first %d (--limit)" % (n, limit))
+        note("allgs claims %d goroutines; reading the first %d (--limit)" % (n, limit))
         n = limit
     if n and not _plausible_ptr(target, ptr):
         raise UserError("runtime.allgs is damaged: its array pointer 0x%x is not a pointer (length %d)" % (ptr, n),
@@ -258,9 +266,13 @@ def read_allgs(target, layout: Layout, loc: AllgsLocation, limit: int = MAX_GORO
         try:
             raw = target.read(ptr + 8 * pos, 8 * k)
         except UserError:
-            out.problems.append("allgs entries %d..%d at 0x%x are not readable: the list stops there"
-                                % (pos, n - 1, ptr + 8 * pos))
-            break
+            raw = _readable_prefix(target, ptr + 8 * pos, 8 * k)
+            if not raw and pos == 0:
+                raise UserError("runtime.allgs is damaged: its array at 0x%x (length %d) is not readable" % (ptr, n),
+                                "the program's memory is damaged; `go-callers` still shows the selected goroutine")
+            note("allgs entries %d..%d (from 0x%x) are not readable: the list stops there"
+                                % (pos + len(raw) // 8, n - 1, ptr + 8 * pos + len(raw)))
+            n = pos + len(raw) // 8
         addrs = [w for (w,) in struct.iter_unpack("<Q", raw)]
         for c in range(0, len(addrs), 256):
             part = addrs[c:c + 256]
@@ -268,34 +280,54 @@ def read_allgs(target, layout: Layout, loc: AllgsLocation, limit: int = MAX_GORO
             for j, a in enumerate(part):
                 i = pos + c + j
                 if bad_run >= MAX_BAD_RUN:
+                    if extra[0]:
+                        out.problems.append("and %d more damaged allgs entries" % extra[0])
                     out.problems.append("allgs entries %d..%d skipped: the %d before them were all damaged"
                                         % (i, n - 1, MAX_BAD_RUN))
                     return out
                 out.read = i + 1
                 if a in seen:
                     bad_run += 1
-                    out.problems.append("allgs entry %d repeats entry %d (g 0x%x): shown once" % (i, seen[a], a))
+                    note("allgs entry %d repeats entry %d (g 0x%x): shown once" % (i, seen[a], a))
                     continue
                 seen[a] = i
                 if not _plausible_ptr(target, a):
                     bad_run += 1
-                    out.problems.append("allgs entry %d (0x%x) is not a pointer to a g" % (i, a))
+                    note("allgs entry %d (0x%x) is not a pointer to a g" % (i, a))
                     continue
                 buf = blobs.get(a)
                 if buf is None:
                     bad_run += 1
-                    out.problems.append("allgs entry %d: g at 0x%x is not readable" % (i, a))
+                    note("allgs entry %d: g at 0x%x is not readable" % (i, a))
                     continue
                 gi = decode_g(layout, a, buf)
                 why = _g_problem(gi)
                 if why is not None:
                     bad_run += 1
-                    out.problems.append("allgs entry %d (g 0x%x, goid %d): %s" % (i, a, gi.goid, why))
+                    note("allgs entry %d (g 0x%x, goid %d): %s" % (i, a, gi.goid, why))
                     continue
                 bad_run = 0
                 out.gs.append(gi)
-        pos += k
+        pos += len(addrs)
+    if extra[0]:
+        out.problems.append("and %d more damaged allgs entries" % extra[0])
     return out
+
+
+def _readable_prefix(target, addr: int, size: int) -> bytes:
+    """The bytes of [addr, addr+size) up to the first unreadable page (a damaged length may run the array
+    into unmapped memory): page by page, at most 16 reads."""
+    out = b""
+    for _ in range(16):
+        if len(out) >= size:
+            break
+        cur = addr + len(out)
+        n = min(size - len(out), 0x1000 - (cur & 0xFFF))
+        try:
+            out += target.read(cur, n)
+        except UserError:
+            break
+    return out[:len(out) - len(out) % 8]
 
 
 def _read_gs(target, addrs: Sequence[int], gsize: int) -> Dict[int, bytes]:
