@@ -355,6 +355,129 @@ def _read_gs(target, addrs: Sequence[int], gsize: int) -> Dict[int, bytes]:
     return out
 
 
+# ------------------------------------------------------------------------------------------ speed
+# Thousands of goroutines park at a handful of pcs: what the pclntab says about a pc is looked up once per
+# listing, and the stacks are read in runs (goroutine stacks are carved side by side out of stack spans).
+
+class _CachedPcln:
+    """The pclntab calls an unwind makes, memoized per pc (for one listing: a bounded dict each)."""
+
+    def __init__(self, pcln):
+        self._p = pcln
+        self._func: Dict[int, object] = {}
+        self._sp: Dict[Tuple[int, int], Optional[int]] = {}
+        self._frames: Dict[Tuple[int, bool], list] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._p, name)
+
+    def func_for_pc(self, pc: int):
+        if pc in self._func:
+            return self._func[pc]
+        f = self._p.func_for_pc(pc)
+        if len(self._func) < 1 << 16:
+            self._func[pc] = f
+        return f
+
+    def sp_delta(self, f, pc: int):
+        key = (f.entry, pc)
+        if key not in self._sp:
+            if len(self._sp) >= 1 << 16:
+                return self._p.sp_delta(f, pc)
+            self._sp[key] = self._p.sp_delta(f, pc)
+        return self._sp[key]
+
+    def frames_at(self, pc: int, is_return_address: bool = True):
+        key = (pc, is_return_address)
+        hit = self._frames.get(key)
+        if hit is None:
+            hit = self._p.frames_at(pc, is_return_address=is_return_address)
+            if len(self._frames) < 1 << 16:
+                self._frames[key] = hit
+        return hit
+
+
+def _cached_unwinder(unw):
+    """The same GoUnwinder, its pclntab memoized and go_frames_at's results reused (copied, sp set)."""
+    import copy
+    unw.pcln = _CachedPcln(unw.pcln)
+    plain = unw.go_frames_at
+    memo: Dict[Tuple[int, bool, bool], list] = {}
+
+    def go_frames_at(pc, sp, is_return_address, keep_wrappers=False):
+        key = (pc, is_return_address, keep_wrappers)
+        frs = memo.get(key)
+        if frs is None:
+            frs = plain(pc, None, is_return_address, keep_wrappers)
+            if len(memo) < 1 << 16:
+                memo[key] = frs
+        out = []
+        for f in frs:
+            c = copy.copy(f)
+            c.sp = sp
+            out.append(c)
+        return out
+
+    unw.go_frames_at = go_frames_at
+    return unw
+
+
+class _Prefetched:
+    """A Target whose reads inside prefetched ranges come from memory already read; the rest go through.
+    A read that straddles a range's edge raises (StackMemory then reads the words it needs one by one)."""
+
+    def __init__(self, target, ranges: List[Tuple[int, bytes]]):
+        self._t = target
+        self._starts = [a for a, _ in ranges]
+        self._data = ranges
+
+    def __getattr__(self, name):
+        return getattr(self._t, name)
+
+    def read(self, addr: int, size: int) -> bytes:
+        import bisect
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0:
+            start, data = self._data[i]
+            off = addr - start
+            if off + size <= len(data):
+                return data[off:off + size]
+            if off < len(data):
+                from ..errors import TargetReadError
+                raise TargetReadError(addr, size, "outside the prefetched stack")
+        return self._t.read(addr, size)
+
+    def read_u64(self, addr: int) -> int:
+        return struct.unpack("<Q", self.read(addr, 8))[0]
+
+    def read_ptr(self, addr: int) -> int:
+        return self.read_u64(addr)
+
+
+_STACK_RUN = 1 << 16     # bytes a coalesced stack read may span
+_STACK_GAP = 4096        # unused stack between two goroutines' used parts that a run still includes
+
+
+def prefetch_stacks(target, spans: List[Tuple[int, int]]) -> "_Prefetched":
+    """Read the used part [sp, hi) of many stacks in coalesced runs; a run that fails is read piecewise."""
+    spans = sorted((lo, hi) for lo, hi in spans if 0 < lo < hi and hi - lo <= MAX_STACK)
+    runs: List[Tuple[int, int]] = []
+    for lo, hi in spans:
+        if runs and lo - runs[-1][1] <= _STACK_GAP and hi - runs[-1][0] <= _STACK_RUN:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], hi))
+        elif runs and lo < runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], hi))
+        else:
+            runs.append((lo, hi))
+    got: List[Tuple[int, bytes]] = []
+    for lo, hi in runs:
+        try:
+            got.append((lo, target.read(lo, hi - lo)))
+        except UserError:
+            pass  # read again, goroutine by goroutine, when unwound
+    return _Prefetched(target, got)
+
+
 # ------------------------------------------------------------------------------------------ the list
 
 @dataclass
@@ -463,7 +586,7 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
     table, tnote = release_strings(binary.go_version)
     if tnote:
         rep.notes.append(tnote)
-    unw = GoUnwinder(target, binary, bias, bi)
+    unw = _cached_unwinder(GoUnwinder(target, binary, bias, bi))
 
     # The selected thread's goroutine: the one whose registers may be read.
     sel_g = None
@@ -485,6 +608,15 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
     rep.total = len(got.gs)
 
     m_cache: Dict[int, object] = {}
+    # The used part of every stack that will be unwound from memory, read in runs, not one by one.
+    spans = []
+    for gi in got.gs:
+        if goid is not None and gi.goid != goid:
+            continue
+        sp = gi.syscallsp if gi.syscallsp and gi.status & ~G_SCAN in (G_SYSCALL, G_RUNNING) else gi.sched_sp
+        if sp and gi.stack_lo <= sp < gi.stack_hi and gi.status & ~G_SCAN not in (G_DEAD, G_DEADEXTRA, 0):
+            spans.append((sp, gi.stack_hi))
+    unw.t = prefetch_stacks(target, spans)
 
     def m_of(addr: int):
         if not addr:
