@@ -13,8 +13,9 @@ What each goroutine shows, and from where (every field is memory; no thread but 
 asked for registers):
 - status: g.atomicstatus (the _Gscan bit apart), named like Go's traceback (gStatusStrings) and, when
   waiting, by g.waitreason (waitReasonStrings of the binary's release: waitreasons.json);
-- waited: g.waitsince, which the GC's stack scan sets for a waiting or syscall g (mgcmark.go), 0 until a
-  GC ran while it waited; minutes the way goroutineheader prints them, when the clock at the stop is known;
+- waited: g.waitsince, which the GC's stack scan sets for a waiting or syscall g to work.tstart, the start
+  of the previous GC cycle (mgcmark.go; gcMark sets tstart at mark termination): 0 until a second GC ran
+  while it waited; minutes the way goroutineheader prints them, when the clock at the stop is known;
 - locked to thread: g.lockedm != 0; thread: m.procid of g.m (the LWP) when the g has an M;
 - frames: for the goroutine of the selected thread, from its registers (callers.analyse_callers); for a
   goroutine in a system call or cgo call, from g.syscallsp/syscallpc (as Go's traceback does); for one
