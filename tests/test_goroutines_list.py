@@ -217,3 +217,15 @@ def test_text_filters_and_one_goroutine(tmp_path):
     assert "no goroutine 999999 among the" in res.section("c3")
     one = res.json("c4")["goroutines"]
     assert len(one) == 1 and one[0]["frames"][-1]["function"] == "runtime.main"
+
+
+def test_errors_are_one_line():
+    """No process, bad options, a goroutine that is not there: one line each, never a traceback."""
+    exe = gmany(DEFAULT_GO)
+    res = run_gdb(["load_plugin", "run_commands"], exe, commands=["go-goroutines", "go-goroutines --json",
+                                                                  "go-goroutines --depth 0", "go-goroutines x"])
+    for i in range(4):
+        text = res.section("c%d" % i).strip()
+        assert len(text.splitlines()) == 1 and "Traceback" not in text and "internal error" not in text, text
+    assert res.section("c0").startswith("go-goroutines: ")
+    assert '"error"' in res.section("c1")
