@@ -110,7 +110,8 @@ def damaged_length_reads(exe: Path, core: Path) -> None:
     from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines, find_allgs
     from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
     from gdb_rr_dmabuf.go_runtime.layouts import layout_for
-    from gdb_rr_dmabuf.target import CoreTarget, Target
+    from gdb_rr_dmabuf.target import CoreTarget
+    from tests.support.patched import Patched
 
     base = CoreTarget(str(core), executable=str(exe))
     for th in base.threads:
@@ -121,31 +122,11 @@ def damaged_length_reads(exe: Path, core: Path) -> None:
     loc = find_allgs(base, b, layout, load_bias(b, base.auxv()))
     n = struct.unpack("<Q", base.read(loc.slice_addr + 8, 8))[0]
 
-    class Patched(Target):
-        def __init__(self, length):
-            self.arch, self.tid, self.executable, self.kind = base.arch, base.tid, base.executable, "core"
-            self.patch = {loc.slice_addr + 8: struct.pack("<QQ", length, length)}
-            if loc.allglen_addr:
-                self.patch[loc.allglen_addr] = struct.pack("<Q", length)
-            self.reads = 0
-
-        def read(self, addr, size):
-            self.reads += 1
-            buf = bytearray(base.read(addr, size))
-            for a, d in self.patch.items():
-                lo, hi = max(a, addr), min(a + len(d), addr + size)
-                if lo < hi:
-                    buf[lo - addr:hi - addr] = d[lo - a:hi - a]
-            return bytes(buf)
-
-        def registers(self):
-            return base.registers()
-
-        def auxv(self):
-            return base.auxv()
-
     for length in (n, n * 10, 1 << 40):
-        t = Patched(length)
+        patch = {loc.slice_addr + 8: struct.pack("<QQ", length, length)}
+        if loc.allglen_addr:
+            patch[loc.allglen_addr] = struct.pack("<Q", length)
+        t = Patched(base, patch)
         t0 = time.perf_counter()
         rep = analyse_goroutines(t, include_dead=True)
         dt = time.perf_counter() - t0

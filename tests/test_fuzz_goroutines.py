@@ -15,49 +15,21 @@ from typing import Dict, List
 import pytest
 from hypothesis import given, strategies as st
 
-from gdb_rr_dmabuf.errors import TargetReadError, UserError
+from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.go_runtime import allgs as allgs_mod
 from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines, find_allgs
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
 from gdb_rr_dmabuf.go_runtime.layouts import layout_for
-from gdb_rr_dmabuf.target import CoreTarget, Target
+from gdb_rr_dmabuf.target import CoreTarget
 from tests.support.cores import make_core
 from tests.support.fuzz import check, settings_for
+from tests.support.patched import Patched
 from tests.support.toolchains import DEFAULT_GO, build_go
 
 from tests.support.fuzz import figures_saved_after_module  # noqa: E402,F401  (writes the figures)
 
 SYS_IOCTL = 16
 REQUEST = 0x7a7a
-
-
-class Patched(Target):
-    """A core with some bytes replaced, counting reads."""
-
-    def __init__(self, core: CoreTarget, patches: Dict[int, bytes]):
-        self.core = core
-        self.patches = dict(patches)
-        self.arch, self.tid, self.executable, self.kind = core.arch, core.tid, core.executable, "core"
-        self.warnings: List[str] = []
-        self.reads = 0
-
-    def read(self, addr: int, size: int) -> bytes:
-        self.reads += 1
-        for a, data in self.patches.items():
-            if a <= addr < a + len(data) and data == b"UNMAPPED":
-                raise TargetReadError(addr, size, "damaged")
-        buf = bytearray(self.core.read(addr, size))
-        for a, data in self.patches.items():
-            lo, hi = max(a, addr), min(a + len(data), addr + size)
-            if lo < hi:
-                buf[lo - addr:hi - addr] = data[lo - a:hi - a]
-        return bytes(buf)
-
-    def registers(self):
-        return self.core.registers()
-
-    def auxv(self):
-        return self.core.auxv()
 
 
 @pytest.fixture(scope="module")
