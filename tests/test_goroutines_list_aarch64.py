@@ -24,23 +24,37 @@ pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.whi
 ARGS = ["20", "3"]
 
 
-@pytest.mark.parametrize("version", [SUPPORTED_GO[0], DEFAULT_GO, SUPPORTED_GO[-1]])
-def test_every_goroutine_agrees_with_the_traceback_on_aarch64(version, tmp_path):
-    exe = build_go("gmany", version, env={"GOARCH": "arm64"}, cgo=False)
+def _where(exe) -> dict:
+    """For a stripped binary, what aarch64_stop_in_main.gdb cannot ask gdb: main.main's range and the
+    entries of the *Syscall* functions, from the binary's own pclntab."""
+    from gdb_rr_dmabuf.go_runtime.binary import GoBinary
+    tab = GoBinary.open(str(exe)).pclntab
+    main = tab.lookup("main.main")
+    calls = [f.entry for f in tab.funcs() if "Syscall" in f.name]
+    return {"GDBT_MAIN_RANGE": "0x%x,0x%x" % (main.entry, main.end),
+            "GDBT_SYSCALL_ENTRIES": ",".join("0x%x" % e for e in calls)}
+
+
+@pytest.mark.parametrize("version,stripped", [(SUPPORTED_GO[0], False), (DEFAULT_GO, False), (SUPPORTED_GO[-1], False),
+                                              (DEFAULT_GO, True)])
+def test_every_goroutine_agrees_with_the_traceback_on_aarch64(version, stripped, tmp_path):
+    exe = build_go("gmany", version, env={"GOARCH": "arm64"}, cgo=False, stripped=stripped)
     log = tmp_path / "qemu.out"
     env = dict(os.environ, **INFERIOR_ENV)
     with open(str(log), "wb") as out, listening(lambda port: ["qemu-aarch64", "-g", str(port), str(exe)] + ARGS,
                                                  env=env, out=out) as port:
-        genv = gdb_env({"GDBT_REMOTE": "127.0.0.1:%d" % port, "GDBT_SIGQUIT_INJECT": "1",
-                        "GDBT_CMDS": ";;".join(["go-goroutines --json --stacks", "go-goroutines"])})
+        genv = gdb_env(dict(_where(exe) if stripped else {}, GDBT_REMOTE="127.0.0.1:%d" % port,
+                            GDBT_SIGQUIT_INJECT="1",
+                            GDBT_CMDS=";;".join(["go-goroutines --json --stacks", "go-goroutines"])))
         proc = subprocess.run(["gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off",
                                "-x", str(SCRIPTS / "aarch64_stop_in_main.gdb"), "-x", str(SCRIPTS / "load_plugin.gdb"),
                                "-x", str(SCRIPTS / "run_commands.gdb"), "-x", str(SCRIPTS / "goroutines_sigquit.gdb"),
                                str(exe)], cwd=str(REPO), env=genv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, timeout=300)
+                              universal_newlines=True, timeout=120)
     res = GdbResult(proc.stdout, proc.returncode)
     tb = log.read_text(errors="replace")
     ours = res.json("c0")
+    assert ours.get("allgs", {}).get("found_via") == ("bss scan" if stripped else "symbols"), ours
     states = compare(ours, tb, exe)
     for want in ("running", "runnable", "syscall", "chan receive", "select", "sleep", "IO wait",
                  "chan receive, locked"):
