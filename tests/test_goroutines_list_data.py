@@ -82,3 +82,29 @@ def test_json_matches_the_readme():
         return out
 
     assert documented == keys(j), (documented ^ keys(j))
+
+
+@pytest.mark.parametrize("mode", ["go", "cgo", "cthread", "callback"])
+def test_selected_thread_of_every_kind(mode):
+    """gstates' cores (tests/test_goroutines.py): the goroutine of the selected thread is the one the program
+    printed (GOID), in a Go syscall or a cgo call; a C thread (with or without an extra M) runs none, and the
+    list is read all the same."""
+    from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines
+    from gdb_rr_dmabuf.target import CoreTarget
+    from tests.test_goroutines import get_stop
+    from tests.support.toolchains import DEFAULT_GO
+    stop = get_stop(DEFAULT_GO, mode)
+    t = CoreTarget(stop.core, executable=stop.exe)
+    t.select_thread(stop.stopped_tid)
+    rep = analyse_goroutines(t)
+    assert not rep.problems and rep.total >= 4
+    ids = {g.id for g in rep.goroutines}
+    if mode in ("go", "cgo"):
+        assert rep.selected_id == stop.goid
+        sel = [g for g in rep.goroutines if g.selected]
+        assert len(sel) == 1 and sel[0].state == "syscall" and sel[0].stack_from == "registers"
+        assert sel[0].in_cgo == (mode == "cgo")
+        assert sel[0].top is not None and sel[0].top.function.startswith("gstates/worker.")
+    else:
+        assert rep.selected_id is None and not any(g.selected for g in rep.goroutines)
+    assert 1 in ids
