@@ -383,6 +383,7 @@ class Engine:
         self.threads: Dict[int, _Thread] = {}
         self.tgids: Dict[int, bool] = {}
         self.root = -1
+        self.killed = False
         self.res = RunResult()
         self._could: Dict[int, bool] = {}
         self._by_req: Dict[Tuple[int, Optional[int]], Finding] = {}
@@ -452,12 +453,7 @@ class Engine:
         def on_alarm(signum, frame):
             raise _Timeout()
 
-        def on_term(signum, frame):
-            raise KeyboardInterrupt()
-
         old[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_alarm)
-        old[signal.SIGTERM] = signal.signal(signal.SIGTERM, on_term)
-        old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_term)
         try:
             self.start()
             if self.timeout:
@@ -587,7 +583,6 @@ class Engine:
             if path is not None and refused_path(path):
                 self.res.refused[path] = self.res.refused.get(path, 0) + 1
                 self._fail(tid, 2)  # ENOENT, as rr's "Cowardly refusing to open"
-                return False
         pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
         return False
 
@@ -752,6 +747,9 @@ class Engine:
 
     def kill_all(self) -> int:
         """SIGKILL the program's process group and every process check traced; reap what is ours."""
+        if self.killed:
+            return 0
+        self.killed = True
         pids = set(t.tgid for t in self.threads.values()) | set(self.tgids)
         n = 0
         if self.root > 0:
@@ -898,9 +896,16 @@ def _changed(prog: Program, extra_env=()) -> Dict[str, Any]:
     return {"environment": env}
 
 
+def _shell(argv: List[str]) -> str:
+    import shlex
+    return " ".join(shlex.quote(a) for a in argv)
+
+
 def run_once(prog: Program, version, mode: str, timeout: Optional[float], stdout_fd: Optional[int],
-             extra_env=()) -> Tuple[Engine, RunResult, Optional[str]]:
+             extra_env=(), engines: Optional[List["Engine"]] = None) -> Tuple[Engine, RunResult, Optional[str]]:
     eng = Engine(prog, version, mode=mode, timeout=timeout, stdout_fd=stdout_fd, extra_env=extra_env)
+    if engines is not None:
+        engines.append(eng)
     res = eng.run()
     err = None
     if res.how in ("exited",) and res.status == 127 and not res.execs:
@@ -908,13 +913,14 @@ def run_once(prog: Program, version, mode: str, timeout: Optional[float], stdout
     return eng, res, err
 
 
-def verify(prog: Program, version, knobs: List[Tuple[str, str, str]], timeout: Optional[float]) -> List[Dict[str, Any]]:
+def verify(prog: Program, version, knobs: List[Tuple[str, str, str]], timeout: Optional[float],
+           engines: Optional[List["Engine"]] = None) -> List[Dict[str, Any]]:
     """Each environment setting in a new run (stop mode, no gdb): is the abort gone, how did it end."""
     import tempfile
     out = []
     for k, v, rule in knobs:
         with tempfile.TemporaryFile() as f:
-            eng, res, err = run_once(prog, version, "stop", timeout, f.fileno(), extra_env=[(k, v)])
+            eng, res, err = run_once(prog, version, "stop", timeout, f.fileno(), extra_env=[(k, v)], engines=engines)
             if res.how == "stopped":
                 eng.kill_all()
             f.seek(0)
@@ -934,7 +940,24 @@ def verify(prog: Program, version, knobs: List[Tuple[str, str, str]], timeout: O
 
 
 def check_command(args) -> Tuple[str, int]:
-    """(what to print on stdout, exit status). UserError for bad usage / a program that cannot run."""
+    """(what to print on stdout, exit status). UserError for bad usage / a program that cannot run.
+    SIGTERM and SIGHUP end check like ^C (KeyboardInterrupt), and whatever check started is killed first."""
+    def on_term(signum, frame):
+        raise KeyboardInterrupt()
+
+    old = {s: signal.signal(s, on_term) for s in (signal.SIGTERM, signal.SIGHUP)}
+    engines: List[Engine] = []
+    try:
+        return _check(args, engines)
+    finally:
+        for eng in engines:
+            if not eng.killed and (eng.threads or eng.res.how == "stopped"):
+                eng.kill_all()
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     prog = parse_program(list(args.program or []))
     version, vsource = default_rr_version(args.rr_version)
     ver = vstr(version)
@@ -943,7 +966,7 @@ def check_command(args) -> Tuple[str, int]:
     colour = (not args.json) and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     stdout_fd = 2 if args.json else None
     mode = "all" if args.all else "stop"
-    eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd)
+    eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines)
     if err is not None:
         raise UserError("cannot run %s (%s)" % (prog.argv[0], err), "give a program this machine can execute")
     obj: Dict[str, Any] = {
@@ -956,7 +979,7 @@ def check_command(args) -> Tuple[str, int]:
     }
     lines: List[str] = []
     say = lines.append
-    say("check: %s run as rr %s records it (rr %s: %s)" % (" ".join(prog.argv), ver, ver, vsource))
+    say("check: ran %s as rr %s records it (rr %s: %s)" % (_shell(prog.argv), ver, ver, vsource))
     say("check: environment added: %s" % " ".join(_changed(prog)["environment"]))
     if prog.ignored:
         say("check: rr options not reproduced: %s" % " ".join(prog.ignored))
@@ -1066,7 +1089,7 @@ def check_command(args) -> Tuple[str, int]:
                 else "check --verify: nothing to verify (no abort)")
             obj["verify"] = []
         else:
-            ver_res = verify(prog, version, knobs, args.timeout)
+            ver_res = verify(prog, version, knobs, args.timeout, engines)
             obj["verify"] = ver_res
             for v in ver_res:
                 if v["abort_gone"] is None:
@@ -1077,7 +1100,8 @@ def check_command(args) -> Tuple[str, int]:
                     state = "rr %s still aborts (%s)" % (ver, _name(v["abort"]["names"], int(v["abort"]["request"], 16)))
                 tail = ("; its last output: %s" % " | ".join(v["last_output"])) if v["last_output"] else ""
                 say("check --verify: with %s: %s%s" % (v["env"], state, tail))
-    say("check: not reproduced here: " + "; ".join(NOT_REPRODUCED))
+    say("check: what of rr check does not reproduce:")
+    lines.extend("  - " + n for n in NOT_REPRODUCED)
     obj["exit_status"] = status
     if args.json:
         return json.dumps(obj, indent=2) + "\n", status
