@@ -42,7 +42,7 @@ NOT_REPRODUCED = [
     "rr runs one thread at a time (its scheduler, chaos mode): threads interleave differently here, so a "
     "program whose calls depend on timing may reach another call first",
     "rr's other refusals and emulations (alsa.conf, pulse-shm-* files, the nscd socket, its own fds, "
-    "seccomp filters the program installs, CPUID and rdtsc) and the non-ioctl system calls rr rejects",
+    "CPUID and rdtsc; a seccomp filter the program installs with prctl instead of seccomp(2) goes unnoticed) and the non-ioctl system calls rr rejects",
     "32-bit (i386) code: its system calls are not checked",
 ]
 
@@ -349,13 +349,14 @@ class _Timeout(Exception):
 
 
 class _Thread:
-    __slots__ = ("tgid", "fresh", "pending", "stopped")
+    __slots__ = ("tgid", "fresh", "pending", "stopped", "full")
 
     def __init__(self, tgid: int, fresh: bool = True):
         self.tgid = tgid
         self.fresh = fresh
         self.pending: Optional[Tuple[int, int, int, int]] = None  # (request, fd, arg, pc) of an ioctl followed
         self.stopped = False
+        self.full = False  # under a seccomp filter of the program's own: stop at every system call
 
 
 # --------------------------------------------------------------------------------------------------
@@ -523,18 +524,23 @@ class Engine:
                 self.res.how, self.res.signal = "signalled", signal.Signals(os.WTERMSIG(status)).name
             self.res.leftover = len({t.tgid for t in self.threads.values()})
 
+    def _resume(self, tid: int, th: Optional[_Thread], sig: int = 0) -> None:
+        """Let the thread go: to its next trapped call, or (a thread under a seccomp filter of the program's
+        own) to its next system call entry or exit, since that filter may answer calls before check's sees them."""
+        pt.ptrace(pt.PTRACE_SYSCALL if th is not None and th.full else pt.PTRACE_CONT, tid, 0, sig)
+
     def _stopped(self, tid: int, th: _Thread, status: int) -> bool:
         sig = os.WSTOPSIG(status)
         ev = status >> 16
         if ev == pt.EVENT_SECCOMP:
             return self._seccomp(tid, th)
         if sig == (signal.SIGTRAP | 0x80):
-            return self._syscall_exit(tid, th)
+            return self._syscall_stop(tid, th)
         if ev in (pt.EVENT_FORK, pt.EVENT_VFORK, pt.EVENT_CLONE):
             new = pt.geteventmsg(tid)
-            if new not in self.threads:
-                self._new(new)
-            pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+            nth = self.threads.get(new) or self._new(new)
+            nth.full = nth.full or th.full  # filters are inherited by new threads and processes
+            self._resume(tid, th)
             return False
         if ev == pt.EVENT_EXEC:
             former = pt.geteventmsg(tid)
@@ -544,38 +550,57 @@ class Engine:
                 self.res.execs.append(os.readlink("/proc/%d/exe" % tid))
             except OSError:
                 pass
-            pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+            self._resume(tid, th)
             return False
         if ev == pt.EVENT_STOP:
             if th.fresh:
                 th.fresh = False
-                pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+                self._resume(tid, th)
             elif sig in (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
                 pt.ptrace(pt.PTRACE_LISTEN, tid, 0, 0)  # a group stop: stays stopped until SIGCONT
             else:
-                pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+                self._resume(tid, th)
             return False
         if ev:
-            pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+            self._resume(tid, th)
             return False
         th.fresh = False
-        pt.ptrace(pt.PTRACE_CONT, tid, 0, sig)  # a signal for the program: deliver it
+        self._resume(tid, th, sig)  # a signal for the program: deliver it
         return False
+
+    def _ioctl_entry(self, tid: int, th: _Thread, args: List[int], pc: int) -> bool:
+        """Follow this ioctl to its return? (when some release checked could stop on it)"""
+        self.res.ioctls += 1
+        req = args[1] & 0xFFFFFFFF
+        could = self._could.get(req)
+        if could is None:
+            could = self._could[req] = could_stop(req, self.versions)
+        if could:
+            th.pending = (req, args[0], args[2], pc)
+            self.res.followed += 1
+        return could
 
     def _seccomp(self, tid: int, th: _Thread) -> bool:
         info = pt.syscall_info(tid)
         nr, args = info.nr, info.args
         if nr == self.nrs["ioctl"]:
-            self.res.ioctls += 1
-            req = args[1] & 0xFFFFFFFF
-            could = self._could.get(req)
-            if could is None:
-                could = self._could[req] = could_stop(req, self.versions)
-            if could:
-                th.pending = (req, args[0], args[2], info.pc)
-                self.res.followed += 1
+            if th.full:  # already seen at its entry stop
+                self._resume(tid, th)
+                return False
+            if self._ioctl_entry(tid, th, args, info.pc):
                 pt.ptrace(pt.PTRACE_SYSCALL, tid, 0, 0)
                 return False
+        elif nr == self.nrs["seccomp"]:
+            if args[0] == pt.SECCOMP_SET_MODE_FILTER:
+                # The program's own filter: it may answer calls itself (user notification, errno, trap),
+                # and such answers take precedence over check's SECCOMP_RET_TRACE. From here this thread
+                # (all of its process's with TSYNC) and what it starts stop at every system call instead.
+                for t in ([x for x in self.threads.values() if x.tgid == th.tgid] if args[1] & 1 else [th]):
+                    t.full = True
+                note = ("process %d installed a seccomp filter of its own: check followed its threads at every system "
+                        "call from there (slower), so that calls the filter answers are seen too" % th.tgid)
+                if note not in self.res.notes:
+                    self.res.notes.append(note)
         elif nr in (self.nrs.get("open"), self.nrs["openat"], self.nrs["openat2"]):
             addr = args[0] if nr == self.nrs.get("open") else args[1]
             raw = pt.read_cstring(tid, addr)
@@ -583,7 +608,7 @@ class Engine:
             if path is not None and refused_path(path):
                 self.res.refused[path] = self.res.refused.get(path, 0) + 1
                 self._fail(tid, 2)  # ENOENT, as rr's "Cowardly refusing to open"
-        pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+        self._resume(tid, th)
         return False
 
     def _fail(self, tid: int, err: int) -> None:
@@ -598,17 +623,19 @@ class Engine:
             pt.set_regs(tid, self.arch, regs)
             pt.set_aarch64_syscall(tid, -1)
 
-    def _syscall_exit(self, tid: int, th: _Thread) -> bool:
+    def _syscall_stop(self, tid: int, th: _Thread) -> bool:
+        info = pt.syscall_info(tid)
+        if info.op == pt.SYSCALL_INFO_ENTRY:  # only threads in full mode stop at entries
+            if info.nr == self.nrs["ioctl"] and th.full:
+                self._ioctl_entry(tid, th, info.args, info.pc)
+            self._resume(tid, th)
+            return False
         pend, th.pending = th.pending, None
-        if pend is None:
-            pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+        result = info.rval if info.op == pt.SYSCALL_INFO_EXIT else None
+        if pend is None or result is None:
+            self._resume(tid, th)
             return False
         req, fd, arg, pc = pend
-        info = pt.syscall_info(tid)
-        result = info.rval if info.op == pt.SYSCALL_INFO_EXIT else None
-        if result is None:
-            pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
-            return False
         ethtool = self._ethtool_cmd(tid, arg) if req == rrfacts.SIOCETHTOOL else None
         if self.mode == "stop":
             if stops(req, result, self.version, ethtool):
@@ -617,7 +644,7 @@ class Engine:
         else:
             if any(stops(req, result, v, ethtool) for v in self.versions):
                 self._record(tid, th, req, result, fd, ethtool)
-        pt.ptrace(pt.PTRACE_CONT, tid, 0, 0)
+        self._resume(tid, th)
         return False
 
     def _ethtool_cmd(self, tid: int, arg: int) -> Optional[int]:
@@ -986,6 +1013,9 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     if res.refused:
         say("check: opens refused with ENOENT, as rr does: %s" % ", ".join(
             "%s (%dx)" % (p, n) if n > 1 else p for p, n in res.refused.items()))
+    for n in res.notes:
+        say("check: %s" % n)
+    obj["notes"] = list(res.notes)
     status = 0
     suggestions: List[Dict[str, Any]] = []
     if res.stop is not None:
@@ -1116,13 +1146,20 @@ def _finding_json(f: Finding) -> Dict[str, Any]:
             "stops_in": f.stops_in, "records_in": f.records_in}
 
 
-def _finding_text(f: Finding, ver: str) -> List[str]:
-    rec = f.records_in
+def _releases_text(rec: List[str]) -> str:
     t = rrfacts.table()
-    recs = "none" if not rec else ("every release" if len(rec) == len(t.releases) + 1 else
-                                   (rrfacts._span([r for r in rec if r != "master"], t.releases) + (
-                                       " and master" if "master" in rec else "")) if any(r != "master" for r in rec)
-                                   else "master only")
+    rel = [r for r in rec if r != "master"]
+    if len(rel) == len(t.releases) and "master" in rec:
+        return "every release"
+    if not rel:
+        return "master only" if rec else "none"
+    span = rrfacts._span(rel, t.releases)
+    span = re.sub(r"^(\S+) to \1$", r"\1", span)
+    return span + (" and master" if "master" in rec else "")
+
+
+def _finding_text(f: Finding, ver: str) -> List[str]:
+    recs = _releases_text(f.records_in)
     out = ["  %s%s: %dx, result %s; first in process %d thread %d (%s)%s" % (
         _name(f.names, f.request), " ETHTOOL command %d" % f.ethtool_cmd if f.ethtool_cmd is not None else "",
         f.count, _result_text(f.result, f.errno), f.pid, f.tid, os.path.basename(f.executable or "?"),
@@ -1130,7 +1167,7 @@ def _finding_text(f: Finding, ver: str) -> List[str]:
     out.append("      native frame: %s%s" % (f.native_frame, "; Go caller: %s (goroutine %s)" % (
         f.go_caller, f.goroutine) if f.go_caller else (" (%s)" % f.go_note if f.go_note else "")))
     out.append("      rr releases that abort on it: %s; record it: %s%s" % (
-        f.stops_in, recs, "  <- rr %s aborts" % ver if ver not in rec else ""))
+        f.stops_in, recs, "  <- rr %s aborts" % ver if ver not in f.records_in else ""))
     return out
 
 

@@ -172,10 +172,11 @@ def geteventmsg(tid: int) -> int:
 
 
 def seccomp_program(arch: str) -> bytes:
-    """The filter: for this architecture's ABI, SECCOMP_RET_TRACE for ioctl and the open calls, ALLOW for
+    """The filter: for this architecture's ABI, SECCOMP_RET_TRACE for ioctl, the open calls and seccomp (a filter
+    the program installs itself may answer calls before check sees them), ALLOW for
     everything else (another ABI, e.g. i386 code through int 0x80, is allowed: check does not see it)."""
     nrs = SYSCALLS[arch]
-    traced = [nrs["ioctl"]] + [nrs[k] for k in ("open", "openat", "openat2") if k in nrs]
+    traced = [nrs["ioctl"]] + [nrs[k] for k in ("open", "openat", "openat2", "seccomp") if k in nrs]
     insns: List[Tuple[int, int, int, int]] = [
         (BPF_LD_W_ABS, 0, 0, 4),                           # seccomp_data.arch
         (BPF_JEQ_K, 1, 0, AUDIT_ARCH[arch]),
