@@ -826,7 +826,8 @@ def gdb_report(stop: Stop, version: str, *, json_out: bool, want_json_why: bool,
     if gdb is None:
         return {"error": "gdb is not on PATH: the stop's stack and Go caller need it (apt-get install gdb)"}
     regs = ("orig_rax", "rax", "rsi", "rip") if arch == "x86-64" else ("x8", "x0", "x1", "pc")
-    opt = " --rr-version %s" % version + (" --at exit" if arch == "aarch64" else "")
+    opt = " --rr-version %s" % version
+    at = " --at exit" if arch == "aarch64" else ""  # the group stop shows the program's x7, not the kernel's 1
     cmds = [
         "set pagination off", "set width 0", "set confirm off",
         "source %s" % GDBINIT,
@@ -834,10 +835,10 @@ def gdb_report(stop: Stop, version: str, *, json_out: bool, want_json_why: bool,
         "python import json; f = gdb.selected_frame(); print('%s regs ' + json.dumps({r: int(f.read_register(r)) "
         "& (2**64 - 1) for r in %r}))" % (_MARK, regs),
     ]
-    secs = [("why", "dmabuf-why" + opt + (" --json" if json_out else "")),
+    secs = [("why", "dmabuf-why" + opt + at + (" --json" if json_out else "")),
             ("callers", "go-callers" + opt + (" --json" if json_out else ""))]
     if want_json_why and not json_out:
-        secs.append(("whyjson", "dmabuf-why --json" + opt))
+        secs.append(("whyjson", "dmabuf-why --json" + opt + at))
     if colour and not json_out:
         secs = [(n, c + (" --color always" if "--json" not in c else "")) for n, c in secs]
     for name, c in secs:

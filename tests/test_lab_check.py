@@ -1,0 +1,120 @@
+"""`check` in the lab VM (real trixie kernel with udmabuf, real Mesa 25, gdb 16.3 + Python 3.13 in the guest):
+each x86-64 lab program run by `python3 -m gdb_rr_dmabuf check` inside the guest, without rr.
+
+Ground truth from outside check: strace -f -yy of the same program in the guest (stops.truth: the
+DMA_BUF_IOCTL_EXPORT_SYNC_FILE line, its fd's path and result), the program's own goroutine line and
+runtime.Stack (stops.go_stack_truth), its own success line and exit status. The programs run with their lab
+environment minus LIBGL_ALWAYS_SOFTWARE, which check itself adds as rr does.
+
+Cost: one `check --verify --rr-version 5.8.0` per program (the stop, gdb attached in the guest, and one re-run
+per environment setting the advice names) and one `check --rr-version 5.9.0` per program."""
+import json
+import re
+import time
+
+import pytest
+
+from tests.fixtures.lab import stops
+from tests.support.gdbrun import REPO
+from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
+
+pytestmark = pytest.mark.lab
+
+NAMES = list(stops.PROGRAMS)  # demo, eglgo, vkgo, egl_c
+EXPECT_CALLER = {"demo": "example.com/dmademo/internal/gpu.ExportSyncFile",
+                 "eglgo": "example.com/labegl/internal/egl.NewDisplay.func1",
+                 "vkgo": "example.com/labvk/internal/vk.(*Instance).PhysicalDevices.func1"}
+_runs = {}
+
+
+def run_check(vm, name, *opts, timeout=600):
+    """check --json in the guest; (exit status, the JSON object, the program's output, seconds). Memoised."""
+    key = (id(vm), name, opts)
+    if key in _runs:
+        return _runs[key]
+    env = {k: v for k, v in stops.program(vm, name).env.items() if k != "LIBGL_ALWAYS_SOFTWARE"}
+    env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(REPO))
+    t0 = time.time()
+    rc, out, err = vm.run(["python3", "-m", "gdb_rr_dmabuf", "check", "--json"] + list(opts)
+                          + ["--", vm.to_guest(stops.exe(name, vm))], env=env, cwd=str(REPO), timeout=timeout)
+    secs = time.time() - t0
+    assert out.startswith("{"), (rc, out[-2000:], err[-3000:])
+    _runs[key] = (rc, json.loads(out), err, secs)
+    return _runs[key]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rr_58_stops_at_export_sync_file(lab_vm, name):
+    rc, d, log, _ = run_check(lab_vm, name, "--verify", "--rr-version", "5.8.0")
+    t = stops.truth(lab_vm, name)
+    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.trace[-2000:]
+    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
+    st, why = d["stop"], d["dmabuf_why"]
+    assert (st["request"], st["result"]) == (stops.EXPORT, t.exports[0]["result"])
+    assert why["request"]["names"] == [stops.EXPORT_NAME] and why["syscall"]["state"] == "exit"
+    assert why["syscall"]["result"] == 0 and why["rr"]["would_stop"] is True
+    assert why["rr"]["supported_since"] == "5.9.0" and why["rr"]["rr_version"] == "5.8.0"
+    # the fd: strace -yy names it <dmabuf:...> (a udmabuf's dma-buf); gdb reads /proc in the guest
+    assert (t.exports[0]["fd_path"] or "").startswith("/dmabuf:"), t.exports
+    assert why["fd"]["target"].startswith("/dmabuf:"), why["fd"]
+    assert "registers_mismatch" not in d and "gdb_error" not in d, d
+    if not stops.PROGRAMS[name].go:
+        assert d["go_callers"] is None
+        return
+    own = stops.go_stack_truth(log)
+    c = d["go_callers"]
+    assert own["goid"] and c["goroutine"]["id"] == own["goid"], (c["goroutine"], own)
+    assert c["goroutine"]["created_by"]["function"] == own["created_by"]
+    assert c["caller"]["function"] == EXPECT_CALLER[name]
+    go = [f["function"] for f in c["frames"] if f["kind"] == "go"]
+    outer = own["functions"][1:]
+    assert outer and go[-len(outer):] == outer, (go, own["functions"])
+    if name == "eglgo":  # its caller locks its OS thread: the stopped thread is the one that printed
+        assert st["tid"] == own["tid"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rr_59_records_the_run(lab_vm, name):
+    rc, d, log, _ = run_check(lab_vm, name, "--rr-version", "5.9.0")
+    assert rc == 0 and d["verdict"] == "records", (d, log[-2000:])
+    assert d["program_end"] == {"how": "exited", "status": 0, "signal": None}
+    assert stops.succeeded(name, 0, log), log[-2000:]
+    assert d["counts"]["followed_to_return"] >= 1  # the EXPORT_SYNC_FILE call was followed: 5.9.0 records it
+
+
+def _verify(d, env):
+    got = [v for v in d.get("verify", []) if v["env"] == env]
+    assert got, ("no --verify run with %s" % env, d.get("verify"))
+    return got[0]
+
+
+def test_verify_softpipe_removes_the_abort_and_egl_still_works(lab_vm):
+    for name in ("eglgo", "egl_c"):
+        rc, d, log, _ = run_check(lab_vm, name, "--verify", "--rr-version", "5.8.0")
+        v = _verify(d, "GALLIUM_DRIVER=softpipe")
+        assert v["abort_gone"] is True and v["program"] == "exited with status 0", v
+        assert any(re.search(stops.PROGRAMS[name].ok, ln) for ln in v["last_output"]), v
+        # outside check: strace of the program with the same setting has no EXPORT_SYNC_FILE, and it works
+        r = stops.strace_run(lab_vm, name, {"GALLIUM_DRIVER": "softpipe"})
+        assert r.exports == [] and stops.succeeded(name, r.rc, r.stdout)
+
+
+def test_verify_vulkan_knob_removes_the_abort_and_the_device(lab_vm):
+    rc, d, log, _ = run_check(lab_vm, "vkgo", "--verify", "--rr-version", "5.8.0")
+    vk = [v for v in d["verify"] if v["env"].startswith("VK_LOADER_DRIVERS_DISABLE=")]
+    assert vk, d["verify"]
+    v = vk[0]
+    assert v["abort_gone"] is True and v["program"] == "exited with status 1", v
+    assert any(re.match(r"LAB FAIL (no Vulkan physical device|vkEnumeratePhysicalDevices: VkResult -3)$", ln)
+               for ln in v["last_output"]), v
+    env = dict([v["env"].split("=", 1)])
+    r = stops.strace_run(lab_vm, "vkgo", env)
+    assert r.exports == [] and r.rc != 0
+
+
+def test_check_figures(lab_vm, capsys):
+    """Not an assertion about speed: what each check run in the guest took (TCG)."""
+    rows = ["%-6s %-40s rc=%d %.1fs" % (k[1], " ".join(k[2]), v[0], v[3])
+            for k, v in sorted(_runs.items(), key=lambda kv: kv[0][1:]) if k[0] == id(lab_vm)]
+    with capsys.disabled():
+        print("\ncheck in the lab:\n  " + "\n  ".join(rows or ["(none: run with the other lab-check tests)"]))
