@@ -64,6 +64,7 @@ def _add_check(sub, p) -> None:
     c.add_argument("--verify", action="store_true", help="re-run the program with each environment setting the "
                    "advice names: is the abort gone, how did the program end")
     c.add_argument("--json", action="store_true", help="print one JSON object (the program's stdout goes to stderr)")
+    c.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
     c.add_argument("--timeout", type=float, metavar="S", help="kill the program after S seconds (exit status 2 "
                    "when no abort was seen by then)")
     c.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS...] | -- rr record [OPTIONS] PROG [ARGS...]")

@@ -388,6 +388,7 @@ class Engine:
         self.res = RunResult()
         self._could: Dict[int, bool] = {}
         self._by_req: Dict[Tuple[int, Optional[int]], Finding] = {}
+        self.rules: Optional[str] = None  # --rules: the user's advice rules
         self.first_suggestions: List[Dict[str, Any]] = []  # --all: the advice at the first call rr X aborts on
 
     # -- start ---------------------------------------------------------------------------------------
@@ -713,7 +714,8 @@ class Engine:
             try:
                 from .evidence import analyse
                 from .report import suggestions_json
-                _w, _c, sugg, _n = analyse(target, want_why=True, want_callers=False, rr_version=vstr(self.version))
+                _w, _c, sugg, _n = analyse(target, want_why=True, want_callers=False, rr_version=vstr(self.version),
+                                           rules_file=self.rules)
                 self.first_suggestions = suggestions_json(sugg)
             except Exception:  # best effort: --verify then says no suggestion names a setting
                 pass
@@ -820,13 +822,13 @@ _MARK = "@@check@@"
 
 
 def gdb_report(stop: Stop, version: str, *, json_out: bool, want_json_why: bool, arch: str,
-               colour: bool = False, timeout: float = 300) -> Dict[str, Any]:
+               colour: bool = False, timeout: float = 300, rules: Optional[str] = None) -> Dict[str, Any]:
     """Attach gdb to the stopped process, select the thread, run the commands; their output by section."""
     gdb = shutil.which("gdb")
     if gdb is None:
         return {"error": "gdb is not on PATH: the stop's stack and Go caller need it (apt-get install gdb)"}
     regs = ("orig_rax", "rax", "rsi", "rip") if arch == "x86-64" else ("x8", "x0", "x1", "pc")
-    opt = " --rr-version %s" % version
+    opt = " --rr-version %s" % version + (" --rules %s" % _gdb_quote(rules) if rules else "")
     at = " --at exit" if arch == "aarch64" else ""  # the group stop shows the program's x7, not the kernel's 1
     cmds = [
         "set pagination off", "set width 0", "set confirm off",
@@ -872,6 +874,10 @@ def gdb_report(stop: Stop, version: str, *, json_out: bool, want_json_why: bool,
         tail = "\n".join(out.strip().splitlines()[-3:])
         got["error"] = "gdb could not attach or run the commands: %s" % tail
     return got
+
+
+def _gdb_quote(s: str) -> str:
+    return "'%s'" % s.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def compare_registers(stop: Stop, seen: Optional[Dict[str, int]], arch: str) -> Optional[str]:
@@ -930,8 +936,10 @@ def _shell(argv: List[str]) -> str:
 
 
 def run_once(prog: Program, version, mode: str, timeout: Optional[float], stdout_fd: Optional[int],
-             extra_env=(), engines: Optional[List["Engine"]] = None) -> Tuple[Engine, RunResult, Optional[str]]:
+             extra_env=(), engines: Optional[List["Engine"]] = None, rules: Optional[str] = None
+             ) -> Tuple[Engine, RunResult, Optional[str]]:
     eng = Engine(prog, version, mode=mode, timeout=timeout, stdout_fd=stdout_fd, extra_env=extra_env)
+    eng.rules = rules
     if engines is not None:
         engines.append(eng)
     res = eng.run()
@@ -994,7 +1002,12 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     colour = (not args.json) and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     stdout_fd = 2 if args.json else None
     mode = "all" if args.all else "stop"
-    eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines)
+    rules = getattr(args, "rules", None)
+    if rules is not None:
+        from .advice import load_rules
+        rules = os.path.abspath(rules)
+        load_rules(rules)  # a broken file is one line now, before the program runs
+    eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines, rules=rules)
     if err is not None:
         raise UserError("cannot run %s (%s)" % (prog.argv[0], err), "give a program this machine can execute")
     obj: Dict[str, Any] = {
@@ -1027,7 +1040,8 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
             ver, st.pid, st.tid, os.path.basename(st.executable or "?"), what, _result_text(st.result, st.errno)))
         say("check: every thread is stopped; the thread stays at the ioctl's return, as at rr's emergency stop; "
             "gdb attached to it ran dmabuf-why and go-callers:")
-        got = gdb_report(st, ver, json_out=args.json, want_json_why=args.verify, arch=eng.arch, colour=colour)
+        got = gdb_report(st, ver, json_out=args.json, want_json_why=args.verify, arch=eng.arch, colour=colour,
+                         rules=rules)
         n = eng.kill_all()
         obj["verdict"] = "aborts"
         obj["stop"] = {"pid": st.pid, "tid": st.tid, "executable": st.executable, "request": "0x%08x" % st.request,

@@ -391,3 +391,38 @@ def test_interrupt(prog):
     assert "check: interrupted: killed the program's process group" in out
     assert "Traceback" not in err
     assert not _alive(pid)
+
+
+# --------------------------------------------------------------------------------------------------
+# --verify: the tests' own advice rule (tests/fixtures/check_rules.json) names CHECKPROG_SKIP_IOCTL=1, which the
+# program honours by skipping the call
+
+RULES = os.path.join(REPO, "tests", "fixtures", "check_rules.json")
+
+
+@pytest.mark.gdb
+@pytest.mark.parametrize("all_", [False, True])
+def test_verify(prog, all_):
+    opts = ["--all"] if all_ else []
+    p, d = check_json("--verify", "--rules", RULES, "--rr-version", "5.5.0", *opts, "--", prog, "syscall")
+    assert p.returncode == 1, p.stderr
+    (v,) = d["verify"]
+    assert v["env"] == "CHECKPROG_SKIP_IOCTL=1" and v["rule"] == "checkprog-skip"
+    assert v["abort_gone"] is True and v["program"] == "exited with status 0"
+    assert v["last_output"] == ["CHECKPROG RESULT 0 <nil>", "checkprog: done"]
+    t = run_check("--verify", "--rules", RULES, "--rr-version", "5.5.0", *opts, "--", prog, "syscall")
+    assert ("check --verify: with CHECKPROG_SKIP_IOCTL=1: the abort is gone; the program exited with status 0; "
+            "its last output: CHECKPROG RESULT 0 <nil> | checkprog: done") in t.stdout
+
+
+@pytest.mark.gdb
+def test_verify_abort_still_there(prog, tmp_path):
+    """A setting that does not help is reported as such (the rule names a variable the program ignores)."""
+    with open(RULES) as f:
+        rules = json.load(f)
+    rules["rules"][0]["commands"] = ["rr record -v SOMETHING_ELSE=1 {exe}"]
+    bad = tmp_path / "rules.json"
+    bad.write_text(json.dumps(rules))
+    p, d = check_json("--verify", "--rules", bad, "--rr-version", "5.5.0", "--", prog, "syscall")
+    (v,) = d["verify"]
+    assert v["abort_gone"] is False and v["abort"]["request"] == "0x80045200" and v["abort"]["result"] == 0
