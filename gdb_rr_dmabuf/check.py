@@ -135,7 +135,7 @@ def default_rr_version(arg: Optional[str]) -> Tuple[Tuple[int, int, int], str]:
     v, source = resolve_rr_version(arg)
     if v is None:
         t = rrfacts.table()
-        v, source = t.last_release, "the newest release in check's table (no rr on PATH)"
+        v, source = t.last_release, "no rr on PATH: the newest release in check's table"
     parsed = rrfacts.parse_rr_version(v)
     assert parsed is not None
     return parsed, source
@@ -1020,7 +1020,8 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     }
     lines: List[str] = []
     say = lines.append
-    say("check: ran %s as rr %s records it (rr %s: %s)" % (_shell(prog.argv), ver, ver, vsource))
+    say("check: ran %s the way rr %s records it (%s)" % (
+        _shell(prog.argv), ver, vsource if vsource.startswith("no rr") else "the rr release from " + vsource))
     say("check: environment added: %s" % " ".join(_changed(prog)["environment"]))
     if prog.ignored:
         say("check: rr options not reproduced: %s" % " ".join(prog.ignored))
