@@ -389,6 +389,7 @@ class Engine:
         self._could: Dict[int, bool] = {}
         self._by_req: Dict[Tuple[int, Optional[int]], Finding] = {}
         self.rules: Optional[str] = None  # --rules: the user's advice rules
+        self.want_advice = False          # --all --verify: read the advice in place too (the fallback)
         self.first_suggestions: List[Dict[str, Any]] = []  # --all: the advice at the first call rr X aborts on
 
     # -- start ---------------------------------------------------------------------------------------
@@ -710,7 +711,7 @@ class Engine:
             f.go_note = "Go stack not read (%s)" % type(e).__name__
         self.res.findings.append(f)
         self._by_req[key] = f
-        if not self.first_suggestions and stops(req, result, self.version, ethtool):
+        if self.want_advice and not self.first_suggestions and stops(req, result, self.version, ethtool):
             try:
                 from .evidence import analyse
                 from .report import suggestions_json
@@ -936,10 +937,11 @@ def _shell(argv: List[str]) -> str:
 
 
 def run_once(prog: Program, version, mode: str, timeout: Optional[float], stdout_fd: Optional[int],
-             extra_env=(), engines: Optional[List["Engine"]] = None, rules: Optional[str] = None
-             ) -> Tuple[Engine, RunResult, Optional[str]]:
+             extra_env=(), engines: Optional[List["Engine"]] = None, rules: Optional[str] = None,
+             want_advice: bool = False) -> Tuple[Engine, RunResult, Optional[str]]:
     eng = Engine(prog, version, mode=mode, timeout=timeout, stdout_fd=stdout_fd, extra_env=extra_env)
     eng.rules = rules
+    eng.want_advice = want_advice
     if engines is not None:
         engines.append(eng)
     res = eng.run()
@@ -1007,7 +1009,8 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
         from .advice import load_rules
         rules = os.path.abspath(rules)
         load_rules(rules)  # a broken file is one line now, before the program runs
-    eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines, rules=rules)
+    eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines, rules=rules,
+                             want_advice=bool(args.verify))
     if err is not None:
         raise UserError("cannot run %s (%s)" % (prog.argv[0], err), "give a program this machine can execute")
     obj: Dict[str, Any] = {
@@ -1105,8 +1108,8 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
                 say("check: rr %s aborts on none of the calls this run made" % ver)
             say("check: the oldest rr release that records this whole run: %s" % (
                 oldest or "none (no release, not even master, handles every call)"))
-            if eng.first_suggestions:
-                suggestions = eng.first_suggestions
+            if args.verify and stopping:
+                suggestions = _advice_at_stop(prog, version, ver, args.timeout, engines, rules) or eng.first_suggestions
         if res.how in ("exited", "signalled"):
             extra = (" (%d process%s still running then; check followed them to their end)" % (
                 res.leftover, "" if res.leftover == 1 else "es")) if res.leftover else ""
@@ -1144,7 +1147,8 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
                     state = "the abort is gone; the program %s" % v["program"]
                 else:
                     state = "rr %s still aborts (%s)" % (ver, _name(v["abort"]["names"], int(v["abort"]["request"], 16)))
-                tail = ("; its last output: %s" % " | ".join(v["last_output"])) if v["last_output"] else ""
+                tail = ("; its last output: %s" % " | ".join(v["last_output"])) if (
+                    v["last_output"] and v["abort_gone"] is not False) else ""
                 say("check --verify: with %s: %s%s" % (v["env"], state, tail))
     say("check: what of rr check does not reproduce:")
     lines.extend("  - " + n for n in NOT_REPRODUCED)
@@ -1152,6 +1156,25 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     if args.json:
         return json.dumps(obj, indent=2) + "\n", status
     return "\n".join(lines) + "\n", status
+
+
+def _advice_at_stop(prog: Program, version, ver: str, timeout, engines, rules) -> List[Dict[str, Any]]:
+    """--all --verify: the advice dmabuf-why gives at the first call rr X aborts on, from gdb at that stop
+    (a new run in stop mode: gdb's native frames are evidence the in-place reading lacks)."""
+    import tempfile
+    with tempfile.TemporaryFile() as f:
+        eng, res, _err = run_once(prog, version, "stop", timeout, f.fileno(), engines=engines, rules=rules)
+        if res.stop is None:
+            return []
+        try:
+            got = gdb_report(res.stop, ver, json_out=True, want_json_why=False, arch=eng.arch, rules=rules)
+        finally:
+            eng.kill_all()
+    try:
+        t = got.get("why") or ""
+        return json.JSONDecoder().raw_decode(t[t.index("{"):])[0].get("suggestions") or []
+    except ValueError:
+        return []
 
 
 def _finding_json(f: Finding) -> Dict[str, Any]:

@@ -114,6 +114,19 @@ def test_verify_vulkan_knob_removes_the_abort_and_the_device(lab_vm):
     assert r.exports == [] and r.rc != 0
 
 
+@pytest.mark.parametrize("name", ["eglgo", "vkgo"])
+def test_every_verify_run_matches_strace(lab_vm, name):
+    """Each setting --verify tried, run again under strace in the guest: the export is gone exactly when check
+    said so, and the program's exit status is the one check reported."""
+    rc, d, log, _ = run_check(lab_vm, name, "--verify", "--rr-version", "5.8.0")
+    assert d["verify"]
+    for v in d["verify"]:
+        r = stops.strace_run(lab_vm, name, dict([v["env"].split("=", 1)]))
+        assert v["abort_gone"] is (len(r.exports) == 0), (v, r.trace[-2000:])
+        if v["abort_gone"]:
+            assert v["program"] == "exited with status %d" % r.rc, (v, r.rc)
+
+
 def test_check_figures(lab_vm, capsys):
     """Not an assertion about speed: what each check run in the guest took (TCG)."""
     rows = ["%-6s %-40s rc=%d %.1fs" % (k[1], " ".join(k[2]), v[0], v[3])
