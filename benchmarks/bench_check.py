@@ -10,7 +10,8 @@ Each figure is the median of --reps runs; check_all.engine is check --json's own
 start-up, about 0.1 s, nor the report). Target (issue 16): check --all within 1.5x of strace's time.
 
   .venv/bin/python benchmarks/bench_check.py            # 5 repetitions, N = 1000000
-  .venv/bin/python benchmarks/bench_check.py --quick    # 3 repetitions, N = 100000 (the smoke test's mode)
+  .venv/bin/python benchmarks/bench_check.py --quick    # 3 repetitions, N = 100000
+(tests/test_check_bench_smoke.py runs it with --reps 1 -n 20000 and checks that every figure is printed.)
 """
 from __future__ import annotations
 
