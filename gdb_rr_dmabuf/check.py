@@ -475,17 +475,27 @@ class Engine:
             self.kill_all()
         return self.res
 
-    def _loop(self) -> None:
-        while self.threads:
+    def _wait(self) -> Optional[Tuple[int, int]]:
+        """The next stop of a traced thread (pid, status); exits are noted on the way; None: no tracee left."""
+        while True:
             try:
                 wpid, status = os.waitpid(-1, pt.WALL)
             except ChildProcessError:
-                break
+                return None
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._gone(wpid, status)
+                if not self.threads:
+                    return None
                 continue
-            if not os.WIFSTOPPED(status):
-                continue
+            if os.WIFSTOPPED(status):
+                return wpid, status
+
+    def _loop(self) -> None:
+        while self.threads:
+            got = self._wait()
+            if got is None:
+                break
+            wpid, status = got
             th = self.threads.get(wpid)
             if th is None:  # a new thread or process reports before its parent's event
                 th = self._new(wpid)
@@ -733,14 +743,11 @@ class Engine:
                     self.threads.pop(t, None)
         waiting = {t for t in self.threads if t != tid}
         while waiting:
-            try:
-                wpid, status = os.waitpid(-1, pt.WALL)
-            except ChildProcessError:
+            waiting &= set(self.threads)  # those that exited meanwhile
+            got = self._wait() if waiting else None
+            if got is None:
                 break
-            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
-                self._gone(wpid, status)
-                waiting.discard(wpid)
-                continue
+            wpid, status = got
             if wpid not in self.threads:
                 self._new(wpid)  # born during the stop: it stays stopped too
                 continue

@@ -6,6 +6,10 @@ DMA_BUF_IOCTL_EXPORT_SYNC_FILE line, its fd's path and result), the program's ow
 runtime.Stack (stops.go_stack_truth), its own success line and exit status. The programs run with their lab
 environment minus LIBGL_ALWAYS_SOFTWARE, which check itself adds as rr does.
 
+The arm64 lab (lab_vm_arm64: trixie arm64 under qemu-system-aarch64): the demo's direct syscall path and the
+EGL program, stopped the same way (aarch64 registers: x8 = 29, x0 = the result; the fd comes from dmabuf-why's
+recovery).
+
 Cost: one `check --verify --rr-version 5.8.0` per program (the stop, gdb attached in the guest, and one re-run
 per environment setting the advice names) and one `check --rr-version 5.9.0` per program."""
 import json
@@ -16,7 +20,7 @@ import pytest
 
 from tests.fixtures.lab import stops
 from tests.support.gdbrun import REPO
-from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
+from tests.support.lab import lab_vm, lab_vm_arm64  # noqa: F401  (the session fixtures)
 
 pytestmark = pytest.mark.lab
 
@@ -127,9 +131,30 @@ def test_every_verify_run_matches_strace(lab_vm, name):
             assert v["program"] == "exited with status %d" % r.rc, (v, r.rc)
 
 
+@pytest.mark.parametrize("name", ["demo-direct", "eglgo"])
+def test_arm64_rr_58_stops_at_export_sync_file(lab_vm_arm64, name):
+    vm = lab_vm_arm64
+    rc, d, log, _ = run_check(vm, name, "--rr-version", "5.8.0")
+    t = stops.truth(vm, name)
+    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.trace[-2000:]
+    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
+    st, why, c = d["stop"], d["dmabuf_why"], d["go_callers"]
+    assert (st["request"], st["result"]) == (stops.EXPORT, 0)
+    assert why["request"]["names"] == [stops.EXPORT_NAME] and why["syscall"]["number"] == 29
+    assert why["syscall"]["state"] == "exit" and why["syscall"]["result"] == 0
+    assert why["fd"]["number"] == st["fd"] == t.exports[0]["fd"] and why["fd"]["target"].startswith("/dmabuf:")
+    assert "registers_mismatch" not in d and "gdb_error" not in d, d
+    own = stops.go_stack_truth(log)
+    assert c["goroutine"]["id"] == own["goid"] and c["goroutine"]["created_by"]["function"] == own["created_by"]
+    assert c["caller"]["function"] == {"demo-direct": "example.com/dmademo/internal/gpu.ExportSyncFileDirect",
+                                       "eglgo": EXPECT_CALLER["eglgo"]}[name]
+    if name == "eglgo":
+        assert st["tid"] == own["tid"]
+
+
 def test_check_figures(lab_vm, capsys):
     """Not an assertion about speed: what each check run in the guest took (TCG)."""
-    rows = ["%-6s %-40s rc=%d %.1fs" % (k[1], " ".join(k[2]), v[0], v[3])
-            for k, v in sorted(_runs.items(), key=lambda kv: kv[0][1:]) if k[0] == id(lab_vm)]
+    rows = ["%-12s %-40s rc=%d %.1fs" % (k[1], " ".join(k[2]), v[0], v[3])
+            for k, v in sorted(_runs.items(), key=lambda kv: kv[0][1:])]
     with capsys.disabled():
         print("\ncheck in the lab:\n  " + "\n  ".join(rows or ["(none: run with the other lab-check tests)"]))
