@@ -37,8 +37,8 @@ RESTART = (512, 513, 514, 516)
 GDBINIT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gdbinit.py")
 
 NOT_REPRODUCED = [
-    "rr's syscall buffer: under rr a call from a patched site stops in rr's page (pc 0x70000002, librrpreload "
-    "frames on top); here the pc is the program's own syscall instruction",
+    "rr's syscall buffer: under rr a call from a patched site stops in rr's page (pc 0x70000002 on x86-64, "
+    "0x70000004 on aarch64, librrpreload frames on top); here the pc is the program's own syscall instruction",
     "rr runs one thread at a time (its scheduler, chaos mode): threads interleave differently here, so a "
     "program whose calls depend on timing may reach another call first",
     "rr's other refusals and emulations (alsa.conf, pulse-shm-* files, the nscd socket, its own fds, "
