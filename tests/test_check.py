@@ -365,6 +365,16 @@ def test_timeout_kills_group(prog):
     assert not _alive(pid)
 
 
+def test_orphan_in_another_group_is_killed(prog):
+    """A child that left the program's process group (setsid) and outlives it: check follows it to the end, as
+    rr does, and at --timeout kills it by its pid too."""
+    p = run_check("--timeout", "3", "--", prog, "orphan")
+    assert p.returncode == 2, p.stdout + p.stderr
+    pid = int(re.search(r"^CHECKPROG HANG (\d+)$", p.stdout, re.M).group(1))
+    assert not _alive(pid)
+    assert not os.path.exists("/proc/%d" % pid)  # killed and reaped (check is the subreaper)
+
+
 def test_hundred_forks(prog):
     p, d = check_json("--", prog, "forks", "100")
     assert p.returncode == 0 and d["counts"]["processes"] >= 101, p.stderr
