@@ -6,8 +6,8 @@ DMA_BUF_IOCTL_EXPORT_SYNC_FILE line, its fd's path and result), the program's ow
 runtime.Stack (stops.go_stack_truth), its own success line and exit status. The programs run with their lab
 environment minus LIBGL_ALWAYS_SOFTWARE, which check itself adds as rr does.
 
-The arm64 lab (lab_vm_arm64: trixie arm64 under qemu-system-aarch64): the demo's direct syscall path and the
-EGL program, stopped the same way (aarch64 registers: x8 = 29, x0 = the result; the fd comes from dmabuf-why's
+The arm64 lab (lab_vm_arm64: trixie arm64 under qemu-system-aarch64): the demo's direct syscall path (the
+real kernel's udmabuf), stopped the same way (aarch64 registers: x8 = 29, x0 = the result; the fd comes from dmabuf-why's
 recovery).
 
 Cost: one `check --verify --rr-version 5.8.0` per program (the stop, gdb attached in the guest, and one re-run
@@ -131,7 +131,7 @@ def test_every_verify_run_matches_strace(lab_vm, name):
             assert v["program"] == "exited with status %d" % r.rc, (v, r.rc)
 
 
-@pytest.mark.parametrize("name", ["demo-direct", "eglgo"])
+@pytest.mark.parametrize("name", ["demo-direct"])  # Mesa under arm64 TCG costs minutes per run: EGL was tried by hand
 def test_arm64_rr_58_stops_at_export_sync_file(lab_vm_arm64, name):
     vm = lab_vm_arm64
     rc, d, log, _ = run_check(vm, name, "--rr-version", "5.8.0")
