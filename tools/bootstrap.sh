@@ -11,8 +11,6 @@ cd "$top"
 need_apt=()
 command -v gdb >/dev/null || need_apt+=(gdb)
 command -v gdbserver >/dev/null || need_apt+=(gdbserver)
-# check's tests and benchmark compare with strace on the host (tests/test_check.py, benchmarks/bench_check.py).
-command -v strace >/dev/null || need_apt+=(strace)
 command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 [ -f /usr/include/linux/dma-buf.h ] || need_apt+=(linux-libc-dev)
 [ -f /usr/include/libdrm/drm.h ] || need_apt+=(libdrm-dev)
