@@ -349,13 +349,12 @@ class _Timeout(Exception):
 
 
 class _Thread:
-    __slots__ = ("tgid", "fresh", "pending", "stopped", "full")
+    __slots__ = ("tgid", "fresh", "pending", "full")
 
     def __init__(self, tgid: int, fresh: bool = True):
         self.tgid = tgid
         self.fresh = fresh
         self.pending: Optional[Tuple[int, int, int, int]] = None  # (request, fd, arg, pc) of an ioctl followed
-        self.stopped = False
         self.full = False  # under a seccomp filter of the program's own: stop at every system call
 
 
@@ -688,7 +687,7 @@ class Engine:
         if f is not None:
             f.count += 1
             return
-        from .ioctl.names import names_for, narrow_by_link
+        from .ioctl.names import narrow_by_link
         st = self._stop_info(tid, th, req, result, fd)
         try:
             link = os.readlink("/proc/%d/fd/%d" % (th.tgid, fd))
