@@ -36,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python3 -m gdb_rr_dmabuf", description="gdb-rr-dmabuf without gdb.")
-    sub = p.add_subparsers(dest="command", metavar="explain")
+    sub = p.add_subparsers(dest="command", metavar="{explain,check}")
     e = sub.add_parser("explain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="explain rr's Unknown ioctl abort from its log text")
     e.error = p.error  # one line for usage errors of the subcommand too
@@ -51,7 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
     e.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour the output (auto: on a terminal with NO_COLOR unset)")
+    _add_check(sub, p)
     return p
+
+
+def _add_check(sub, p) -> None:
+    from .check import DESCRIPTION as CHECK_DESCRIPTION
+    c = sub.add_parser("check", description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="run a program as rr records it and stop where rr would abort (no rr needed)")
+    c.error = p.error
+    c.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release to check against (default: "
+                   "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH, else the newest release)")
+    c.add_argument("--all", action="store_true", help="do not stop: list every distinct request some rr release "
+                   "aborts on, and the oldest release that records the whole run")
+    c.add_argument("--verify", action="store_true", help="re-run the program with each environment setting the "
+                   "advice names: is the abort gone, how did the program end")
+    c.add_argument("--json", action="store_true", help="print one JSON object (the program's stdout goes to stderr)")
+    c.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
+    c.add_argument("--timeout", type=float, metavar="S", help="kill the program after S seconds (exit status 2 "
+                   "when no abort was seen by then)")
+    c.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS...] | -- rr record [OPTIONS] PROG [ARGS...]")
 
 
 def _read(path: str) -> str:
@@ -93,6 +112,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except _Usage as e:
         sys.stderr.write("%s\n" % e)
         return 2
+    if args.command == "check":
+        return _check(args)
     if args.command != "explain":
         parser.print_help()
         return 2
@@ -116,6 +137,35 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _check(args) -> int:
+    """check's exit status: 0 rr would record the run (as far as ioctls go), 1 it would abort, 2 usage or the
+    program could not be run (also: killed at --timeout before any abort, or interrupted)."""
+    from .errors import UserError
+    from . import check
+    if args.program and args.program[0] == "--":
+        args.program = args.program[1:]
+    try:
+        text, status = check.check_command(args)
+    except UserError as e:
+        if args.json:
+            import json
+            sys.stdout.write(json.dumps({"tool": "check", "error": {"what": e.what, "todo": e.todo},
+                                         "exit_status": 2}) + "\n")
+        sys.stderr.write("check: %s\n" % e)
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("check: interrupted\n")
+        return 2
+    except Exception as e:  # a bug of ours: one line, traceback only on request
+        if os.environ.get("GDB_RR_DMABUF_DEBUG"):
+            raise
+        sys.stderr.write("check: internal error: %s: %s: please report it with this line "
+                         "(GDB_RR_DMABUF_DEBUG=1 shows the traceback)\n" % (type(e).__name__, e))
+        return 2
+    sys.stdout.write(text)
+    return status
 
 
 if __name__ == "__main__":
