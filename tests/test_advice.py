@@ -75,7 +75,7 @@ def _no_user_rules(monkeypatch):
 # The built-in rules themselves
 
 BUILTIN_IDS = ["go-gio-egl", "go-gio-vulkan", "go-fyne-glfw", "go-ebitengine-glfw", "go-gl-glfw",
-               "mesa-llvmpipe-fence-probe", "mesa-lavapipe-enumerate", "mesa-vulkan-wsi-sync",
+               "go-gotk3-gtk3-glx", "gtk3-x11-glx", "mesa-llvmpipe-fence-probe", "mesa-lavapipe-enumerate", "mesa-vulkan-wsi-sync",
                "mesa-hw-driver-sync", "go-direct-ioctl", "go-cgo-ioctl", "rr-upgrade", "rr-master-only", "rr-no-release",
                "rr-open-refused"]
 

@@ -28,9 +28,10 @@ _UNFINISHED = " <unfinished ...>"
 _SIGNAL = re.compile(r"^--- (?P<info>.*?) ---$")        # `--- SIGURG {si_signo=...} ---`, `--- stopped by SIGSTOP ---`
 _EXIT = re.compile(r"^\+\+\+ (?P<what>exited with (?P<code>-?\d+)|killed by (?P<sig>SIG[A-Z0-9]+)[^+]*) \+\+\+$")
 # `) = 0`, `) = -1 ENOTTY (Inappropriate ioctl for device)`, `) = 4</memfd:lp_dma_buf>`, `) = 0x7f..`,
-# `) = ?`, `) = ? ERESTARTSYS (To be restarted ...)`, each maybe followed by ` <0.000012>` (-T).
+# `) = ?`, `) = ? ERESTARTSYS (To be restarted ...)`, each maybe followed by ` <0.000012>` (-T). strace 6.13
+# prints a returned memfd's -yy path as `= 8</memfd:lp_dma_buf>(deleted)` (seen in the lab).
 _CLOSE = re.compile(r"\) +=")
-_RESULT = re.compile(r"\) += (?P<ret>-?\d+|0x[0-9a-f]+|\?)(?P<deco><.*?>)?"
+_RESULT = re.compile(r"\) += (?P<ret>-?\d+|0x[0-9a-f]+|\?)(?P<deco><.*?>)?(?:\(deleted\))?"
                      r"(?: (?P<errno>E[A-Z0-9]+|[A-Z][A-Z0-9_]+)(?: \((?P<errtext>[^)]*)\))?)?"
                      r"(?: \(.*?\))?(?: <\d+\.\d+>)?$")
 
