@@ -6,7 +6,9 @@
 # first mapping and the thread (section "proc", ground truth read here, not by our code), run the
 # ';;'-separated $GDBT_CMDS between `BEGIN cN` / `END cN` markers, write a core to CORE (gcore), then
 # deliver SIGQUIT (passed, not stopped on: the Go runtime prints every goroutine to OUT and exits 2;
-# section "quit"); `LABT seconds S` is that program's time.
+# section "quit"); `LABT seconds S` is that program's time. gdb is started with the first program as its
+# file: `catch syscall ioctl` takes the syscall's number from the file's architecture (without one, gdb's
+# default i386 would give 54, setsockopt on x86-64).
 set pagination off
 set confirm off
 handle SIGQUIT nostop noprint pass
