@@ -138,15 +138,45 @@ def test_caller_and_the_programs_own_function(case):
     assert "for %s (%s:%d, through gotk3)" % (own.function, own.file, own.line) in top["title"], top["title"]
 
 
-def test_go_frames_agree_with_go_tool_addr2line(case, lab_vm):
-    mode, name, st = case
+def _text_shift(exe) -> int:
+    """runtime.text minus the .text section's address. Go's addr2line (1.24 to 1.27 alike) bases the function
+    table at .text, but in an externally linked (cgo) binary the C start-up code comes first: on Debian's
+    stripped nwg-look it names runtime.cgoCheckPointer for runtime.cgocall's pcs. The table's real base is
+    the pcHeader's textStart (Go's runtime/symtab.go: magic 0xfffffff1, two pad bytes, minLC, ptrSize, nfunc,
+    nfiles, textStart), read here with readelf's section table."""
+    import struct
+    secs = {}
+    for line in subprocess.run(["readelf", "-SW", str(exe)], stdout=subprocess.PIPE, universal_newlines=True,
+                               check=True, timeout=60).stdout.splitlines():
+        m = re.match(r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
+        if m:
+            secs[m.group(1)] = (int(m.group(2), 16), int(m.group(3), 16))
+    with open(str(exe), "rb") as f:
+        f.seek(secs[".gopclntab"][1])
+        head = f.read(32)
+    magic, = struct.unpack_from("<I", head, 0)
+    text_start, = struct.unpack_from("<Q", head, 24)
+    assert magic == 0xFFFFFFF1, hex(magic)                       # Go 1.20+'s pclntab
+    return text_start - secs[".text"][0]
+
+
+# Go's addr2line finds no pclntab in a PIE (Debian's ymuse keeps it inside .data.rel.ro, and addr2line
+# answers `?`): the PIE's ground truth is the Go runtime's own traceback (pcs and lines, above).
+ADDR2LINE_CASES = [(m, n) for m, n in CASES if not gui.PROGRAMS[n].pie]
+
+
+@pytest.mark.parametrize("mode, name", ADDR2LINE_CASES, ids=["%s-%s" % c for c in ADDR2LINE_CASES])
+def test_go_frames_agree_with_go_tool_addr2line(lab_vm, mode, name):
+    st = gui.stop(lab_vm, mode, name)
     go = [f for f in st.callers["frames"] if f["kind"] == "go"]
     groups = physical_frames(go)
-    bias = gui.load_bias(st.extra["exe_map"], gui.PROGRAMS[name].pie)
+    exe = gui.host_exe(lab_vm, name)
+    shift = _text_shift(exe)
+    assert shift > 0          # C code before Go's: without the shift addr2line would name the wrong functions
     # Every Go frame of a goroutine in a cgo call is at a return address: pc - 1 is in its call.
-    pcs = [g[0]["pc"] - bias - 1 for g in groups]
+    pcs = [g[0]["pc"] - 1 - shift for g in groups]
     goroot = go_root(ADDR2LINE_GO)
-    out = subprocess.run([str(goroot / "bin" / "go"), "tool", "addr2line", str(gui.host_exe(lab_vm, name))],
+    out = subprocess.run([str(goroot / "bin" / "go"), "tool", "addr2line", str(exe)],
                          input="".join("0x%x\n" % p for p in pcs), stdout=subprocess.PIPE, universal_newlines=True,
                          env=dict(os.environ, GOROOT=str(goroot)), check=True, timeout=120).stdout.splitlines()
     got = [(out[i], out[i + 1]) for i in range(0, len(out), 2)]
@@ -187,13 +217,14 @@ def test_native_frames_are_gdbs_own(case):
 # ---------------------------------------------------------------------------------------------
 # The advice names the path and the program's function, and each knob it offers works
 
-def test_advice_names_the_gtk_path(case):
+def test_advice_names_the_gtk_path(case, lab_vm):
     mode, name, st = case
     sugs = st.why["suggestions"]
     assert [s["rule_id"] for s in sugs] == [GTK_RULE, "mesa-llvmpipe-fence-probe", "rr-upgrade"], sugs
     assert st.callers["suggestions"] == sugs
     top = sugs[0]
-    exe = gui.PROGRAMS[name].exe
+    # the program's path as gdb knows it (in the guest, or in the rootfs for the host's gdb on a core)
+    exe = gui.PROGRAMS[name].exe if mode != "core" else str(gui.host_exe(lab_vm, name))
     assert top["commands"] == ["rr record -v GDK_GL=disable %s" % exe, "rr record -v GALLIUM_DRIVER=softpipe %s" % exe]
     assert "GTK 3" in top["title"] and "GLX" in top["title"] and "llvmpipe" in top["title"]
     ev = " ".join(top["evidence"])
@@ -233,6 +264,26 @@ def test_the_gtk_rules_knobs_on_nwg_bar(lab_vm):
     for env in envs:
         r = gui.run(lab_vm, "nwg-bar", env)
         assert len(r.exports) == 0 and r.came_up, (env, r.window, r.rc, r.truth.trace[-2000:])
+
+
+RECORDED = [("remote", "nwg-look"), ("native", "ymuse")]
+
+
+@pytest.mark.parametrize("mode, name", RECORDED, ids=["%s-%s" % c for c in RECORDED])
+def test_recorded_advice_data_is_current(lab_vm, mode, name):
+    """LAB_RECORD_ADVICE=1 (re)writes tests/data/advice/lab_NAME_MODE.json (tests/test_advice.py reads it
+    without the VM); otherwise the stored stop must still give the same advice."""
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parent / "data" / "advice" / ("lab_%s_%s.json" % (name, mode))
+    fresh = gui.advice_record(lab_vm, mode, name)
+    if os.environ.get("LAB_RECORD_ADVICE"):
+        path.write_text(json.dumps(fresh, indent=1) + "\n")
+    stored = json.loads(path.read_text())
+    assert stored["printed_rule_ids"] == fresh["printed_rule_ids"]
+    assert stored["printed_missing"] == fresh["printed_missing"]
+    assert [f[1] and f[1].rsplit("/", 1)[-1] for f in stored["native_frames"]] == \
+        [f[1] and f[1].rsplit("/", 1)[-1] for f in fresh["native_frames"]]
 
 
 def test_gui_figures(lab_vm, capsys):
