@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from gdb_rr_dmabuf import advice
-from tests.fixtures.lab import gui
+from tests.fixtures.lab import gui, stops
 from tests.support.gdbrun import physical_frames
 from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
 from tests.support.toolchains import go_root
@@ -93,7 +93,7 @@ def test_why_matches_strace_and_proc(case, lab_vm):
     why = st.why
     assert why["syscall"]["name"] == "ioctl" and why["syscall"]["state"] == "exit", why["syscall"]
     assert why["syscall"]["result"] == t.exports[0]["result"] == 0
-    assert why["request"]["hex"] == gui.stops.EXPORT
+    assert why["request"]["hex"] == stops.EXPORT
     links = {int(k): v for k, v in st.proc["fd"].items()}
     assert links[why["fd"]["number"]].startswith("/dmabuf:"), links
     new_fd = why["argument"]["fields"]["fd"]["value"]
@@ -273,17 +273,10 @@ RECORDED = [("remote", "nwg-look"), ("native", "ymuse")]
 def test_recorded_advice_data_is_current(lab_vm, mode, name):
     """LAB_RECORD_ADVICE=1 (re)writes tests/data/advice/lab_NAME_MODE.json (tests/test_advice.py reads it
     without the VM); otherwise the stored stop must still give the same advice."""
-    import json
     from pathlib import Path
     path = Path(__file__).resolve().parent / "data" / "advice" / ("lab_%s_%s.json" % (name, mode))
     fresh = gui.advice_record(lab_vm, mode, name)
-    if os.environ.get("LAB_RECORD_ADVICE"):
-        path.write_text(json.dumps(fresh, indent=1) + "\n")
-    stored = json.loads(path.read_text())
-    assert stored["printed_rule_ids"] == fresh["printed_rule_ids"]
-    assert stored["printed_missing"] == fresh["printed_missing"]
-    assert [f[1] and f[1].rsplit("/", 1)[-1] for f in stored["native_frames"]] == \
-        [f[1] and f[1].rsplit("/", 1)[-1] for f in fresh["native_frames"]]
+    stops.check_recorded_advice(path, fresh)
 
 
 def test_gui_figures(lab_vm, capsys):
