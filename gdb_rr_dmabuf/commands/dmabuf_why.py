@@ -19,7 +19,8 @@ examples:
   dmabuf-why --request 0xc0086202         a number (or name) alone, no process needed
   dmabuf-why --from-log 'Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); Unknown ioctl(0x...): ...'
                                           rr's text as pasted: everything after --from-log is the text
-  dmabuf-why --from-log-file rr.log       rr's output from a file (- reads standard input)
+  dmabuf-why --from-log-file rr.log       rr's whole output from a file (- reads standard input): every
+                                          assertion, the trace dump's evidence, the rr release, the program
   dmabuf-why --json                       one JSON object (see the README)"""
 
 
@@ -37,7 +38,8 @@ class DmabufWhy(Command):
         p.add_argument("--at", choices=("entry", "exit"), help="say whether this is the syscall's entry or exit stop "
                        "(x86-64 tells by itself; aarch64 assumes exit)")
         p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                       "default: $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
+                       "default: the release rr's log shows (inferred from its source line), else "
+                       "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
         p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
         return p
 
@@ -101,7 +103,7 @@ class DmabufWhy(Command):
 
 _FROM_LOG = re.compile(r"(?:^|(?<=\s))--from-log(?:=|\s+|$)")
 _TAIL_OPTIONS = {"--json": 0, "--verbose": 0, "-v": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
-MAX_LOG_FILE = 1 << 20
+MAX_LOG_FILE = 64 << 20  # rr's output in a CI log; rrlog.parse is linear and capped
 _TRAILING_OPTION = re.compile(r"\s(?:-v|--json|--verbose|--(?:color|rr-version|rules|thread|at)(?:=|\s+)[^\s'\"]+)\s*$")
 
 
@@ -160,7 +162,7 @@ def _read_log_file(path: str) -> str:
                         "give a file, or run gdb with rr's text on its standard input")
     if len(data) > MAX_LOG_FILE:
         raise UserError("--from-log-file %s: more than %d characters" % (path, MAX_LOG_FILE),
-                        "give only the part of rr's output with the assertion")
+                        "give only the part of the log with rr's output (its [FATAL ...] header to its end)")
     return data
 
 

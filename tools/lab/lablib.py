@@ -1029,7 +1029,7 @@ class Vm:
         _, text, _ = self.run(["sh", "-c", 'cat "$1"; rm -f "$1"', "sh", out], timeout=30)
         return StraceResult(rc, so, se, text)
 
-    def gdbserver(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None, timeout: float = 30) -> GdbServer:
+    def gdbserver(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None, timeout: float = 120) -> GdbServer:
         with self._lock:
             free = [i for i in range(GDBSERVER_SLOTS) if i not in self._slots]
             if not free:
