@@ -82,6 +82,7 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
         ev.go_frames = [_go_ev(f) for f in callers_rep.go]
         if callers_rep.caller is not None:
             ev.go_caller = _go_ev(callers_rep.caller)
+        ev.main_module = callers_rep.main_module
     elif target is not None:
         ev.native_frames = [(f.function, f.objfile) for f in target.native_frames(limit=64)]
     ev.rr_version = rr_version
