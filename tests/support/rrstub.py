@@ -317,6 +317,7 @@ class RRStub:
         self.ended = False
         self._tdesc: Optional[List[Tuple[str, int, int]]] = None
         self._hung: List[socket.socket] = []
+        self._clients: List[socket.socket] = []
         self._stop = False
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -327,7 +328,7 @@ class RRStub:
 
     def close(self) -> None:
         self._stop = True
-        for s in [self.listener] + ([self.up.sock] if self.up is not None else []) + self._hung:
+        for s in [self.listener] + ([self.up.sock] if self.up is not None else []) + self._hung + self._clients:
             try:
                 s.close()
             except OSError:
@@ -349,6 +350,7 @@ class RRStub:
             except OSError:
                 return
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._clients.append(sock)
             client = Conn(sock)
             try:
                 if self.driver_pending:
