@@ -333,9 +333,17 @@ def scan_ioctl_threads(limit: int = 256) -> List[tuple]:
     for t in every:
         if not t.is_valid() or t.is_running():
             continue
+        num, lwp = t.num, t.ptid[1] or t.ptid[0]
         got = _ioctl_of(t)
+        if not inferior.is_valid() or inferior.pid == 0:   # the target went away while we read that thread
+            raise UserError("the connection to the target ended while reading thread %d (LWP %d)%s" % (
+                num, lwp, ", after finding thread%s %s in an ioctl" % ("s" if len(out) > 1 else "",
+                                                                      ", ".join(str(n) for n, _, _ in out))
+                if out else ""),
+                "rr's emergency gdbserver ends the session when gdb reads a thread blocked in a system call; "
+                "rr's own output has the ioctl: `python3 -m gdb_rr_dmabuf explain rr.log`")
         if got is not None:
-            out.append((t.num, t.ptid[1] or t.ptid[0], got[1]))
+            out.append((num, lwp, got[1]))
     return out
 
 

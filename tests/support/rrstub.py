@@ -295,8 +295,7 @@ class RRStub:
         self.arch = arch
         self.on_assert = on_assert
         self.exe = exe
-        if ioctl_text is not None:
-            self.ioctl_text = ioctl_text
+        self.ioctl_text = ioctl_text
         self.up: Optional[Conn] = None
         if upstream is not None:
             host, _, port = upstream.rpartition(":")
@@ -425,8 +424,11 @@ class RRStub:
         self._note_stop(self._up_reply(), b"?")
 
     def _announce(self) -> None:
-        """What rr prints at the emergency stop (record_syscall.cc's assertion, launch_debugger.cc)."""
+        """What rr prints at the emergency stop (record_syscall.cc's assertion, launch_debugger.cc), with the
+        stop thread's request, argument and result as rr formats them (HEX() prints 0 without 0x)."""
         tid = self.stop_tid or 0
+        if self.ioctl_text is None:
+            self.ioctl_text = self._ioctl_text()
         self.log.append("[FATAL src/record_syscall.cc:%d:rec_process_syscall_arch() errno: SUCCESS] "
                         % IOCTL_ASSERT_LINE[self.flavour])
         self.log.append(" (task %d (rec:%d) at time 1000)" % (tid, tid))
@@ -436,8 +438,29 @@ class RRStub:
         self.log.append("  'gdb' '-l' '10000' '-ex' 'set sysroot /' '-ex' 'target extended-remote %s' '%s'"
                         % (self.address, self.exe))
 
-    ioctl_text = ("Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); Unknown ioctl(0xc0086202): "
-                  "type:0x62 nr:0x2 dir:0x3 size:8 addr:0x0")
+    ioctl_text: Optional[str] = None
+
+    def _ioctl_text(self) -> str:
+        import errno as _errno
+        names = ("rsi", "rdx", "rax") if self.arch == "x86-64" else ("x1", "x2", "x0")
+        try:
+            self._select_upstream(self.stop_tid)
+            cache: Dict[str, Optional[bytes]] = {}
+            g = decode_rle(self.ask(b"g"))
+            vals = [self._upstream_reg(n, cache, g) for n in names]
+        except (StubEnded, ValueError, ET.ParseError):
+            vals = [None, None, None]
+        if any(v is None for v in vals):
+            return "Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); Unknown ioctl(0xc0086202): " \
+                   "type:0x62 nr:0x2 dir:0x3 size:8 addr:0x0"
+        req, addr, res = (int.from_bytes(v[:8], "little") for v in vals)
+        req &= 0xFFFFFFFF
+        res = res - (1 << 64) if res >= (1 << 63) else res
+        err = "SUCCESS" if res >= 0 else _errno.errorcode.get(-res, str(-res))
+        hx = lambda v: "0x%x" % v if v else "0"
+        return ("Expected EINVAL for 'ioctl' but got result %d (errno %s); Unknown ioctl(%s): type:%s nr:%s "
+                "dir:%s size:%d addr:%s" % (res, err, hx(req), hx((req >> 8) & 0xFF), hx(req & 0xFF),
+                                            hx(req >> 30), (req >> 16) & 0x3FFF, hx(addr)))
 
     # -- phase 2: rr's emergency stub
     def _up_reply(self) -> bytes:
