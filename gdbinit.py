@@ -132,6 +132,10 @@ def _stop_hint(gdb):
         if inferior.pid == 0 or gdb.selected_thread() is None:
             return
         from gdb_rr_dmabuf.commands.gdbtarget import ioctl_stop_hint
+        from gdb_rr_dmabuf.commands.remote_memory import gather
+        problem = gather(inferior, gdb.selected_thread())   # gdb 16+ over rr 5.8.0: memory unreadable
+        if problem is not None:
+            gdb.write("gdb-rr-dmabuf: %s: %s\n" % problem)
         line = ioctl_stop_hint()
     except Exception:  # a hint must never break loading
         if os.environ.get("GDB_RR_DMABUF_DEBUG"):

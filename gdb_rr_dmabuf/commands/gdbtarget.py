@@ -125,6 +125,12 @@ class GdbTarget(Target):
                 self.arch = normalize_arch(frame.architecture().name())
             except gdb.error:
                 raise UserError("the selected thread has no registers", "is the process running? stop it first")
+        if self.kind == "remote":
+            from .remote_memory import gather
+            with _on_thread(thread):
+                problem = gather(inferior, thread)   # gdb 16+ and rr 5.8.0: no memory at all; one setting fixes it
+            if problem is not None:
+                raise UserError(*problem)
         self.pid = None
         if self.kind == "live":
             self.pid = inferior.pid
