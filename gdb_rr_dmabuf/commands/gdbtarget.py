@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 import gdb  # type: ignore
 
 from ..errors import NoProcessError, TargetReadError, UserError
+from ..rr import in_rr_page
 from ..target import NativeFrame, Target, normalize_arch
 
 X86_64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
@@ -26,6 +27,8 @@ AARCH64_REGS = tuple("x%d" % i for i in range(31)) + ("sp", "pc", "cpsr", "tpidr
 _MASK64 = (1 << 64) - 1
 # Linux never maps code below vm.mmap_min_addr (65536 by default): a pc down there is an unwinder guess.
 _LOWEST_CODE = 0x10000
+# What the frames in rr's page at 0x70000000 are named after (rr's src/preload/rr_page.S, librrpage.so).
+RR_PAGE_OBJFILE = "librrpage.so"
 _REMOTE_EXEC: Dict[tuple, Optional[str]] = {}   # (connection, pid) -> the remote's exec file, once per session
 
 
@@ -214,6 +217,11 @@ class GdbTarget(Target):
                     fname = sal.symtab.filename if sal is not None and sal.symtab is not None else None
                     line = sal.line if sal is not None and sal.symtab is not None else None
                     objfile = gdb.solib_name(pc) or self.program
+                    if in_rr_page(pc, self.arch) and gdb.solib_name(pc) is None:
+                        # rr's page (librrpage.so since 5.5.0) is presented to gdb like a vdso: no shared-
+                        # library name, so gdb would have it in the executable. It is rr's code, never the
+                        # program's.
+                        objfile = RR_PAGE_OBJFILE
                     out.append(NativeFrame(pc=pc, function=name, objfile=objfile, sp=sp, file=fname, line=line))
                     if stop is not None and stop(pc):
                         break
