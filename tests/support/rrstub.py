@@ -252,7 +252,8 @@ def _tdesc_regs(fetch, name: str, seen) -> List[Tuple[str, int, int]]:
     text = fetch(name)
     if not text:
         return []
-    root = ET.fromstring(text)
+    # gdb reads `xi:include` without the XInclude namespace declared (qemu's stub sends it so)
+    root = ET.fromstring(re.sub(r"<xi:include\b", "<include", text))
     out: List[Tuple[str, int, int]] = []
 
     def walk(el):
@@ -301,6 +302,7 @@ class RRStub:
             host, _, port = upstream.rpartition(":")
             self.up = Conn(socket.create_connection((host or "127.0.0.1", int(port)), timeout=60))
             self.up.sock.settimeout(None)
+            self.up.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # one small packet at a time
         self._up_lock = threading.Lock()
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -312,6 +314,8 @@ class RRStub:
         self.up_multiprocess = True
         self.log: List[str] = []           # what rr would have written to its stderr
         self.packets: List[Tuple[str, bytes]] = []   # rr phase: ('<', request) and ('>', reply)
+        self.relayed: List[Tuple[str, bytes]] = []
+        self.errors: List[Exception] = []   # the driver's packets (first 100 bytes)
         self.asserted = False
         self.ended = False
         self._tdesc: Optional[List[Tuple[str, int, int]]] = None
@@ -362,6 +366,9 @@ class RRStub:
                 pass
             except OSError:
                 pass
+            except Exception as e:   # a bug of the imitation: say so in its log, end that connection
+                self.log.append("[rr imitation] internal error: %s: %s" % (type(e).__name__, e))
+                self.errors.append(e)
             if client.sock not in self._hung:
                 try:
                     sock.close()
@@ -389,6 +396,7 @@ class RRStub:
                         client.ack = False
                         continue
                     last_request = payload
+                    self.relayed.append(("<", payload[:100]))
                     self.up.send(payload)
             if self.up in r:
                 if not self.up.fill():
@@ -398,6 +406,7 @@ class RRStub:
                     if item is None:
                         break
                     _, payload = item
+                    self.relayed.append((">", payload[:100]))
                     self._note_stop(payload, last_request)
                     client.send(payload)
 
@@ -663,8 +672,14 @@ class RRStub:
             chunk = data[int(off, 16):int(off, 16) + int(n, 16)]
             more = int(off, 16) + int(n, 16) < len(data)
             return (b"m" if more else b"l") + escape_binary(chunk)
-        if obj in (b"features", b"auxv", b"exec-file"):
+        if obj in (b"features", b"auxv"):
             return self.ask(p)
+        if obj == b"exec-file":   # rr answers from the task's exe; a stub without it (qemu-user): the path given
+            got = self.ask(p)
+            if got[:1] in (b"l", b"m") or self.exe == "EXE":
+                return got
+            off = int(parts[-1].split(b",")[0], 16) if b"," in parts[-1] else 0
+            return b"l" + escape_binary(self.exe.encode()[off:])
         if obj == b"siginfo" and parts[2:3] == [b"read"]:
             off, _, n = parts[4].partition(b",")
             return b"l" + escape_binary(b"\0" * min(int(n, 16), 128 - min(128, int(off, 16))))
