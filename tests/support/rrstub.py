@@ -749,3 +749,105 @@ class RRStub:
             return b"E01"
         raw = self._upstream_reg(names[num], {}, b"")
         return raw.hex().encode() if raw is not None else b"xx" * (AARCH64_SIZES[names[num]] // 8)
+
+
+# ------------------------------------------------------------------------- a whole stop, one command
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def session(program: str, *, flavour: str, strict: bool = False, gdb: str = "gdb", commands=(),
+            request: str = "0xc0086202", env: Optional[Dict[str, str]] = None, stop_script: str = "remote_stop_ioctl_exit",
+            timeout: float = 300) -> Tuple[str, List[str], "RRStub"]:
+    """gdbserver on program, the imitation in front of it, a driver gdb to the ioctl's return, then the
+    user's gdb as rr's "Launch debugger with" line starts it, with gdbinit.py sourced and `commands` run
+    between BEGIN/END markers. Returns (the user's gdb output, the imitation's log, the stub). Runs on the
+    host and, with the guest's Python and gdb, in the lab VM (stdlib only)."""
+    import os
+    import subprocess
+    import time
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    scripts = os.path.join(repo, "tests", "gdb_scripts")
+    port = _free_port()
+    penv = dict(os.environ)
+    penv.update(env or {})
+    import tempfile
+    plog = tempfile.TemporaryFile()
+    server = subprocess.Popen(["gdbserver", "--once", "127.0.0.1:%d" % port, program], env=penv,
+                              stdin=subprocess.DEVNULL, stdout=plog, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    genv = dict(os.environ, GDB_RR_DMABUF_QUIET="", NO_COLOR="1", LC_ALL="C", GDBT_REQUEST=request,
+                GDBT_REMOTETIMEOUT="60", GDBT_CMDS=";;".join(commands))
+    genv.pop("PYTHONPATH", None)
+
+    def run(names):
+        argv = [gdb, "-nx", "-q", "-batch", "-ex", "set pagination off", "-ex", "set confirm off"]
+        for n in names:
+            argv += ["-x", os.path.join(scripts, n + ".gdb")]
+        p = subprocess.run(argv + [program], cwd=repo, env=genv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        return p.stdout.decode("utf-8", "replace")
+    try:
+        stub = None
+        for _ in range(600):   # gdbserver listens once it has started the program
+            try:
+                stub = RRStub("127.0.0.1:%d" % port, flavour=flavour, strict=strict, exe=program)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError("gdbserver ended before it listened")
+                time.sleep(0.05)
+        if stub is None:
+            raise RuntimeError("gdbserver did not listen")
+        with stub:
+            genv["GDBT_REMOTE"] = stub.address
+            drv = run([stop_script, "rr_stub_disconnect"])
+            if not stub.stop_tid:
+                raise RuntimeError("the driver gdb never stopped the program:\n" + drv[-3000:])
+            out = run(["rr_connect", "load_plugin", "run_commands"])
+        plog.seek(0)
+        stub.program_output = plog.read().decode("utf-8", "replace")
+        return out, list(stub.log), stub
+    finally:
+        try:
+            os.killpg(server.pid, 9)
+        except OSError:
+            pass
+        server.wait()
+        plog.close()
+
+
+def main(argv=None) -> int:
+    """python3 -m tests.support.rrstub PROGRAM --flavour 5.8.0 [--strict] [--gdb GDB] [--env K=V]... -- CMD;;CMD"""
+    import argparse
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("program")
+    p.add_argument("--flavour", choices=FLAVOURS, default="5.8.0")
+    p.add_argument("--strict", action="store_true")
+    p.add_argument("--gdb", default="gdb")
+    p.add_argument("--request", default="0xc0086202")
+    p.add_argument("--env", action="append", default=[], metavar="K=V")
+    p.add_argument("--commands", default="", help="';;'-separated gdb commands")
+    a = p.parse_args(argv)
+    env = dict(kv.split("=", 1) for kv in a.env)
+    out, log, stub = session(a.program, flavour=a.flavour, strict=a.strict, gdb=a.gdb, request=a.request, env=env,
+                             commands=[c for c in a.commands.split(";;") if c.strip()])
+    print(out)
+    sent = [p for d, p in stub.packets if d == "<"]
+    print("RRSTUB QSUPPORTED %s" % next((p.decode(errors="replace") for p in sent if p.startswith(b"qSupported")), ""))
+    print("RRSTUB X-PACKETS %d M-PACKETS %d" % (sum(p[:1] == b"x" for p in sent), sum(p[:1] == b"m" for p in sent)))
+    print("RRSTUB PROGRAM BEGIN")
+    print(getattr(stub, "program_output", ""))
+    print("RRSTUB PROGRAM END")
+    print("RRSTUB LOG BEGIN")
+    print("\n".join(log))
+    print("RRSTUB LOG END")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys as _sys
+    _sys.exit(main())
