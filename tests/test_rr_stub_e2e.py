@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.gdbrun import REPO, gdbserver, run_gdb
 from tests.support.rrstub import FLAVOURS, RRStub
-from tests.support.toolchains import build_go
+from tests.support.toolchains import build_c, build_go
 
 EXPORT = "0xc0086202"
 DEMO_LINK = "/memfd:dmademo-buffer (deleted)"
@@ -54,10 +54,10 @@ def plain_stop(exe, tmp: Path):
     return res, _program_goid(log)
 
 
-def stub_stop(exe, tmp: Path, flavour: str, strict: bool, commands=COMMANDS):
+def stub_stop(exe, tmp: Path, flavour: str, strict: bool, commands=COMMANDS, args=(), ienv=None):
     """(the user's gdb, the stub, the program's log) at the stop, through the imitation."""
     log = tmp / ("stub-%s-%s.log" % (flavour, strict))
-    with gdbserver(exe, env=IENV, log=log) as addr:
+    with gdbserver(exe, args=args, env=IENV if ienv is None else ienv, log=log) as addr:
         with RRStub(addr, flavour=flavour, strict=strict, exe=str(exe)) as stub:
             drv = run_gdb(["remote_stop_ioctl_exit", "rr_stub_disconnect"], exe,
                           env={"GDBT_REQUEST": EXPORT, "GDBT_REMOTE": stub.address}, timeout=120)
@@ -179,3 +179,24 @@ def test_strict_580_fails_at_connect_and_rrs_log_still_explains(demo_exe, tmp_pa
     assert j["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"]
     assert j["syscall"]["result"] == 0
     assert (j["rr"]["supported_since"], j["rr"]["would_stop"]) == ("5.9.0", True)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_c_program_through_rrs_stub(tmp_path_factory, flavour):
+    """A C program (tests/fixtures/c/dmabuf_ioctls.c with its simulated kernel), no Go: dmabuf-why gives the
+    plain gdbserver's answer, go-callers says it is not a Go program, through every flavour."""
+    exe = build_c("dmabuf_ioctls.c")
+    args = ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE", "simulate"]
+    cmds = ["dmabuf-why --json", "go-callers --json", FDS_CMD]
+    with gdbserver(exe, args=args) as addr:
+        ref = run_gdb(["remote_stop_ioctl_exit", "load_plugin", "run_commands"], exe,
+                      env={"GDBT_REQUEST": EXPORT, "GDBT_REMOTE": addr}, commands=cmds, timeout=120)
+    res, stub, _ = stub_stop(exe, tmp_path_factory.mktemp("c"), flavour, False, commands=cmds, args=args, ienv={})
+    assert "Traceback" not in res.output, res.output[-3000:]
+    why, ref_why = res.json("c0"), ref.json("c0")
+    if -512 in (why["syscall"]["result"], ref_why["syscall"]["result"]):
+        pytest.skip("the simulated kernel's wait was interrupted in one of the runs (-ERESTARTSYS)")
+    assert _why_key(why) == _why_key(ref_why)
+    links = _fds(res)
+    assert why["fd"]["target"] == links[why["fd"]["number"]]
+    assert "not a Go program" in res.json("c1")["error"]["what"]
