@@ -46,7 +46,9 @@ Not imitated: rr's x86-64 target description (the real stub's is passed through:
 serve the amd64 core, sse, linux (orig_rax) and segments (fs_base/gs_base) features); qThreadExtraInfo names
 (passed through); rr's vFile serving of mapped files by name (the real stub opens real files); the 5.8.0
 aarch64 quirk of a feature-only target.xml (gdb falls back to core+fpu, which is what is served here);
-rr's own memory model (/proc/PID/maps is rr's model in rr; here the real process's).
+rr's own memory model (/proc/PID/maps is rr's model in rr; here the real process's); rr's process-wide
+stop (the imitation answers for the real stub's stopped threads); with a real stub that has no
+qXfer:exec-file (qemu-user), the path given as exe is served instead, as rr serves the task's exe.
 """
 from __future__ import annotations
 
