@@ -181,7 +181,7 @@ def test_strict_580_fails_at_connect_and_rrs_log_still_explains(demo_exe, tmp_pa
     assert (j["rr"]["supported_since"], j["rr"]["would_stop"]) == ("5.9.0", True)
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("flavour", ["5.8.0"])   # gdb 13 meets the flavours alike (the demo above runs each)
 def test_c_program_through_rrs_stub(tmp_path_factory, flavour):
     """A C program (tests/fixtures/c/dmabuf_ioctls.c with its simulated kernel), no Go: dmabuf-why gives the
     plain gdbserver's answer, go-callers says it is not a Go program, through every flavour."""

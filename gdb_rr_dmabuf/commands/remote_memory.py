@@ -5,8 +5,8 @@ with the raw bytes but without the `b` prefix gdb expects (rr's src/GdbServerCon
 f248913a; rr issue #3901, "Backtrace in Debian gdb 16.1-1 is broken"; fixed in rr by 59902231, first
 released in 5.9.0); rr 5.7.0 refuses `x` (gdb falls back to `m`). gdb 16.2 and later send `x` only to a
 stub whose qSupported reply has `binary-upload+` (LLDB's and gdb's discussion of the incompatibility,
-llvm-project PR #124733), which no rr release sends: checked in the lab with gdb 16.3 through the
-imitation of rr 5.8.0's stub (tests/test_rr_stub_lab.py: no `x` packet, memory read). gdb 15 and older
+llvm-project PR #124733), which no rr release sends (the same qSupported reply in 5.7.0-5.9.0): checked
+in the lab with gdb 16.3 through the imitation (tests/test_rr_stub_lab.py: no `x` packet). gdb 15 and older
 have no `x` at all (no `set remote binary-upload-packet` either). So at a remote stop under gdb 16.1 where
 not even the stopped thread's pc or sp is readable, and the `x` packet is not turned off, the cause is very
 likely rr 5.8.0 (or an older LLDB-style stub) and the fix is `set remote binary-upload-packet off`.
