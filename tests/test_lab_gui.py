@@ -258,7 +258,7 @@ def test_every_suggestion_is_true(case, lab_vm):
 def test_the_gtk_rules_knobs_on_nwg_bar(lab_vm):
     """nwg-bar is not stopped (CI time): its probe and the GTK rule's commands, through the loop."""
     rule = next(r for r in advice.load_rules() if r.id == GTK_RULE)
-    envs = [env_of_command(c.format(exe=gui.PROGRAMS["nwg-bar"].exe)) for c in rule.commands]
+    envs = [env_of_command(c.format(exe=gui.PROGRAMS["nwg-bar"].exe, args="")) for c in rule.commands]
     assert envs == [{"GDK_GL": "disable"}, {"GALLIUM_DRIVER": "softpipe"}]
     assert len(gui.truth(lab_vm, "nwg-bar").exports) == 1
     for env in envs:
