@@ -105,7 +105,6 @@ def explain(args) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from .errors import UserError
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -113,58 +112,45 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write("%s\n" % e)
         return 2
     if args.command == "check":
-        return _check(args)
+        if args.program and args.program[0] == "--":
+            args.program = args.program[1:]
+        from . import check
+        # check's exit status: 0 rr would record the run (as far as ioctls go), 1 it would abort, 2 usage or
+        # the program could not be run (also: killed at --timeout before any abort, or interrupted).
+        return _guarded("check", lambda: check.check_command(args), 2,
+                        (lambda e: {"tool": "check", "error": {"what": e.what, "todo": e.todo}, "exit_status": 2})
+                        if args.json else None, say_with_json=True)
     if args.command != "explain":
         parser.print_help()
         return 2
-    try:
-        text = explain(args)
-    except UserError as e:
-        if getattr(args, "json", False):
-            import json
-            sys.stdout.write(json.dumps({"error": {"what": e.what, "todo": e.todo}}) + "\n")
-        else:
-            sys.stderr.write("explain: %s\n" % e)
-        return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("explain: interrupted\n")
-        return 1
-    except Exception as e:  # a bug of ours: one line, traceback only on request
-        if os.environ.get("GDB_RR_DMABUF_DEBUG"):
-            raise
-        sys.stderr.write("explain: internal error: %s: %s: please report it with this line "
-                         "(GDB_RR_DMABUF_DEBUG=1 shows the traceback)\n" % (type(e).__name__, e))
-        return 1
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return 0
+    return _guarded("explain", lambda: (explain(args), 0), 1,
+                    (lambda e: {"error": {"what": e.what, "todo": e.todo}}) if getattr(args, "json", False) else None)
 
 
-def _check(args) -> int:
-    """check's exit status: 0 rr would record the run (as far as ioctls go), 1 it would abort, 2 usage or the
-    program could not be run (also: killed at --timeout before any abort, or interrupted)."""
+def _guarded(name: str, run, failed: int, json_error=None, say_with_json: bool = False) -> int:
+    """Run a subcommand: its text on stdout, its status. A UserError is one line on stderr (with --json,
+    json_error(e) on stdout instead, or as well with say_with_json); ^C and a bug of ours are one line each.
+    Each failure returns `failed`."""
     from .errors import UserError
-    from . import check
-    if args.program and args.program[0] == "--":
-        args.program = args.program[1:]
     try:
-        text, status = check.check_command(args)
+        text, status = run()
     except UserError as e:
-        if args.json:
+        if json_error is not None:
             import json
-            sys.stdout.write(json.dumps({"tool": "check", "error": {"what": e.what, "todo": e.todo},
-                                         "exit_status": 2}) + "\n")
-        sys.stderr.write("check: %s\n" % e)
-        return 2
+            sys.stdout.write(json.dumps(json_error(e)) + "\n")
+        if json_error is None or say_with_json:
+            sys.stderr.write("%s: %s\n" % (name, e))
+        return failed
     except KeyboardInterrupt:
-        sys.stderr.write("check: interrupted\n")
-        return 2
+        sys.stderr.write("%s: interrupted\n" % name)
+        return failed
     except Exception as e:  # a bug of ours: one line, traceback only on request
         if os.environ.get("GDB_RR_DMABUF_DEBUG"):
             raise
-        sys.stderr.write("check: internal error: %s: %s: please report it with this line "
-                         "(GDB_RR_DMABUF_DEBUG=1 shows the traceback)\n" % (type(e).__name__, e))
-        return 2
-    sys.stdout.write(text)
+        sys.stderr.write("%s: internal error: %s: %s: please report it with this line "
+                         "(GDB_RR_DMABUF_DEBUG=1 shows the traceback)\n" % (name, type(e).__name__, e))
+        return failed
+    sys.stdout.write(text if not text or text.endswith("\n") else text + "\n")
     return status
 
 
