@@ -1166,6 +1166,7 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
     t0 = time.time()
     last = ""
     for attempt in range(3):
+        xdir.mkdir(parents=True, exist_ok=True)
         ports = free_ports(1 + GDBSERVER_SLOTS)
         aport = agent_port if agent_port is not None else ports[0]
         gports = ports[1:]
@@ -1224,7 +1225,14 @@ def boot(arch: str = "x86-64", b: Optional[Build] = None, timeout: Optional[floa
                                "overloaded; raise LAB_BOOT_TIMEOUT, or see %s"
                                % (timeout, accel, _tail(text, 2), CACHE / "run" / "last-failed-console.log"))
             time.sleep(0.3)
-        vm.stop()
+        ctext = _read(console)
+        panicked = "Kernel panic" in ctext
+        vm.stop()                                   # (removes rundir: made again at the next attempt)
+        if panicked and attempt < 2:
+            # the guest kernel started and panicked (seen once, while the host's disk was full): boot again;
+            # the console of the failed boot stays in last-failed-console.log
+            _say("the guest kernel panicked during boot (%s): booting again" % _tail(ctext, 1))
+            continue
         if "hostfwd" in last or "forwarding" in last:
             if agent_port is not None:
                 raise LabError("lab: host port 127.0.0.1:%d is taken (qemu: %s): choose another LAB_AGENT_PORT"
