@@ -1,10 +1,11 @@
 """`python3 -m gdb_rr_dmabuf explain [FILE]`: what `dmabuf-why --from-log` says, with no debugger.
 
 Reads rr's output (a CI log where no debugger ran, or the lines rr printed) from FILE or standard
-input, finds rr's "Unknown ioctl" assertion in it, and prints the same report as `dmabuf-why
---from-log` in gdb with no process: the same analysis (why.analyse_log) and the same advice
-(evidence.advise_report), text or --json. Exit status: 0 with a report, 1 when the text holds no ioctl
-assertion or cannot be read (one line on stderr: what is wrong: what to do), 2 for bad usage.
+input, parses all of it (rrlog.py: every assertion, the trace dump, rr's command line, its notices, the
+release that printed it) and prints the same report as `dmabuf-why --from-log-file` in gdb with no
+process: the same analysis (why.analyse_log) and the same advice (evidence.advise_report), text or
+--json. Exit status: 0 with a report, 1 when the text holds no ioctl assertion or cannot be read (one
+line on stderr: what is wrong, naming the assertion it does hold: what to do), 2 for bad usage.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import List, Optional
 MAX_INPUT = 256 << 20  # a CI log larger than this is read up to here (the assertion comes near rr's end)
 
 DESCRIPTION = """Explain rr's "Unknown ioctl" abort from its log text, without gdb: what the ioctl is, why rr
-stopped, which rr release records it, and what to do (the report of dmabuf-why --from-log).
+stopped, which rr release printed the log and which records the call, what rr's trace dump shows, and what
+to do with the log's own program (the report of dmabuf-why --from-log-file).
 
 examples:
   rr record ./prog 2>&1 | tee rr.log;  python3 -m gdb_rr_dmabuf explain rr.log
@@ -44,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-v", "--verbose", action="store_true",
                    help="also say why each suggestion helps, with its evidence, sources and code snippet")
     e.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                   "default: $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
+                   "default: the release rr's log shows (inferred from its source line), else "
+                   "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
     e.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
     e.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour the output (auto: on a terminal with NO_COLOR unset)")

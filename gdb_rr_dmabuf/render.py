@@ -214,11 +214,16 @@ def why_text(rep, style: Optional[Style] = None) -> str:
     elif sc is not None and sc.args[0] is None:
         rows.append(["fd", "unknown (lost at the exit stop on aarch64)"])
     tc = ioc.type_char
-    tq = ("'%s'" % tc) if len(tc) == 1 else tc
-    macro = "%s(%s, 0x%02x%s)" % (_DIR_MACRO.get(ioc.dir_name, "_IOC"), tq, ioc.nr,
-                                  (", %d" % ioc.size) if ioc.dir_name != "none" else "")
-    rows.append(["request", "0x%08x dir=%s type=%s (0x%02x) nr=0x%02x size=%d  %s" % (
-        rep.request, ioc.dir_name, tq, ioc.type, ioc.nr, ioc.size, macro)])
+    if len(tc) == 1:
+        tq = "'%s'" % tc
+        macro = "%s(%s, 0x%02x%s)" % (_DIR_MACRO.get(ioc.dir_name, "_IOC"), tq, ioc.nr,
+                                      (", %d" % ioc.size) if ioc.dir_name != "none" else "")
+        typ = "%s (0x%02x)" % (tq, ioc.type)
+    else:  # a type with no printable character (SIOC* 0x89 ...): as strace prints an unknown request
+        macro = strace_ioc(ioc)
+        typ = "0x%02x" % ioc.type
+    rows.append(["request", "0x%08x dir=%s type=%s nr=0x%02x size=%d  %s" % (
+        rep.request, ioc.dir_name, typ, ioc.nr, ioc.size, macro)])
     if len(rep.all_names) > 1 and rep.names != rep.all_names:
         rows.append(["", "one of: %s; the fd's link says %s" % (" or ".join(rep.all_names), " or ".join(rep.names))])
     elif not rep.names:
@@ -257,7 +262,20 @@ def why_text(rep, style: Optional[Style] = None) -> str:
         out.append(s("rr", "title"))
         out.extend(wrap(v.explanation, "  ", "  ", s.width))
     out.extend(what_to_do(rep.suggestions, s, extra_verbose=v is not None))
+    for other in getattr(rep, "others", None) or []:  # rr's log held more than one "Unknown ioctl" assertion
+        out.append("")
+        out.append(s("rr's log also holds another \"Unknown ioctl\" assertion:", "title"))
+        out.append(why_text(other, s))
     return "\n".join(out)
+
+
+def strace_ioc(ioc) -> str:
+    """The request as strace prints one it has no name for: _IOC(_IOC_READ|_IOC_WRITE, 0x62, 0x2, 0x8)."""
+    dirs = {0: "_IOC_NONE", 1: "_IOC_WRITE", 2: "_IOC_READ", 3: "_IOC_READ|_IOC_WRITE"}
+
+    def x(n: int) -> str:
+        return "%#x" % n if n else "0"
+    return "_IOC(%s, %s, %s, %s)" % (dirs.get(ioc.dir, "_IOC_???"), x(ioc.type), x(ioc.nr), x(ioc.size))
 
 
 def what_to_do(suggestions, s: Style, extra_verbose: bool = False) -> List[str]:
@@ -436,3 +454,126 @@ def _source_context(path: str, line: int, n: int, s: Style) -> List[str]:
         mark = ">" if i == line else " "
         out.append("  %s %5d  %s" % (mark, i, text))
     return out
+
+
+# ----------------------------------------------------------------------------------- go-goroutines
+
+def _waited(g) -> str:
+    if g.waited_ns is not None:
+        mins = g.waited_ns // 60_000_000_000
+        return "%d min" % mins if mins >= 1 else "<1 min"
+    return "since GC" if g.waitsince else ""
+
+
+def _g_where(g) -> str:
+    f = g.top
+    if f is None and g.frames:
+        f = g.frames[-1]  # no frame of the program's own: where it started (runtime.forcegchelper ...)
+    if f is not None:
+        return "%s %s:%s" % (f.function, os.path.basename(f.file or "?"), f.line if f.line is not None else "?")
+    if g.stack_note:
+        return "(%s)" % g.stack_note.split(":")[0]
+    return "(start %s)" % g.start if g.start else ""
+
+
+def _g_state(g) -> str:
+    bits = [g.state]
+    if g.scan:
+        bits.append("scan")
+    if g.in_cgo:
+        bits.append("cgo")
+    if g.locked_to_thread:
+        bits.append("locked")
+    return ", ".join(bits)
+
+
+def goroutines_headline(rep) -> str:
+    shown = len(rep.goroutines)
+    live = rep.total - sum(v for k, v in rep.counts.items() if k in ("dead", "idle", "waiting for cgo callback"))
+    head = "%d goroutines" % live
+    if rep.total != live:
+        head += " (and %d dead or idle)" % (rep.total - live)
+    if shown != rep.total:
+        head += ", %d shown" % shown
+    if rep.selected_id is not None:
+        head += "; the selected thread (LWP %s) runs goroutine %d" % (rep.tid, rep.selected_id)
+    return head
+
+
+def _goroutine_lines(g, s: Style) -> List[str]:
+    """One goroutine with its frames (go-goroutines ID, --stacks)."""
+    out: List[str] = [s("goroutine %d [%s]%s" % (g.id, _g_state(g), "  <- the selected thread" if g.selected else ""),
+                        "title")]
+    facts = []
+    if g.tid:
+        facts.append("thread LWP %d (M%s)" % (g.tid, g.m_id if g.m_id is not None else "?"))
+    if g.waited_ns is not None:
+        facts.append("waiting %s" % _waited(g))
+    elif g.waitsince:
+        facts.append("waiting since runtime clock %d ns" % g.waitsince)
+    if g.start:
+        facts.append("started in %s" % g.start)
+    if facts:
+        out.append("  " + ", ".join(facts))
+    cb = g.created_by
+    if cb:
+        parent = (" in goroutine %d" % g.parent_id) if g.parent_id else ""
+        out.append("  created by %s%s at %s:%s" % (cb["function"], parent, _short_file(cb["file"]), cb["line"]))
+    src = {"registers": "the selected thread's registers", "syscall": "g.syscallsp/syscallpc (in a system call)",
+           "sched": "its saved context (g.sched)"}.get(g.stack_from)
+    if g.stack_note:
+        out.append(s("  " + g.stack_note, "warn"))
+    elif src:
+        out.append(s("  frames from %s" % src, "dim"))
+    for n, f in enumerate(g.frames):
+        name = f.function or "??"
+        if f.kind == "native":
+            out.append("  #%-3d %s  %s" % (n, name, s("(native, %s)" % (f.objfile or "").rsplit("/", 1)[-1], "dim")))
+            continue
+        out.append("  #%-3d %s%s%s" % (n, s(name, "caller") if f is g.top else name,
+                                        "  [inlined]" if f.inlined else "", "  <- own code" if f is g.top else ""))
+        out.append("        %s:%s  %s" % (_short_file(f.file), f.line if f.line is not None else "?",
+                                         s("pc=0x%x" % f.pc, "dim")))
+    if g.problem:
+        out.append(s("  " + g.problem, "warn"))
+    return out
+
+
+def goroutines_text(rep, style: Optional[Style] = None, one: bool = False, stacks: bool = False) -> str:
+    """Text report of an allgs.GoroutinesReport: a table, or (one) one goroutine with its whole stack, or
+    (stacks) every goroutine with its whole stack."""
+    s = style or Style(False)
+    out: List[str] = []
+    if one and rep.goroutines:
+        out.extend(_goroutine_lines(rep.goroutines[0], s))
+    elif stacks:
+        out.extend(s(x, "title") for x in wrap(goroutines_headline(rep), "", "    ", s.width))
+        for g in rep.goroutines:
+            out.append("")
+            out.extend(_goroutine_lines(g, s))
+    else:
+        out.extend(s(x, "title") for x in wrap(goroutines_headline(rep), "", "    ", s.width))
+        rows = [["", "ID", "STATE", "WAITED", "THREAD", "WHERE (own code)", "CREATED BY"]]
+        for g in rep.goroutines:
+            cb = g.created_by
+            rows.append(["*" if g.selected else "", g.id, _g_state(g), _waited(g),
+                         ("LWP %d" % g.tid) if g.tid and g.status & 0xFFF in (2, 3) else "",
+                         _g_where(g) + (" [runtime]" if g.system else ""),
+                         ("%s %s:%s" % (cb["function"], os.path.basename(cb["file"] or "?"), cb["line"]))
+                         if cb and cb.get("function") else ""])
+        out.append(table(rows, indent=""))
+        if rep.hidden:
+            out.append(s("  not shown: " + ", ".join("%d %s" % (v, k) for k, v in sorted(rep.hidden.items())), "dim"))
+        if rep.counts:
+            out.append(s("  states: " + ", ".join("%s %d" % (k, v) for k, v in
+                                                   sorted(rep.counts.items(), key=lambda kv: -kv[1])), "dim"))
+        for g in rep.goroutines:
+            if g.problem:
+                out.append(s("problem: " + g.problem, "warn"))
+    for p in rep.problems:
+        out.extend(s(x, "warn") for x in wrap("problem: " + p, "", "         ", s.width))
+    for w in rep.warnings:
+        out.extend(s(x, "warn") for x in wrap("warning: " + w, "", "         ", s.width))
+    for n_ in rep.notes:
+        out.extend(s(x, "dim") for x in wrap("note: " + n_, "", "      ", s.width))
+    return "\n".join(out)

@@ -59,6 +59,14 @@ def why_json(rep: Any) -> Dict[str, Any]:
         "suggestions": suggestions_json(rep.suggestions),
         "notes": rep.notes,
     }
+    log = getattr(rep, "rrlog", None)
+    if log is not None:  # rr's whole log (--from-log, explain): what it held, and its other ioctl assertions
+        from .rrlog import log_json
+        out["log"] = log_json(log, None)
+        out["log"]["assertions"] = [dict(a, primary=a["request"] == rep.request and i == 0)
+                                    for i, a in enumerate(x for x in out["log"]["assertions"] if x["request"] is not None)] + \
+            [a for a in out["log"]["assertions"] if a["request"] is None]
+        out["others"] = [why_json(o) for o in getattr(rep, "others", None) or []]
     if rep.syscall is not None:
         sc = rep.syscall
         out["syscall"] = {"name": sc.name, "number": sc.number, "state": sc.state, "result": rep.result,
@@ -122,3 +130,34 @@ def callers_json(rep: Any) -> Dict[str, Any]:
             "stack": {"lo": g.stack_lo, "hi": g.stack_hi},
         }
     return out
+
+
+def goroutine_json(g: Any, frames: bool = False) -> Dict[str, Any]:
+    """GOROUTINE (go-goroutines --json)."""
+    out = {
+        "id": g.id, "address": g.address, "status": g.status_name, "state": g.state, "scan": g.scan,
+        "wait_reason": g.wait_reason, "waitsince": g.waitsince or None, "waited_ns": g.waited_ns,
+        "locked_to_thread": g.locked_to_thread,
+        "m": ({"address": g.m, "id": g.m_id, "tid": g.tid} if g.m else None),
+        "selected": g.selected, "system": g.system, "in_cgo": g.in_cgo, "start": g.start,
+        "created_by": g.created_by, "parent_id": g.parent_id,
+        "stack_from": g.stack_from, "stack_note": g.stack_note,
+        "top": frame_json(g.top) if g.top is not None else None,
+        "unwind": {"stopped": g.unwind_stopped, "complete": g.complete},
+        "problem": g.problem,
+    }
+    if frames:
+        out["frames"] = [frame_json(f) for f in g.frames]
+    return out
+
+
+def goroutines_json(rep: Any, frames: bool = False) -> Dict[str, Any]:
+    """go-goroutines --json."""
+    return {
+        "go_version": rep.go_version, "executable": rep.executable,
+        "thread": {"tid": rep.tid, "goroutine": rep.selected_id},
+        "allgs": {"address": rep.allgs, "length": rep.length, "found_via": rep.found_via},
+        "total": rep.total, "counts": rep.counts, "hidden": rep.hidden,
+        "goroutines": [goroutine_json(g, frames) for g in rep.goroutines],
+        "problems": rep.problems, "warnings": rep.warnings, "notes": rep.notes,
+    }

@@ -5,13 +5,11 @@ after the ioctl's `svc #0`. Ground truth: the goroutine id the program prints, a
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 
 import pytest
 
-from tests.support.gdbrun import REPO, SCRIPTS, free_port, gdb_env, physical_frames
+from tests.support.gdbrun import REPO, SCRIPTS, gdb_env, listening, physical_frames
 from tests.support.toolchains import DEFAULT_GO, build_go, go_root
 
 pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch")),
@@ -21,13 +19,9 @@ pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.whi
 @pytest.fixture(scope="module")
 def arm_stop(tmp_path_factory):
     exe = build_go("gstates", env={"GOARCH": "arm64"}, cgo=False)
-    port = free_port()
     log = tmp_path_factory.mktemp("qemu") / "out.txt"
-    with open(str(log), "wb") as out:
-        qemu = subprocess.Popen(["qemu-aarch64", "-g", str(port), str(exe), "go"], stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        time.sleep(0.3)
+    with open(str(log), "wb") as out, listening(lambda port: ["qemu-aarch64", "-g", str(port), str(exe), "go"],
+                                                 out=out) as port:
         env = gdb_env({"GDBT_REMOTE": "127.0.0.1:%d" % port, "GDBT_REQUEST": "0xc0086202",
                        "GDBT_CMDS": ";;".join(["dmabuf-why --json", "go-callers --json", "go-callers",
                                                "dmabuf-why --at entry --json"])})
@@ -36,9 +30,6 @@ def arm_stop(tmp_path_factory):
                                "-x", str(SCRIPTS / "load_plugin.gdb"), "-x", str(SCRIPTS / "run_commands.gdb"),
                                str(exe)], cwd=str(REPO), env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=180)
-    finally:
-        os.killpg(qemu.pid, signal.SIGKILL)
-        qemu.wait()
     from tests.support.gdbrun import GdbResult
     return exe, GdbResult(proc.stdout, proc.returncode), log.read_text(errors="replace")
 

@@ -28,6 +28,7 @@ import time
 
 import pytest
 
+from tests.support import strace
 from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, gdb_env
 from tests.support.lab import lab_vm_arm64  # noqa: F401  (the session fixture)
 from tests.support.toolchains import CACHE, DEFAULT_GO, FIXTURES, _digest, build_go
@@ -67,9 +68,6 @@ def _program(kind: str) -> str:
     return _cross_c({"c-O2": "-O2", "c-O0": "-O0", "c-O2-s": "-O2 -s"}[kind])
 
 
-_EXPORT_LINE = re.compile(r"ioctl\((\d+)<([^>]*)>, DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
-
-
 @pytest.fixture(scope="module")
 def stops(lab_vm_arm64, tmp_path_factory):  # noqa: F811
     vm = lab_vm_arm64
@@ -77,14 +75,17 @@ def stops(lab_vm_arm64, tmp_path_factory):  # noqa: F811
         pytest.fail("needs gdb-multiarch and %s on the host (tools/bootstrap.sh installs them)" % CROSS_CC)
     progs = {k: _program(k) for k in ("go", "c-O2", "c-O0", "c-O2-s")}
     # Ground truth first: every program under strace -yy in the guest, in one guest command.
-    script = "; ".join("echo '@@ %s'; strace -f -qq -yy -e trace=ioctl -e signal=none %s %s 2>&1" % (
-        cid, vm.to_guest(progs[kind]), " ".join(args)) for cid, kind, args, _, _ in CASES)
+    # strace writes to its own file (-o), so the program's output cannot break its lines.
+    script = "; ".join("strace -f --seccomp-bpf -qq -yy -o /tmp/fdtruth.strace -e trace=ioctl -e signal=none %s %s >/dev/null 2>&1; "
+                       "echo '@@ %s'; cat /tmp/fdtruth.strace" % (vm.to_guest(progs[kind]), " ".join(args), cid)
+                       for cid, kind, args, _, _ in CASES)
     t0 = time.time()
     _, out, _ = vm.run(["sh", "-c", script], timeout=300)
     truth = {}
     for chunk in out.split("@@ ")[1:]:
         cid, _, text = chunk.partition("\n")
-        truth[cid.strip()] = (_EXPORT_LINE.findall(text), text)
+        exports = [c.fd(0) for c in strace.parse(text).named("ioctl", "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")]
+        truth[cid.strip()] = ([fd for fd in exports if fd is not None], text)
     res = {"strace_seconds": time.time() - t0, "truth": truth, "stops": {}}
     core = tmp_path_factory.mktemp("arm64-fd") / "core-drm"
     for cid, kind, args, entry, _ in CASES:
@@ -128,7 +129,7 @@ def test_fd_at_the_exit_stop_is_straces_fd(stops, cid, kind, args, entry, source
     if source is None:
         return _check_gone(r, j, text, log)
     assert len(lines) == 1, strace_out[-2000:]
-    fd, link = int(lines[0][0]), lines[0][1]
+    fd, link = lines[0]
     assert link.startswith("/dmabuf:"), lines  # strace -yy: the EXPORT_SYNC_FILE fd is a dma-buf
     assert j["fd"]["number"] == fd, (rec["tried"], rec, strace_out[-1500:])
     assert rec["source"] == source and rec["confidence"] == "exact", rec

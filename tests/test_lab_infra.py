@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import lab as labsupport
+from tests.support import strace
 from tests.support.lab import LabError, lab_vm, lab_vm_arm64, lablib  # noqa: F401  (the session fixtures)
 
 pytestmark = pytest.mark.lab
@@ -90,17 +91,22 @@ def test_strace_sees_the_real_ioctl_result(lab_vm):
     # ground truth the lab tests lean on: strace in the guest decodes the guest kernel's answers
     r = lab_vm.strace(["cat", "/proc/version"], trace="openat")
     assert r.rc == 0 and "Linux version 6.12" in r.stdout
-    assert re.search(r'openat\(AT_FDCWD, "/proc/version", O_RDONLY\) = 3', r.trace), r.trace
+    o = strace.parse(r.trace).named("openat")
+    assert [(c.args, c.result) for c in o if c.args[1:2] == ['"/proc/version"']] == [
+        (["AT_FDCWD", '"/proc/version"', "O_RDONLY"], 3)], r.trace
 
 
 # ------------------------------------------------------------------------------ faults: one line each
 
 
+# A bound here tells "ended by our timeout or error path" from "ran into the hang": each limit is far from
+# the time the path takes even on a loaded machine and far below the time the hang would take.
+
 def test_guest_command_timeout_is_bounded(lab_vm):
     t = time.time()
     with pytest.raises(LabError) as e:
-        lab_vm.run("sleep 60", timeout=2)
-    assert time.time() - t < 20
+        lab_vm.run("sleep 900", timeout=2)
+    assert time.time() - t < 300
     assert "timed out after 2" in _one_line(e.value)
     assert lab_vm.run("echo still-up")[1] == "still-up\n"
 
@@ -108,8 +114,8 @@ def test_guest_command_timeout_is_bounded(lab_vm):
 def test_gdbserver_that_dies(lab_vm):
     t = time.time()
     with pytest.raises(LabError) as e:
-        lab_vm.gdbserver(["/no/such/program"])
-    assert time.time() - t < 40
+        lab_vm.gdbserver(["/no/such/program"], timeout=600)
+    assert time.time() - t < 300            # gdbserver's own exit ends the wait, not the timeout
     assert "gdbserver in the guest exited" in _one_line(e.value)
     gs = lab_vm.gdbserver(["/bin/sleep", "600"])
     try:
@@ -117,7 +123,7 @@ def test_gdbserver_that_dies(lab_vm):
         with socket.create_connection((gs.host, gs.port), timeout=10):
             pass
         lab_vm.check(["kill", "-9", str(gs.gdbserver_pid)])
-        deadline = time.time() + 20
+        deadline = time.time() + 300
         while gs.alive() and time.time() < deadline:
             time.sleep(0.2)
         assert not gs.alive()
@@ -134,7 +140,7 @@ def test_taken_port_is_one_line(tmp_path):
         t = time.time()
         with pytest.raises(LabError) as e:
             lablib.boot(agent_port=port, b=_fake_build(tmp_path, b"x"))
-        assert time.time() - t < 5
+        assert time.time() - t < 120          # refused before qemu starts
         assert "127.0.0.1:%d is taken" % port in _one_line(e.value)
     finally:
         s.close()
@@ -152,8 +158,8 @@ def test_broken_kernel_is_one_line_and_no_stray_qemu(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_ACCEL", "tcg")
     t = time.time()
     with pytest.raises(LabError) as e:
-        lablib.boot(b=_fake_build(tmp_path, b"\0" * 4096 + b"not a kernel"), timeout=60)
-    assert time.time() - t < 30
+        lablib.boot(b=_fake_build(tmp_path, b"\0" * 4096 + b"not a kernel"), timeout=900)
+    assert time.time() - t < 300            # qemu's exit ends the wait, not the boot timeout
     assert "qemu exited before the guest was ready" in _one_line(e.value)
     assert _qemus_with(str(tmp_path)) == []
     with pytest.raises(LabError) as e:
@@ -168,7 +174,7 @@ def test_boot_timeout_kills_qemu(monkeypatch):
     t = time.time()
     with pytest.raises(LabError) as e:
         lablib.boot(b=b, timeout=1)
-    assert time.time() - t < 30
+    assert time.time() - t < 300            # the guest itself needs far longer: it was not waited for
     assert "did not become ready within 1s" in _one_line(e.value)
     assert set(_qemus_with(str(b.initrd))) <= before
 
@@ -186,7 +192,7 @@ def test_package_that_cannot_be_fetched(monkeypatch):
     t = time.time()
     with pytest.raises(LabError) as e:
         apt.download("no-such-package-gdb-rr-dmabuf=1.0", Path(apt.dir) / "tmp-download")
-    assert time.time() - t < 120
+    assert time.time() - t < 300
     assert "downloading no-such-package-gdb-rr-dmabuf" in _one_line(e.value)
     monkeypatch.setenv("LAB_EXTRA_PACKAGES", "no-such-package-gdb-rr-dmabuf")
     with pytest.raises(LabError) as e:
@@ -372,7 +378,8 @@ def test_arm64_unpacked_rootfs_has_what_maintainer_scripts_make(lab_vm_arm64):
     for lib in ("libc.so.6", "libEGL_mesa.so.0", "libvulkan_lvp.so", "libpython3.13.so.1.0", "libgallium"):
         assert re.search(r"^\s+%s.* => /(usr/)?lib/aarch64-linux-gnu/" % re.escape(lib), out, re.M), lib
     r = vm.strace(["true"], trace="openat")
-    assert '"/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3' in r.trace, r.trace
+    assert [c.result for c in strace.parse(r.trace).named("openat")
+            if c.args[1:] == ['"/etc/ld.so.cache"', "O_RDONLY|O_CLOEXEC"]] == [3], r.trace
     # py3compile / python3.13's py_compile: the stdlib, dist-packages and gdb's Python are byte-compiled,
     # so a Python start reads .pyc (python -v says which code object it loaded from where)
     rc, out, err = vm.run(["python3", "-v", "-c", "import json, socketserver, elftools.elf.elffile, pygments"],
@@ -400,11 +407,15 @@ def test_arm64_udmabuf_export_sync_file_under_strace(lab_vm_arm64, arm64_probe):
     assert r.rc == 0, r.stdout + r.stderr
     rc, out, err = lab_vm_arm64.run(["strace", "-yy", "-qq", "-e", "trace=ioctl,openat,memfd_create", probe])
     assert rc == 0, out + err
-    assert re.search(r'memfd_create\("lab_probe", MFD_ALLOW_SEALING\) = (\d+)</memfd:lab_probe>', err), err
-    m = re.search(r"ioctl\(\d+</dev/udmabuf<char 10:\d+>>, UDMABUF_CREATE, 0x[0-9a-f]+\) = (\d+)$", err, re.M)
-    assert m, err
-    buf = m.group(1)
-    assert re.search(r"ioctl\(%s</dmabuf:>, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, 0x[0-9a-f]+\) = 0$" % buf, err, re.M), err
+    t = strace.parse(err)
+    # strace 6.13 marks a memfd (never linked) as gone: `= 3</memfd:lab_probe>(deleted)`
+    assert [(c.args, c.result_deco) for c in t.named("memfd_create")] == [
+        (['"lab_probe"', "MFD_ALLOW_SEALING"], "/memfd:lab_probe (deleted)")], err
+    made = t.named("ioctl", "UDMABUF_CREATE")
+    assert len(made) == 1 and re.match(r"^/dev/udmabuf<char 10:\d+>$", made[0].fd(0)[1] or ""), err
+    buf = made[0].result
+    ex = t.named("ioctl", "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
+    assert [(c.fd(0), c.result) for c in ex] == [((buf, "/dmabuf:"), 0)], err
     assert re.search(r"^LAB udmabuf %s export 0 sync_file \d+$" % buf, out, re.M), out
 
 
@@ -413,16 +424,22 @@ def test_arm64_mesa_egl_and_vulkan(lab_vm_arm64, arm64_probe):
     # makes the real EXPORT_SYNC_FILE probe once (strace in the guest)
     _, probe = arm64_probe
     env = {"LIBGL_ALWAYS_SOFTWARE": "1"}
-    r = lab_vm_arm64.strace([probe, "egl"], env=env, trace="ioctl,openat", timeout=240)
+    r = lab_vm_arm64.strace([probe, "egl"], env=env, trace="ioctl,openat", timeout=600)
     assert r.rc == 0, r.stdout + r.stderr
     assert re.search(r'^LAB EGL 1\.[45] vendor "Mesa Project"', r.stdout, re.M), r.stdout
-    assert '"/usr/share/glvnd/egl_vendor.d/50_mesa.json", O_RDONLY) = ' in r.trace, r.trace
-    assert len(re.findall(r"DMA_BUF_IOCTL_EXPORT_SYNC_FILE, 0x[0-9a-f]+\) = 0", r.trace)) == 1, r.trace
-    r = lab_vm_arm64.strace([probe, "vk"], env=env, trace="ioctl,openat", timeout=240)
+    _opened_once_and_probed(r.trace, "/usr/share/glvnd/egl_vendor.d/50_mesa.json")
+    r = lab_vm_arm64.strace([probe, "vk"], env=env, trace="ioctl,openat", timeout=600)
     assert r.rc == 0, r.stdout + r.stderr
     assert re.search(r'^LAB VK devices \d+ first "llvmpipe \(LLVM \d+', r.stdout, re.M), r.stdout
-    assert '"/usr/share/vulkan/icd.d/lvp_icd.json", O_RDONLY) = ' in r.trace, r.trace
-    assert len(re.findall(r"DMA_BUF_IOCTL_EXPORT_SYNC_FILE, 0x[0-9a-f]+\) = 0", r.trace)) == 1, r.trace
+    _opened_once_and_probed(r.trace, "/usr/share/vulkan/icd.d/lvp_icd.json")
+
+
+def _opened_once_and_probed(trace: str, path: str) -> None:
+    """strace -f: the file was opened (read-only, successfully) and one EXPORT_SYNC_FILE returned 0."""
+    t = strace.parse(trace)
+    assert any(c.args[1:] == ['"%s"' % path, "O_RDONLY"] and c.result is not None and c.result >= 0
+               for c in t.named("openat")), trace
+    assert [c.result for c in t.named("ioctl", "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")] == [0], trace
 
 
 def test_arm64_project_gdbinit_loads_in_guest_gdb(lab_vm_arm64):

@@ -17,16 +17,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
 
-from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, free_port, gdb_env, run_gdb, physical_frames
+from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, gdb_env, listening, run_gdb, physical_frames
 from tests.support.toolchains import DEFAULT_GO, FIXTURES, build_go, go_root
 
 pytestmark = pytest.mark.gdb
@@ -52,15 +50,11 @@ def _stop_x86(version: str, fixture: str = "sysstack") -> Tuple[Path, GdbResult,
 
 def _stop_arm64(version: str) -> Tuple[Path, GdbResult, str]:
     exe = build_go("sysstack", version, env={"GOARCH": "arm64"}, cgo=False)
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="sysstack-arm-") as tmp:
         log = Path(tmp) / "out.txt"
         env = dict(os.environ, **IENV)
-        with open(str(log), "wb") as out:
-            qemu = subprocess.Popen(["qemu-aarch64", "-g", str(port), str(exe)], stdout=out, env=env,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            time.sleep(0.3)
+        with open(str(log), "wb") as out, listening(lambda port: ["qemu-aarch64", "-g", str(port), str(exe)],
+                                                     env, out) as port:
             genv = gdb_env({"GDBT_REMOTE": "127.0.0.1:%d" % port, "GDBT_FUNC": "main.processFile",
                             "GDBT_CMDS": ";;".join(["go-callers --json", "go-callers"])})
             proc = subprocess.run(["gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off",
@@ -68,9 +62,6 @@ def _stop_arm64(version: str) -> Tuple[Path, GdbResult, str]:
                                    "-x", str(SCRIPTS / "load_plugin.gdb"), "-x", str(SCRIPTS / "run_commands.gdb"),
                                    str(exe)], cwd=str(REPO), env=genv, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, universal_newlines=True, timeout=240)
-        finally:
-            os.killpg(qemu.pid, signal.SIGKILL)
-            qemu.wait()
         return exe, GdbResult(proc.stdout, proc.returncode), log.read_text(errors="replace")
 
 

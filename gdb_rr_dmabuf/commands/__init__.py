@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 _registered = False
-COMMANDS = ("dmabuf-why", "go-callers")
+COMMANDS = ("dmabuf-why", "go-callers", "go-goroutines")
 
 
 def register() -> bool:
@@ -10,9 +10,10 @@ def register() -> bool:
     global _registered
     if _registered:
         return False
-    from . import dmabuf_why, go_callers  # noqa: F401  (instantiating registers them)
+    from . import dmabuf_why, go_callers, go_goroutines  # noqa: F401  (instantiating registers them)
     dmabuf_why.DmabufWhy()
     go_callers.GoCallers()
+    go_goroutines.GoGoroutines()
     from . import entry_stops
     entry_stops.connect()  # aarch64: remember x0 at syscall-entry stops (the exit stop overwrites it)
     _registered = True

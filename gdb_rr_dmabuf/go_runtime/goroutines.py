@@ -69,6 +69,7 @@ class GInfo:
     waitreason: int = 0
     lockedm: int = 0
     sched_g: int = 0  # g.sched.g: the g itself, for a g that has ever been switched away from
+    waitsince: int = 0  # nanotime when it blocked, set by the GC's stack scan (src/runtime/mgcmark.go)
 
     @property
     def base_status(self) -> int:
@@ -127,6 +128,11 @@ def _check_ptr(target, addr: int, what: str) -> None:
                         "give the address of a runtime.%s (8-byte aligned, in user space)" % what)
 
 
+def g_read_size(layout: Layout) -> int:
+    """Bytes of a runtime.g that read_g / decode_g need."""
+    return _g_read_size(layout)
+
+
 def _g_read_size(layout: Layout) -> int:
     size = layout.sizes.get("g")
     if size:
@@ -140,9 +146,14 @@ def read_g(target, layout: Layout, addr: int) -> GInfo:
     cannot be a g (null, misaligned, outside user space). Does not judge the contents: see validate_g."""
     _check_ptr(target, addr, "g")
     buf = target.read(addr, _g_read_size(layout))
-    g = layout.g
     if len(buf) < _g_read_size(layout):
         raise TargetReadError(addr, _g_read_size(layout), "short read")
+    return decode_g(layout, addr, buf)
+
+
+def decode_g(layout: Layout, addr: int, buf: bytes) -> GInfo:
+    """The runtime.g in buf (at least g_read_size(layout) bytes read at addr), decoded with layout."""
+    g = layout.g
     sched = g["sched"]
     gb = layout.gobuf
     status = _u32(buf, g["atomicstatus"])
@@ -167,6 +178,7 @@ def read_g(target, layout: Layout, addr: int) -> GInfo:
         waitreason=buf[g["waitreason"]] if "waitreason" in g else 0,
         lockedm=_u64(buf, g["lockedm"]) if "lockedm" in g else 0,
         sched_g=_u64(buf, sched + gb["g"]),
+        waitsince=_u64(buf, g["waitsince"]) if "waitsince" in g else 0,
     )
 
 

@@ -95,46 +95,96 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening_inodes(port: int) -> set:
+    """Socket inodes in state LISTEN on a local TCP port, from /proc/net/tcp{,6} (no connection is made:
+    gdbserver and qemu's stub take the first connection as gdb's)."""
+    found = set()
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = open(f).read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            if len(col) > 9 and col[3] == "0A" and int(col[1].rsplit(":", 1)[1], 16) == port:
+                found.add(col[9])
+    return found
+
+
+def _owns_socket(pid: int, inodes: set) -> bool:
+    """Some process of pid's session owns one of the sockets (gdbserver's child, qemu itself)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.getsid(int(d)) != os.getsid(pid):
+                continue
+            for fd in os.listdir("/proc/%s/fd" % d):
+                link = os.readlink("/proc/%s/fd/%s" % (d, fd))
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def wait_listening(proc: subprocess.Popen, port: int, timeout: float = 300) -> bool:
+    """Until proc's session listens on 127.0.0.1:port (True) or proc exits (False: e.g. the port was taken
+    by someone else between free_port() and the bind). timeout only guards against a hang."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        inodes = _listening_inodes(port)
+        if inodes and _owns_socket(proc.pid, inodes):
+            return True
+        time.sleep(0.05)
+    raise AssertionError("nothing listened on port %d within %ss" % (port, timeout))
+
+
+@contextmanager
+def listening(argv_for_port, env: Optional[Dict[str, str]] = None, out=None, tries: int = 5) -> Iterator[int]:
+    """Start argv_for_port(port) in its own session (a gdb stub: gdbserver, qemu-aarch64 -g) on a free
+    port and yield the port once it listens; a port taken in between is picked again. The session is
+    killed afterwards."""
+    last = ""
+    for _ in range(tries):
+        port = free_port()
+        proc = subprocess.Popen(argv_for_port(port), env=env, stdin=subprocess.DEVNULL,
+                                stdout=out if out is not None else subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            if wait_listening(proc, port):
+                yield port
+                return
+            if out is None:
+                last = proc.stdout.read().decode(errors="replace")
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            if out is None and proc.stdout:
+                proc.stdout.close()
+    raise AssertionError("%s did not listen in %d tries: %s" % (argv_for_port(0)[0], tries, last[-2000:]))
+
+
 @contextmanager
 def gdbserver(exe: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]] = None,
               log: Optional[Path] = None) -> Iterator[str]:
     """Start `gdbserver 127.0.0.1:PORT exe args` (as rr's emergency gdbserver listens on loopback);
     yields 'host:port'. The program's (and gdbserver's) output goes to `log` when given, else to a
     pipe. The server and the inferior are killed afterwards."""
-    port = free_port()
     e = dict(os.environ)
     e.update(env or {})
-    out = open(str(log), "wb") if log is not None else subprocess.PIPE
+    out = open(str(log), "wb") if log is not None else None
     try:
-        proc = subprocess.Popen(["gdbserver", "127.0.0.1:%d" % port, str(exe)] + list(args), env=e,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        with listening(lambda port: ["gdbserver", "127.0.0.1:%d" % port, str(exe)] + list(args), e, out) as port:
+            yield "127.0.0.1:%d" % port
     finally:
-        if log is not None:
+        if out is not None:
             out.close()
-
-    def said() -> str:
-        if log is not None:
-            return log.read_text(errors="replace")
-        return proc.stdout.read().decode(errors="replace")
-
-    try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise AssertionError("gdbserver did not listen: %s" % said())
-                time.sleep(0.05)
-        yield "127.0.0.1:%d" % port
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        proc.wait()
 
 
 def physical_frames(frames: List[dict]) -> List[List[dict]]:

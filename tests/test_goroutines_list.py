@@ -1,0 +1,231 @@
+"""go-goroutines against the program's own traceback at the same stop.
+
+tests/fixtures/go/gmany parks hundreds of goroutines in every state (running, runnable, syscall, cgo call,
+chan receive/send, select, sleep, mutexes, cond, WaitGroup, IO wait, locked to thread, dead and reused)
+and stops in ioctl(-1, 0x7a7a) on main's thread. gdb runs go-goroutines there, then passes SIGQUIT to the
+program, whose runtime prints every goroutine (GOTRACEBACK=all; for a signal it prints at level 2: gp and
+m of each, system goroutines and runtime frames too) and exits. Nothing moves in between: the running
+goroutines spin without calls (GODEBUG=asyncpreemptoff=1) on every P but main's, main never gives its P
+up, so the runnable ones cannot run (the fixture's comment says how each state is reached without timing).
+
+Checked for every goroutine: id, g address (gp=), state (the wait reason by Go's own strings), locked to
+thread, its M's id (m=), created by (function, file:line, parent), and every frame (function, file:line)
+unless it runs on another thread (Go prints no stack for those; we read no registers of theirs).
+Modes: a live process (catch syscall), a core written at that stop (gcore; the traceback comes from the
+same process, continued after gcore), gdbserver (target extended-remote); builds: default on every
+supported release, stripped (strip --strip-all of the same build: no symbol table, allgs found by the
+.bss scan) on every release, PIE + stripped on a few.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
+from tests.support.gotraceback import parse
+from tests.support.toolchains import CACHE, DEFAULT_GO, SUPPORTED_GO, build_go
+
+REQUEST = "0x7a7a"
+ARGS = ["20", "3"]          # 20 of each cheap kind, 3 of each kind that holds a thread
+INFERIOR_ENV = {"GODEBUG": "asyncpreemptoff=1", "GOTRACEBACK": "all"}
+LIST = "go-goroutines --json --stacks"
+
+
+def gmany(version: str, variant: str = "default") -> Path:
+    """The fixture built by `version`; 'stripped' is `strip --strip-all` of the default build (what
+    -ldflags=-s does to a binary: no .symtab), 'pie-stripped' a -buildmode=pie -s -w build."""
+    if variant == "pie-stripped":
+        return build_go("gmany", version, pie=True, stripped=True)
+    exe = build_go("gmany", version)
+    if variant == "default":
+        return exe
+    out = exe.parent / "gmany-stripped"
+    if not out.exists():
+        tmp = exe.parent / ("gmany-stripped.tmp%d" % os.getpid())
+        subprocess.run(["strip", "--strip-all", "-o", str(tmp), str(exe)], check=True)
+        tmp.rename(out)
+    return out
+
+
+def _live(exe: Path, commands: List[str]) -> Tuple[GdbResult, str]:
+    res = run_gdb(["stop_ioctl_entry", "load_plugin", "run_commands", "goroutines_sigquit"], exe, ARGS,
+                  env={"GDBT_REQUEST": REQUEST}, commands=commands, inferior_env=INFERIOR_ENV)
+    return res, res.section("sigquit")
+
+
+def _core(exe: Path, commands: List[str], tmp_path: Path) -> Tuple[GdbResult, str]:
+    core = tmp_path / "core"
+    first = run_gdb(["stop_ioctl_entry", "write_core", "goroutines_sigquit"], exe, ARGS,
+                    env={"GDBT_REQUEST": REQUEST, "GDBT_CORE": str(core)}, inferior_env=INFERIOR_ENV)
+    assert core.exists(), first.output[-3000:]
+    res = run_gdb(["load_core", "load_plugin", "run_commands"], exe, core=core, commands=commands)
+    return res, first.output  # what the program printed (MAIN ...) and its traceback
+
+
+def _remote(exe: Path, commands: List[str], tmp_path: Path) -> Tuple[GdbResult, str]:
+    log = tmp_path / "inferior.log"
+    env = dict(INFERIOR_ENV)
+    with gdbserver(exe, ARGS, env=env, log=log) as addr:
+        res = run_gdb(["remote_stop_ioctl_entry", "load_plugin", "run_commands", "goroutines_sigquit"], exe,
+                      env={"GDBT_REQUEST": REQUEST, "GDBT_REMOTE": addr}, commands=commands)
+    return res, log.read_text(errors="replace")
+
+
+def stop(mode: str, exe: Path, commands: List[str], tmp_path: Path) -> Tuple[GdbResult, str]:
+    if mode == "live":
+        return _live(exe, commands)
+    if mode == "core":
+        return _core(exe, commands, tmp_path)
+    return _remote(exe, commands, tmp_path)
+
+
+def _frames(frames: List[dict]) -> List[Tuple[str, str, int]]:
+    return [(f["function"], os.path.basename(f["file"] or "?"), f["line"]) for f in frames
+            if f["kind"] == "go" and f["function"] != "runtime.goexit"]
+
+
+def _wrappers(exe: Path) -> set:
+    """Names of the compiler's wrapper functions (funcID wrapper: gowrap, method values...): Go's traceback
+    shows them at level 2 (a signal's), at level 1 and in go-goroutines they are hidden."""
+    from gdb_rr_dmabuf.go_runtime.binary import GoBinary
+    from gdb_rr_dmabuf.go_runtime.pclntab import FUNCID_WRAPPER
+    tab = GoBinary.open(str(exe)).pclntab
+    return {f.name for f in tab.funcs() if f.func_id == FUNCID_WRAPPER}
+
+
+def compare(ours: dict, traceback: str, exe: Path) -> Dict[str, int]:
+    """Every goroutine of the traceback against ours (and no other live one); returns the states seen."""
+    assert "error" not in ours, ours
+    truth = parse(traceback)
+    wrappers = _wrappers(exe)
+    assert len(truth) > 100, traceback[-3000:]
+    assert not ours["problems"], ours["problems"]
+    rows = {g["id"]: g for g in ours["goroutines"]}
+    live = {i for i, g in rows.items() if g["status"] not in ("dead", "idle")}
+    assert set(truth) - {0} == live, (sorted(set(truth) - live), sorted(live - set(truth)))
+    states: Dict[str, int] = {}
+    for goid, t in truth.items():
+        if goid == 0:
+            continue  # g0 of the thread that took the signal
+        g = rows[goid]
+        where = "goroutine %d" % goid
+        if t.gp is not None:  # Go 1.23+ prints gp= at level 2
+            assert g["address"] == t.gp, where
+        assert g["state"] == t.status, (where, g["state"], t.status)
+        assert g["locked_to_thread"] == t.locked, where
+        if t.m is not None:
+            assert g["m"] is not None and g["m"]["id"] == t.m, (where, g["m"], t.m)
+        if t.created_by is not None:
+            cb = g["created_by"]
+            assert cb is not None, where
+            assert (cb["function"], os.path.basename(cb["file"]), cb["line"]) == (
+                t.created_by[0], os.path.basename(t.created_by[2]), t.created_by[3]), (where, cb, t.created_by)
+            if t.created_by[1] is not None:
+                assert g["parent_id"] == t.created_by[1], where
+        else:
+            assert g["created_by"] is None, where
+        key = t.status + (", locked" if t.locked else "") + (", cgo" if g["in_cgo"] else "")
+        states[key] = states.get(key, 0) + 1
+        if t.status == "running":
+            # Go prints no stack of a goroutine running on another thread (nor do we: no registers of
+            # another thread); the one on the signal's thread moved on past the stop.
+            assert g["selected"] or g["stack_note"], where
+            continue
+        assert _frames(g["frames"]) == [(f, os.path.basename(p), ln) for f, p, ln in t.frames
+                                        if f != "runtime.goexit" and f not in wrappers], where
+        assert g["stack_from"] == ("syscall" if t.status == "syscall" else "sched"), where
+    return states
+
+
+def _check_states(states: Dict[str, int], version: str) -> None:
+    minor = int(version.split(".")[1])
+    for want in ("running", "runnable", "syscall", "syscall, cgo", "chan receive", "chan send", "select",
+                 "select (no cases)", "sleep", "sync.Cond.Wait", "IO wait", "chan receive, locked"):
+        assert states.get(want), (want, states)
+    assert states.get("sync.Mutex.Lock" if minor >= 24 else "semacquire"), states
+    assert states["runnable"] >= 1 and states["running"] >= 3, states
+
+
+@pytest.mark.parametrize("version", SUPPORTED_GO)
+@pytest.mark.parametrize("mode", ["live", "core", "remote"])
+def test_every_goroutine_agrees_with_the_traceback(version, mode, tmp_path):
+    exe = gmany(version)
+    res, tb = stop(mode, exe, [LIST, "go-goroutines --all --json"], tmp_path)
+    main = re.search(r"^MAIN (\d+)$", res.output + tb, re.M)
+    ours = res.json("c0")
+    states = compare(ours, tb, exe)
+    _check_states(states, version)
+    assert ours["allgs"]["found_via"] == "symbols"
+    # The selected thread's goroutine is main's, read from its registers, in main.main at the ioctl.
+    sel = [g for g in ours["goroutines"] if g["selected"]]
+    assert main and len(sel) == 1 and sel[0]["id"] == int(main.group(1)), (main, sel)
+    assert sel[0]["stack_from"] == "registers" and sel[0]["top"]["function"] == "main.main"
+    # Running on other threads: marked, with the thread's LWP, no frames.
+    others = [g for g in ours["goroutines"] if g["state"] == "running" and not g["selected"]]
+    assert len(others) == 2 and all(g["m"]["tid"] and not g["frames"] for g in others), others
+    assert all("running on LWP %d" % g["m"]["tid"] in g["stack_note"] for g in others)
+    # Dead gs stay in allgs (and Go's traceback leaves them out); --all lists them.
+    every = res.json("c1")
+    dead = [g for g in every["goroutines"] if g["status"] in ("dead", "deadextra", "idle")]
+    assert dead and all(g["top"] is None and g["stack_note"] for g in dead)
+    assert len(every["goroutines"]) == len(ours["goroutines"]) + len(dead)
+    # g.waitsince: the fixture's GC recorded it for each goroutine waiting then (one GC: one value).
+    waited = {g["waitsince"] for g in ours["goroutines"] if g["top"] and g["top"]["function"] == "main.sleeper"}
+    assert len(waited) == 1 and waited != {None}, waited
+
+
+@pytest.mark.parametrize("version", SUPPORTED_GO)
+def test_stripped(version, tmp_path):
+    exe = gmany(version, "stripped")
+    res, tb = stop("live", exe, [LIST], tmp_path)
+    ours = res.json("c0")
+    assert ours.get("allgs", {}).get("found_via") == "bss scan", ours
+    _check_states(compare(ours, tb, exe), version)
+
+
+@pytest.mark.parametrize("version", [SUPPORTED_GO[0], DEFAULT_GO, SUPPORTED_GO[-1]])
+@pytest.mark.parametrize("mode", ["live", "core"])
+def test_pie_stripped(version, mode, tmp_path):
+    exe = gmany(version, "pie-stripped")
+    res, tb = stop(mode, exe, [LIST], tmp_path)
+    ours = res.json("c0")
+    assert ours.get("allgs", {}).get("found_via") == "bss scan", ours
+    _check_states(compare(ours, tb, exe), version)
+
+
+def test_text_filters_and_one_goroutine(tmp_path):
+    """The text forms: the table, --running, --own, and one goroutine's whole stack."""
+    exe = gmany(DEFAULT_GO)
+    res, tb = stop("live", exe, ["go-goroutines", "go-goroutines --running --json", "go-goroutines --own --json",
+                                 "go-goroutines 999999", "go-goroutines --json %d" % 1], tmp_path)
+    truth = parse(tb)
+    table = res.section("c0")
+    assert re.search(r"^\*\s+1\s+running\s+LWP \d+\s+main\.main main\.go:\d+", table, re.M), table
+    assert "syscall, cgo" in table and "chan receive, locked" in table
+    running = res.json("c1")["goroutines"]
+    assert {g["id"] for g in running} == {i for i, t in truth.items() if i and t.status in ("running", "syscall")}
+    own = res.json("c2")["goroutines"]
+    assert own and all(not g["system"] and g["top"]["package"] == "main" for g in own)
+    assert {g["id"] for g in own} >= {i for i, t in truth.items() if t.created_by and t.created_by[0].startswith("main.")
+                                       and t.status != "running"}
+    assert "no goroutine 999999 among the" in res.section("c3")
+    one = res.json("c4")["goroutines"]
+    assert len(one) == 1 and one[0]["frames"][-1]["function"] == "runtime.main"
+
+
+def test_errors_are_one_line():
+    """No process, bad options, a goroutine that is not there: one line each, never a traceback."""
+    exe = gmany(DEFAULT_GO)
+    res = run_gdb(["load_plugin", "run_commands"], exe, commands=["go-goroutines", "go-goroutines --json",
+                                                                  "go-goroutines --depth 0", "go-goroutines x"])
+    for i in range(4):
+        text = res.section("c%d" % i).strip()
+        assert len(text.splitlines()) == 1 and "Traceback" not in text and "internal error" not in text, text
+    assert res.section("c0").startswith("go-goroutines: ")
+    assert '"error"' in res.section("c1")
