@@ -386,6 +386,7 @@ class Engine:
         self.killed = False
         self.res = RunResult()
         self._could: Dict[int, bool] = {}
+        self._stops: Dict[Tuple[int, int, Optional[int]], bool] = {}
         self._by_req: Dict[Tuple[int, Optional[int]], Finding] = {}
         self.rules: Optional[str] = None  # --rules: the user's advice rules
         self.want_advice = False          # --all --verify: read the advice in place too (the fallback)
@@ -648,13 +649,16 @@ class Engine:
             return False
         req, fd, arg, pc = pend
         ethtool = self._ethtool_cmd(tid, arg) if req == rrfacts.SIOCETHTOOL else None
-        if self.mode == "stop":
-            if stops(req, result, self.version, ethtool):
-                self._at_stop(tid, th, req, result, fd, ethtool)
-                return True
-        else:
-            if any(stops(req, result, v, ethtool) for v in self.versions):
-                self._record(tid, th, req, result, fd, ethtool)
+        # the rule depends on the result only through "accepted or not": one decision per request and kind
+        key = (req, result if (result in (-EINVAL, -ENOTTY) or -result in RESTART) else 0, ethtool)
+        hit = self._stops.get(key)
+        if hit is None:
+            hit = self._stops[key] = any(stops(req, key[1], v, ethtool) for v in self.versions)
+        if hit and self.mode == "stop":
+            self._at_stop(tid, th, req, result, fd, ethtool)
+            return True
+        if hit:
+            self._record(tid, th, req, result, fd, ethtool)
         self._resume(tid, th)
         return False
 

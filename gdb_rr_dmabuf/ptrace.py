@@ -201,10 +201,13 @@ def install_filter(arch: str) -> None:
     fprog = _FProg(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
     c = libc()
     if c.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        e = ctypes.get_errno()
+        raise OSError(e, "prctl(PR_SET_NO_NEW_PRIVS) failed: %s" % os.strerror(e))
     if c.syscall(ctypes.c_long(SYSCALLS[arch]["seccomp"]), ctypes.c_long(SECCOMP_SET_MODE_FILTER), ctypes.c_long(0),
                  ctypes.byref(fprog)) != 0:
-        raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_SET_MODE_FILTER)")
+        e = ctypes.get_errno()
+        raise OSError(e, "seccomp(SECCOMP_SET_MODE_FILTER) failed: %s (check needs a kernel with seccomp filters)"
+                      % os.strerror(e))
 
 
 def prctl(option: int, arg: int) -> None:
