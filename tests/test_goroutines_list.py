@@ -211,7 +211,9 @@ def test_text_filters_and_one_goroutine(tmp_path):
     running = res.json("c1")["goroutines"]
     assert {g["id"] for g in running} == {i for i, t in truth.items() if i and t.status in ("running", "syscall")}
     own = res.json("c2")["goroutines"]
-    assert own and all(not g["system"] and g["top"]["package"] == "main" for g in own)
+    assert own and all(not g["system"] and (g["top"]["package"] == "main" if g["top"] else
+                                            g["start"].startswith("main.") and g["stack_note"]) for g in own)
+    assert sum(1 for g in own if g["top"] is None) == 2  # the spinners: running elsewhere, started in main
     assert {g["id"] for g in own} >= {i for i, t in truth.items() if t.created_by and t.created_by[0].startswith("main.")
                                        and t.status != "running"}
     assert "no goroutine 999999 among the" in res.section("c3")

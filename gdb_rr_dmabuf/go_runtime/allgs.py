@@ -100,9 +100,6 @@ class AllgsLocation:
     found_via: str           # 'symbols' | 'bss scan'
 
 
-_LOC_CACHE: Dict[Tuple[str, int], AllgsLocation] = {}
-
-
 def _u64(buf, off: int) -> int:
     return struct.unpack_from("<Q", buf, off)[0]
 
@@ -117,8 +114,15 @@ def _section_range(binary, name: str, bias: int) -> Optional[Tuple[int, int]]:
 def find_allgs(target, binary, layout: Layout, bias: int = 0) -> AllgsLocation:
     """Where runtime.allgs is at run time: by symbol, else by a bounded scan of .bss. UserError when
     neither finds it."""
-    key = (getattr(binary, "path", ""), bias)
-    hit = _LOC_CACHE.get(key)
+    # Kept on the GoBinary (one per file version): the variable's address never changes for a binary.
+    cache = getattr(binary, "_allgs_locations", None)
+    if cache is None:
+        cache = {}
+        try:
+            binary._allgs_locations = cache
+        except AttributeError:
+            pass
+    hit = cache.get(bias)
     if hit is not None:
         return hit
     addr = binary.symbol("runtime.allgs")
@@ -127,9 +131,7 @@ def find_allgs(target, binary, layout: Layout, bias: int = 0) -> AllgsLocation:
         loc = AllgsLocation(addr + bias, (glen + bias) if glen else None, "symbols")
     else:
         loc = _scan_bss(target, binary, layout, bias)
-    if len(_LOC_CACHE) > 64:
-        _LOC_CACHE.clear()
-    _LOC_CACHE[key] = loc
+    cache[bias] = loc
     return loc
 
 
@@ -549,6 +551,18 @@ def _created_by(unw, gopc: int, goid: int) -> Optional[dict]:
     return {"function": frs[-1].function, "file": frs[0].file, "line": frs[0].line, "pc": gopc}
 
 
+def _is_own(row: "Goroutine") -> bool:
+    """A goroutine of the program's own code: a frame of it on its stack, or, when its stack is not read
+    (running on another thread), a start function outside the runtime and the standard library."""
+    if row.top is not None:
+        return True
+    if row.system or not row.start or row.frames:
+        return False
+    from .pclntab import split_func_name
+    from .stdlib import is_std_package
+    return not is_std_package(split_func_name(row.start)[0], None)
+
+
 def _own(frames) -> Optional[object]:
     from ..callers import pick_caller
     return pick_caller(frames)
@@ -662,7 +676,7 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
         if row.waitsince and now_ns is not None and now_ns >= row.waitsince:
             row.waited_ns = now_ns - row.waitsince
         _stack(row, gi, base, unw, target, depth, selected and selected_stack, analyse_callers, rep)
-        if own and (row.system or row.top is None):
+        if own and not _is_own(row):
             rep.hidden["not own code"] = rep.hidden.get("not own code", 0) + 1
             continue
         if goid is None and not stacks:
