@@ -231,3 +231,23 @@ def test_errors_are_one_line():
         assert len(text.splitlines()) == 1 and "Traceback" not in text and "internal error" not in text, text
     assert res.section("c0").startswith("go-goroutines: ")
     assert '"error"' in res.section("c1")
+
+
+def test_remote_packets_touch_no_other_thread(tmp_path):
+    """Over gdbserver (rr's stub speaks the same protocol): what go-goroutines makes gdb send is memory reads
+    and reads of the selected thread's own state only: no thread switch (Hg/Hc), no resume, no write, no
+    breakpoint, so rr's stub is never asked for a thread it would assert on."""
+    import re as _re
+    exe = gmany(DEFAULT_GO)
+    log = tmp_path / "packets.log"
+    with gdbserver(exe, ARGS, env=dict(INFERIOR_ENV)) as addr:
+        res = run_gdb(["remote_stop_ioctl_entry", "load_plugin", "remote_packets"], exe,
+                      env={"GDBT_REQUEST": REQUEST, "GDBT_REMOTE": addr, "GDBT_PACKETS_LOG": str(log),
+                           "GDBT_PACKETS_CMD": "go-goroutines --stacks"})
+    assert "END packets" in res.output, res.output[-3000:]
+    sent = _re.findall(r"Sending packet: \$([^#]*)#", log.read_text(errors="replace"))
+    kinds = {p[:1] for p in sent}
+    assert sent and "m" in kinds, sent[:20]
+    bad = [p for p in sent if p[:1] in ("H", "c", "s", "C", "S", "M", "X", "G", "P", "Z", "z", "T")
+           or p.startswith(("vCont", "vFile:open", "qThreadExtraInfo"))]
+    assert not bad, bad[:10]
