@@ -117,7 +117,13 @@ def compare(ours: dict, traceback: str, exe: Path) -> Dict[str, int]:
         where = "goroutine %d" % goid
         if t.gp is not None:  # Go 1.23+ prints gp= at level 2
             assert g["address"] == t.gp, where
-        assert g["state"] == t.status, (where, g["state"], t.status)
+        if g["system"] and t.status == "runnable" and g["status"] == "waiting":
+            # The runtime's own goroutines are woken by sysmon and timers on their own schedule (seen: the
+            # scavenger, readied after the resume); no P is free to run it, so its frames are still those
+            # of the stop. Every goroutine of the program keeps its state.
+            pass
+        else:
+            assert g["state"] == t.status, (where, g["state"], t.status)
         assert g["locked_to_thread"] == t.locked, where
         if t.m is not None:
             assert g["m"] is not None and g["m"]["id"] == t.m, (where, g["m"], t.m)
