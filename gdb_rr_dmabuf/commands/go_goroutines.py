@@ -54,5 +54,5 @@ class GoGoroutines(Command):
                                  stacks=args.stacks)
         if args.json:
             from ..report import goroutines_json
-            return render.to_json(goroutines_json(rep, frames=args.id is not None or args.stacks))
+            return render.to_json_rows(goroutines_json(rep, frames=args.id is not None or args.stacks), "goroutines")
         return render.goroutines_text(rep, self.style(args), one=args.id is not None, stacks=args.stacks)

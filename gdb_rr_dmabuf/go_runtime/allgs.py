@@ -402,7 +402,8 @@ class _CachedPcln:
 
 def _cached_unwinder(unw):
     """The same GoUnwinder, its pclntab memoized and go_frames_at's results reused (copied, sp set)."""
-    import copy
+    from .unwind import StackFrame
+    new, cls = object.__new__, StackFrame
     unw.pcln = _CachedPcln(unw.pcln)
     plain = unw.go_frames_at
     memo: Dict[Tuple[int, bool, bool], list] = {}
@@ -416,7 +417,8 @@ def _cached_unwinder(unw):
                 memo[key] = frs
         out = []
         for f in frs:
-            c = copy.copy(f)
+            c = new(cls)
+            c.__dict__.update(f.__dict__)
             c.sp = sp
             out.append(c)
         return out
