@@ -60,11 +60,15 @@ def _live(exe: Path, commands: List[str]) -> Tuple[GdbResult, str]:
 
 
 def _core(exe: Path, commands: List[str], tmp_path: Path) -> Tuple[GdbResult, str]:
-    core = tmp_path / "core"
-    first = run_gdb(["stop_ioctl_entry", "write_core", "goroutines_sigquit"], exe, ARGS,
-                    env={"GDBT_REQUEST": REQUEST, "GDBT_CORE": str(core)}, inferior_env=INFERIOR_ENV)
-    assert core.exists(), first.output[-3000:]
-    res = run_gdb(["load_core", "load_plugin", "run_commands"], exe, core=core, commands=commands)
+    core = tmp_path / "core"  # gdb writes every mapping (about 1 GB): removed as soon as it is read
+    try:
+        first = run_gdb(["stop_ioctl_entry", "write_core", "goroutines_sigquit"], exe, ARGS,
+                        env={"GDBT_REQUEST": REQUEST, "GDBT_CORE": str(core)}, inferior_env=INFERIOR_ENV)
+        assert core.exists(), first.output[-3000:]
+        res = run_gdb(["load_core", "load_plugin", "run_commands"], exe, core=core, commands=commands)
+    finally:
+        if core.exists():
+            core.unlink()
     return res, first.output  # what the program printed (MAIN ...) and its traceback
 
 
