@@ -5,8 +5,9 @@ Bootstrap only. pyelftools and pygments are taken from wherever gdb's Python alr
 for in a venv built for gdb's Python: $GDB_RR_DMABUF_VENV if set, else .venv next to this file, else
 the one tools/install.sh makes (~/.local/share/gdb-rr-dmabuf/venv). Then the commands are registered
 and one line is printed. Sourcing it again in the same gdb session prints neither the banner nor the
-warning again. When sourced at a stop where a thread is in an ioctl rr would abort on, one line says
-so and which command explains it (nothing is read when no process is stopped).
+warning again. When sourced at a stop where the selected thread is in an ioctl rr would abort on, one
+line says so and which command explains it. Only the selected thread is read (rr's emergency gdbserver
+can end the session when gdb reads another thread); nothing is read when no process is stopped.
 Environment: GDB_RR_DMABUF_VENV (the venv to use), GDB_RR_DMABUF_QUIET=1 (no banner).
 """
 import glob
@@ -124,12 +125,17 @@ def _gdb_rr_dmabuf_bootstrap():
 
 
 def _stop_hint(gdb):
-    """At a stop in an ioctl rr aborts on: one line. Costs nothing when no process is stopped."""
+    """At a stop in an ioctl rr aborts on: one line, from the selected thread alone. Costs nothing when no
+    process is stopped."""
     try:
         inferior = gdb.selected_inferior()
         if inferior.pid == 0 or gdb.selected_thread() is None:
             return
         from gdb_rr_dmabuf.commands.gdbtarget import ioctl_stop_hint
+        from gdb_rr_dmabuf.commands.remote_memory import gather
+        problem = gather(inferior, gdb.selected_thread())   # gdb 16+ over rr 5.8.0: memory unreadable
+        if problem is not None:
+            gdb.write("gdb-rr-dmabuf: %s: %s\n" % problem)
         line = ioctl_stop_hint()
     except Exception:  # a hint must never break loading
         if os.environ.get("GDB_RR_DMABUF_DEBUG"):

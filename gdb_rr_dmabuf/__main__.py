@@ -1,10 +1,11 @@
 """`python3 -m gdb_rr_dmabuf explain [FILE]`: what `dmabuf-why --from-log` says, with no debugger.
 
 Reads rr's output (a CI log where no debugger ran, or the lines rr printed) from FILE or standard
-input, finds rr's "Unknown ioctl" assertion in it, and prints the same report as `dmabuf-why
---from-log` in gdb with no process: the same analysis (why.analyse_log) and the same advice
-(evidence.advise_report), text or --json. Exit status: 0 with a report, 1 when the text holds no ioctl
-assertion or cannot be read (one line on stderr: what is wrong: what to do), 2 for bad usage.
+input, parses all of it (rrlog.py: every assertion, the trace dump, rr's command line, its notices, the
+release that printed it) and prints the same report as `dmabuf-why --from-log-file` in gdb with no
+process: the same analysis (why.analyse_log) and the same advice (evidence.advise_report), text or
+--json. Exit status: 0 with a report, 1 when the text holds no ioctl assertion or cannot be read (one
+line on stderr: what is wrong, naming the assertion it does hold: what to do), 2 for bad usage.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import List, Optional
 MAX_INPUT = 256 << 20  # a CI log larger than this is read up to here (the assertion comes near rr's end)
 
 DESCRIPTION = """Explain rr's "Unknown ioctl" abort from its log text, without gdb: what the ioctl is, why rr
-stopped, which rr release records it, and what to do (the report of dmabuf-why --from-log).
+stopped, which rr release printed the log and which records the call, what rr's trace dump shows, and what
+to do with the log's own program (the report of dmabuf-why --from-log-file).
 
 examples:
   rr record ./prog 2>&1 | tee rr.log;  python3 -m gdb_rr_dmabuf explain rr.log
@@ -34,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python3 -m gdb_rr_dmabuf", description="gdb-rr-dmabuf without gdb.")
-    sub = p.add_subparsers(dest="command", metavar="explain")
+    sub = p.add_subparsers(dest="command", metavar="{explain,check}")
     e = sub.add_parser("explain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="explain rr's Unknown ioctl abort from its log text")
     e.error = p.error  # one line for usage errors of the subcommand too
@@ -44,11 +46,31 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-v", "--verbose", action="store_true",
                    help="also say why each suggestion helps, with its evidence, sources and code snippet")
     e.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                   "default: $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
+                   "default: the release rr's log shows (inferred from its source line), else "
+                   "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
     e.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
     e.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="colour the output (auto: on a terminal with NO_COLOR unset)")
+    _add_check(sub, p)
     return p
+
+
+def _add_check(sub, p) -> None:
+    from .check import DESCRIPTION as CHECK_DESCRIPTION
+    c = sub.add_parser("check", description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="run a program as rr records it and stop where rr would abort (no rr needed)")
+    c.error = p.error
+    c.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release to check against (default: "
+                   "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH, else the newest release)")
+    c.add_argument("--all", action="store_true", help="do not stop: list every distinct request some rr release "
+                   "aborts on, and the oldest release that records the whole run")
+    c.add_argument("--verify", action="store_true", help="re-run the program with each environment setting the "
+                   "advice names: is the abort gone, how did the program end")
+    c.add_argument("--json", action="store_true", help="print one JSON object (the program's stdout goes to stderr)")
+    c.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
+    c.add_argument("--timeout", type=float, metavar="S", help="kill the program after S seconds (exit status 2 "
+                   "when no abort was seen by then)")
+    c.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS...] | -- rr record [OPTIONS] PROG [ARGS...]")
 
 
 def _read(path: str) -> str:
@@ -83,36 +105,53 @@ def explain(args) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from .errors import UserError
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except _Usage as e:
         sys.stderr.write("%s\n" % e)
         return 2
+    if args.command == "check":
+        if args.program and args.program[0] == "--":
+            args.program = args.program[1:]
+        from . import check
+        # check's exit status: 0 rr would record the run (as far as ioctls go), 1 it would abort, 2 usage or
+        # the program could not be run (also: killed at --timeout before any abort, or interrupted).
+        return _guarded("check", lambda: check.check_command(args), 2,
+                        (lambda e: {"tool": "check", "error": {"what": e.what, "todo": e.todo}, "exit_status": 2})
+                        if args.json else None, say_with_json=True)
     if args.command != "explain":
         parser.print_help()
         return 2
+    return _guarded("explain", lambda: (explain(args), 0), 1,
+                    (lambda e: {"error": {"what": e.what, "todo": e.todo}}) if getattr(args, "json", False) else None)
+
+
+def _guarded(name: str, run, failed: int, json_error=None, say_with_json: bool = False) -> int:
+    """Run a subcommand: its text on stdout, its status. A UserError is one line on stderr (with --json,
+    json_error(e) on stdout instead, or as well with say_with_json); ^C and a bug of ours are one line each.
+    Each failure returns `failed`."""
+    from .errors import UserError
     try:
-        text = explain(args)
+        text, status = run()
     except UserError as e:
-        if getattr(args, "json", False):
+        if json_error is not None:
             import json
-            sys.stdout.write(json.dumps({"error": {"what": e.what, "todo": e.todo}}) + "\n")
-        else:
-            sys.stderr.write("explain: %s\n" % e)
-        return 1
+            sys.stdout.write(json.dumps(json_error(e)) + "\n")
+        if json_error is None or say_with_json:
+            sys.stderr.write("%s: %s\n" % (name, e))
+        return failed
     except KeyboardInterrupt:
-        sys.stderr.write("explain: interrupted\n")
-        return 1
+        sys.stderr.write("%s: interrupted\n" % name)
+        return failed
     except Exception as e:  # a bug of ours: one line, traceback only on request
         if os.environ.get("GDB_RR_DMABUF_DEBUG"):
             raise
-        sys.stderr.write("explain: internal error: %s: %s: please report it with this line "
-                         "(GDB_RR_DMABUF_DEBUG=1 shows the traceback)\n" % (type(e).__name__, e))
-        return 1
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return 0
+        sys.stderr.write("%s: internal error: %s: %s: please report it with this line "
+                         "(GDB_RR_DMABUF_DEBUG=1 shows the traceback)\n" % (name, type(e).__name__, e))
+        return failed
+    sys.stdout.write(text if not text or text.endswith("\n") else text + "\n")
+    return status
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ outside ``requests``. KINDs and what their patterns are matched against:
 A PATTERN is a shell glob matched against the whole text (``fnmatch``, case-sensitive), or a regular
 expression searched in it when written ``"re:..."``.
 
-Placeholders: ``{exe}`` (the program, shell-quoted; ``./prog`` when unknown), ``{request_name}``,
+Placeholders: ``{exe}`` (the program, shell-quoted; ``./prog`` when unknown), ``{args}`` (its arguments from
+rr's command line in a log, each shell-quoted after a space; empty when unknown), ``{request_name}``,
 ``{request_hex}``, ``{rr_since}``, ``{rr_version}``, ``{rr_version_phrase}``, ``{rr_phrase}``,
 ``{rr_upgrade_clause}``, ``{rr_reason}`` (`` (rr before X cannot record it)``, `` (no rr release
 records it yet)`` or empty when neither is known to be true), ``{rr_master}`` (``rr master DATE COMMIT``, the
@@ -60,7 +61,9 @@ newest rr checked), ``{rr_last_release}`` (the newest rr release checked), ``{rr
 only: the sentence about the device rr refuses to open), for Go callers ``{caller_function}``,
 ``{caller_package}``, ``{caller_file}``, ``{caller_line}``, ``{caller_where}``, ``{caller_module}``, and
 for go_cgo_ioctl ``{c_function}`` (the C function that made the call), ``{cgo_function}`` (``C.name``,
-the cgo call) and ``{cgo_package}`` (the Go package of that cgo call). Placeholders a rule's kind does
+the cgo call) and ``{cgo_package}`` (the Go package of that cgo call); in every kind, ``{program_function}``
+and ``{program_where}``: the program's own function nearest the call (the innermost Go frame in package main
+or in the main module, ``Evidence.main_module``), else the Go caller. Placeholders a rule's kind does
 not fill read ``?``. Write ``{{``/``}}`` for literal braces.
 
 Rule kinds
@@ -121,9 +124,11 @@ RULE_KINDS = ("pattern", "go_direct_ioctl", "go_cgo_ioctl", "rr_upgrade", "rr_ma
 CALLER_PLACEHOLDERS = ("caller_function", "caller_package", "caller_file", "caller_line", "caller_where",
                        "caller_module")
 CGO_PLACEHOLDERS = ("c_function", "cgo_function", "cgo_package")
+PROGRAM_PLACEHOLDERS = ("program_function", "program_where")
 RR_PLACEHOLDERS = ("rr_since", "rr_version", "rr_version_phrase", "rr_phrase", "rr_upgrade_clause", "rr_reason",
                    "rr_master", "rr_last_release", "rr_open_policy")
-PLACEHOLDERS = ("exe", "request_name", "request_hex") + RR_PLACEHOLDERS + CALLER_PLACEHOLDERS + CGO_PLACEHOLDERS
+PLACEHOLDERS = ("exe", "args", "request_name", "request_hex") + RR_PLACEHOLDERS + CALLER_PLACEHOLDERS + CGO_PLACEHOLDERS + \
+    PROGRAM_PLACEHOLDERS
 _RULE_KEYS = {"id", "title", "action", "step", "commands", "source", "snippet", "kind", "priority", "requests",
               "require_all", "require_any", "match", "exclude", "skip_packages", "disabled", "notes",
               "switches_to_gl", "system_objfiles", "require_one_of", "strong"}
@@ -182,8 +187,13 @@ class Evidence:
     rr_support_known: bool = False
     rr_master_only: bool = False                   # only rr master (after the last release) handles it by name
     rr_open_policy: Optional[str] = None           # rr refuses opens of the device the request is for (rr.py)
-    target_kind: Optional[str] = None              # 'live', 'remote', 'core', 'memory' or None (no process)
+    target_kind: Optional[str] = None              # 'live', 'remote', 'core', 'memory', 'log' or None (no process)
     proc_readable: Optional[bool] = None           # was the process's /proc read? None: not known
+    main_module: Optional[str] = None              # the Go program's main module path (build info), if known
+    executable_args: List[str] = field(default_factory=list)   # the program's arguments (rr's command line)
+    # Evidence read from rr's log (rrlog.evidence_items): (kind, label, text) of the KINDS above, matched by the
+    # rules like the same kind at a live stop (a memfd the trace dump shows mapped, an fd an ioctl shows).
+    log_items: List[Tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -565,7 +575,14 @@ class _Items:
         for fd in sorted(ev.fd_links or {}):
             links.append(("fd %d -> %s" % (fd, ev.fd_links[fd]), ev.fd_links[fd]))
         self.by_kind["fd_links"] = links
+        for kind, label, text in ev.log_items or []:
+            if kind in self.by_kind and kind != "memfd_names":
+                self.by_kind[kind].append((label, text))
         seen_memfd = set()
+        for kind, label, text in ev.log_items or []:
+            if kind == "memfd_names" and text not in seen_memfd:
+                seen_memfd.add(text)
+                self.by_kind["memfd_names"].append((label, text))
         for label, link in links:
             name = memfd_name(link)
             if name is not None and name not in seen_memfd:
@@ -690,7 +707,8 @@ def _variables(ev: Evidence, caller: Optional[GoFrameEv],
         rr_phrase = " (no release yet)"
         clause = " (no rr release handles %s yet, so the guard is the way)" % req_name
         reason = " (no rr release records it yet)"
-    v = {"exe": _exe(ev), "request_name": req_name, "request_hex": req_hex,
+    v = {"exe": _exe(ev), "args": "".join(" " + shlex.quote(a) for a in ev.executable_args or []),
+         "request_name": req_name, "request_hex": req_hex,
          "rr_since": since or ("master" if ev.rr_master_only else "?"),
          "rr_version": ev.rr_version or "unknown", "rr_version_phrase": vphrase, "rr_phrase": rr_phrase,
          "rr_upgrade_clause": clause, "rr_reason": reason, "rr_master": _rr_facts("master"),
@@ -703,8 +721,21 @@ def _variables(ev: Evidence, caller: Optional[GoFrameEv],
     else:
         v.update({k: "?" for k in CALLER_PLACEHOLDERS})
     v.update({k: "?" for k in CGO_PLACEHOLDERS})
+    own = program_frame(ev) or caller or ev.go_caller
+    v.update({"program_function": go_full_name(own), "program_where": _where(own)} if own is not None
+             else {k: "?" for k in PROGRAM_PLACEHOLDERS})
     v.update(extra or {})
     return v
+
+
+def program_frame(ev: Evidence) -> Optional[GoFrameEv]:
+    """The program's own function nearest the call: the innermost Go frame in package main or in the main
+    module (Debian's GOPATH builds record no module: package main is what is left of the program there)."""
+    for fr in ev.go_frames or []:
+        pkg = _frame_package(fr)
+        if pkg == "main" or (ev.main_module and fr.module == ev.main_module):
+            return fr
+    return None
 
 
 def _confidence(kinds: Iterable[str]) -> str:
@@ -948,7 +979,8 @@ _PROC_KINDS = ("memfd_names", "fd_links")
 
 def _no_proc_reason(ev: Evidence) -> str:
     return {"remote": "remote target: the process's /proc is on another machine",
-            "core": "core file"}.get(ev.target_kind or "", "the process's /proc was not readable")
+            "core": "core file", "log": "rr's log: no process"}.get(ev.target_kind or "",
+                                                                  "the process's /proc was not readable")
 
 
 def missing_evidence(rule: Rule, ev: Evidence, items: _Items) -> str:

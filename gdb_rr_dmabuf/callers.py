@@ -113,6 +113,13 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     rep.found_via = cur.found_via
     rep.extra_m = bool(getattr(cur, "extra_m", False))
     rep.warnings.extend(cur.warnings)
+    if target.arch == "aarch64" and not regs.get("tpidr"):
+        # No rr release serves tpidr (rr's aarch64 target description is core + fpu): the Go TLS slot is out
+        # of reach, so g comes from R28 (Go code keeps g there) or the g runtime.asmcgocall saved.
+        how = {"r28": "from R28", "stack": "from the g runtime.asmcgocall saved on the system stack"}.get(
+            cur.found_via, "not at all")
+        rep.notes.append("the target serves no tpidr register (rr's gdbserver never does), so the Go TLS slot "
+                         "cannot be read: g found %s" % how)
     note = layout_note(layout)
     if note:
         rep.notes.append(note)

@@ -65,6 +65,13 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
             ev.rr_master_only = bool(getattr(v, "master_only", False))
             ev.rr_open_policy = getattr(v, "open_policy", None)
         ev.executable = why_rep.executable
+        log = getattr(why_rep, "rrlog", None)
+        if log is not None and target is None:  # rr's log: what its trace dump shows, its command line
+            from .rrlog import evidence_items
+            ev.log_items = evidence_items(log)
+            ev.executable_args = list(log.arguments)
+            ev.target_kind = "log"
+            ev.proc_readable = False
     if target is not None:
         ev.executable = ev.executable or getattr(target, "program", None) or target.executable
         ev.fd_links = target.fd_links()
@@ -75,6 +82,7 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
         ev.go_frames = [_go_ev(f) for f in callers_rep.go]
         if callers_rep.caller is not None:
             ev.go_caller = _go_ev(callers_rep.caller)
+        ev.main_module = callers_rep.main_module
     elif target is not None:
         ev.native_frames = [(f.function, f.objfile) for f in target.native_frames(limit=64)]
     ev.rr_version = rr_version
@@ -166,13 +174,28 @@ def reverdict(why_rep, rr_version: Optional[str]) -> None:
 
 
 def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optional[str] = None) -> List[Any]:
-    """Suggestions for a report with no process (--request, --from-log alone)."""
-    rr_version, source = resolve_rr_version(rr_version)
-    if rr_version and source:
-        why_rep.notes.append("rr %s (from %s)" % (rr_version, source))
+    """Suggestions for a report with no process (--request, --from-log alone). Without --rr-version, the rr
+    release inferred from rr's log (rrlog.Release) decides the verdict, before the environment's."""
+    inferred = getattr(getattr(why_rep, "rrlog", None), "release", None)
+    if rr_version is None and inferred is not None and inferred.version is not None:
+        rr_version, source = "%d.%d.%d" % inferred.version, "rr's log, inferred from %s: %s" % (
+            inferred.source, inferred.text)
+    else:
+        rr_version, source = resolve_rr_version(rr_version)
+        if rr_version and source:
+            why_rep.notes.append("rr %s (from %s)" % (rr_version, source))
+    for other in getattr(why_rep, "others", None) or []:  # the log's other "Unknown ioctl" assertions
+        other.suggestions = advise_report(other, rr_version if source == "--rr-version" else None, rules_file)
     reverdict(why_rep, rr_version)
     ev = collect(None, why_rep, None, rr_version)
     if why_rep.verdict is not None and why_rep.verdict.would_stop is False:
+        if getattr(why_rep, "rrlog", None) is not None and why_rep.log is not None and why_rep.source == "log":
+            # rr's own log shows the abort: the build that printed it is not the release the table describes
+            why_rep.notes.append(
+                "rr's log shows this rr aborting on the call, yet %s: the rr that printed the log differs from "
+                "that release (a build from git, or a bug such a build had); record with the newest rr release"
+                % _why_passes(why_rep))
+            return []
         why_rep.notes.append("rr lets this call through (%s): no advice for it" % _why_passes(why_rep))
         return []
     return advise(ev, load_rules(rules_file))

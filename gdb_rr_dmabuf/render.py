@@ -214,11 +214,16 @@ def why_text(rep, style: Optional[Style] = None) -> str:
     elif sc is not None and sc.args[0] is None:
         rows.append(["fd", "unknown (lost at the exit stop on aarch64)"])
     tc = ioc.type_char
-    tq = ("'%s'" % tc) if len(tc) == 1 else tc
-    macro = "%s(%s, 0x%02x%s)" % (_DIR_MACRO.get(ioc.dir_name, "_IOC"), tq, ioc.nr,
-                                  (", %d" % ioc.size) if ioc.dir_name != "none" else "")
-    rows.append(["request", "0x%08x dir=%s type=%s (0x%02x) nr=0x%02x size=%d  %s" % (
-        rep.request, ioc.dir_name, tq, ioc.type, ioc.nr, ioc.size, macro)])
+    if len(tc) == 1:
+        tq = "'%s'" % tc
+        macro = "%s(%s, 0x%02x%s)" % (_DIR_MACRO.get(ioc.dir_name, "_IOC"), tq, ioc.nr,
+                                      (", %d" % ioc.size) if ioc.dir_name != "none" else "")
+        typ = "%s (0x%02x)" % (tq, ioc.type)
+    else:  # a type with no printable character (SIOC* 0x89 ...): as strace prints an unknown request
+        macro = strace_ioc(ioc)
+        typ = "0x%02x" % ioc.type
+    rows.append(["request", "0x%08x dir=%s type=%s nr=0x%02x size=%d  %s" % (
+        rep.request, ioc.dir_name, typ, ioc.nr, ioc.size, macro)])
     if len(rep.all_names) > 1 and rep.names != rep.all_names:
         rows.append(["", "one of: %s; the fd's link says %s" % (" or ".join(rep.all_names), " or ".join(rep.names))])
     elif not rep.names:
@@ -257,7 +262,20 @@ def why_text(rep, style: Optional[Style] = None) -> str:
         out.append(s("rr", "title"))
         out.extend(wrap(v.explanation, "  ", "  ", s.width))
     out.extend(what_to_do(rep.suggestions, s, extra_verbose=v is not None))
+    for other in getattr(rep, "others", None) or []:  # rr's log held more than one "Unknown ioctl" assertion
+        out.append("")
+        out.append(s("rr's log also holds another \"Unknown ioctl\" assertion:", "title"))
+        out.append(why_text(other, s))
     return "\n".join(out)
+
+
+def strace_ioc(ioc) -> str:
+    """The request as strace prints one it has no name for: _IOC(_IOC_READ|_IOC_WRITE, 0x62, 0x2, 0x8)."""
+    dirs = {0: "_IOC_NONE", 1: "_IOC_WRITE", 2: "_IOC_READ", 3: "_IOC_READ|_IOC_WRITE"}
+
+    def x(n: int) -> str:
+        return "%#x" % n if n else "0"
+    return "_IOC(%s, %s, %s, %s)" % (dirs.get(ioc.dir, "_IOC_???"), x(ioc.type), x(ioc.nr), x(ioc.size))
 
 
 def what_to_do(suggestions, s: Style, extra_verbose: bool = False) -> List[str]:

@@ -59,6 +59,14 @@ def why_json(rep: Any) -> Dict[str, Any]:
         "suggestions": suggestions_json(rep.suggestions),
         "notes": rep.notes,
     }
+    log = getattr(rep, "rrlog", None)
+    if log is not None:  # rr's whole log (--from-log, explain): what it held, and its other ioctl assertions
+        from .rrlog import log_json
+        out["log"] = log_json(log, None)
+        out["log"]["assertions"] = [dict(a, primary=a["request"] == rep.request and i == 0)
+                                    for i, a in enumerate(x for x in out["log"]["assertions"] if x["request"] is not None)] + \
+            [a for a in out["log"]["assertions"] if a["request"] is None]
+        out["others"] = [why_json(o) for o in getattr(rep, "others", None) or []]
     if rep.syscall is not None:
         sc = rep.syscall
         out["syscall"] = {"name": sc.name, "number": sc.number, "state": sc.state, "result": rep.result,

@@ -38,6 +38,8 @@ class WhyReport:
     executable: Optional[str] = None
     notes: List[str] = field(default_factory=list)
     suggestions: List[Any] = field(default_factory=list)   # advice.Suggestion or plain strings
+    rrlog: Any = None                             # rrlog.RrLog: everything rr's log said (--from-log, explain)
+    others: List["WhyReport"] = field(default_factory=list)  # the log's other "Unknown ioctl" assertions
 
     @property
     def name(self) -> str:
@@ -91,24 +93,70 @@ def analyse_request(text: str, arch: str = "x86-64") -> WhyReport:
 
 
 def analyse_log(text: str, target: Optional[Target] = None) -> WhyReport:
-    """rr's assertion text; with a live target also the argument at the logged address."""
-    log = rrfacts.parse_assertion(text)
-    arch = target.arch if target is not None and target.arch in SUPPORTED_ARCHES else "x86-64"
-    rep = _base_report("log", arch, log.request)
-    rep.log = log
-    rep.result = log.result
-    rep.errno = log.errno if log.errno not in (None, "SUCCESS") else None
-    rep.verdict = rrfacts.rr_verdict(log.request, log.result, names=rep.names or None, ethtool_cmd=log.ethtool_cmd)
-    rep.arg_address = log.addr
-    if log.ethtool_cmd is not None:
-        rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d (\"unknown ETHTOOL command\")" % log.ethtool_cmd)
+    """rr's log (its whole output, or only the assertion line): the first "Unknown ioctl" assertion as the
+    report, the log's other distinct ones in .others, and what else the log holds in .rrlog; with a live
+    target also the argument at the logged address."""
+    from . import rrlog
+    log = rrlog.parse(text or "")
+    asserts = []
+    seen = set()
+    for a in log.ioctl_assertions:
+        k = (a.ioctl.request, a.ioctl.result, a.ioctl.errno, a.message)
+        if k not in seen:
+            seen.add(k)
+            asserts.append(a)
+    if not asserts:
+        err = rrlog.no_ioctl_error(log) if log.assertions else None
+        if err is not None:
+            raise err
+        try:  # a bare "Unknown ioctl(0x...)" or rr's message without "-> Assertion" (rr.py's own rules)
+            if len(text or "") > rrfacts.MAX_LOG_CHARS:
+                raise UserError("no \"Unknown ioctl(0x...)\" assertion in rr's log (%d characters)" % len(text),
+                                "give rr's output with its [FATAL ...] header and assertion")
+            la = rrfacts.parse_assertion(text)
+        except UserError:
+            err = rrlog.no_ioctl_error(log)
+            if err is not None:
+                raise err
+            raise
+        asserts = [rrlog.Assertion(None, "", "", ioctl=la)]
+    reps = [_log_report(log, a, target) for a in asserts]
+    rep = reps[0]
+    rep.notes.extend(rrlog.notes(log, asserts[0]))
+    rep.others = reps[1:]
+    return rep
+
+
+def _log_report(log, a, target: Optional[Target]) -> WhyReport:
+    from . import rrlog
+    la = a.ioctl
+    arch = "x86-64"
+    if target is not None and target.arch in SUPPORTED_ARCHES:
+        arch = target.arch
+    elif log.arch in SUPPORTED_ARCHES:
+        arch = log.arch
+    rep = _base_report("log", arch, la.request)
+    rep.log = la
+    rep.rrlog = log
+    rep.result = la.result
+    rep.errno = la.errno if la.errno not in (None, "SUCCESS") else None
+    rep.verdict = rrfacts.rr_verdict(la.request, la.result, names=rep.names or None, ethtool_cmd=la.ethtool_cmd)
+    rep.arg_address = la.addr
+    if la.ethtool_cmd is not None:
+        rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d (\"unknown ETHTOOL command\")" % la.ethtool_cmd)
     if target is not None:
         rep.tid = target.tid
         rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
-        if log.addr is not None:
-            rep.argument = decode_argument(log.request, target, log.addr, at_exit=True, arch=arch, result=log.result)
-    if log.size is not None and log.ethtool_cmd is None and log.size != rep.ioc.size:
-        rep.notes.append("rr's log says size %d but the request encodes %d" % (log.size, rep.ioc.size))
+        if la.addr is not None:
+            rep.argument = decode_argument(la.request, target, la.addr, at_exit=True, arch=arch, result=la.result)
+    else:
+        rep.tid = a.task
+        rep.executable = log.executable
+        fc = rrlog.failing_call(log, a)
+        if fc is not None and fc.fd is not None:
+            rep.fd = fc.fd
+    if la.size is not None and la.ethtool_cmd is None and la.size != rep.ioc.size:
+        rep.notes.append("rr's log says size %d but the request encodes %d" % (la.size, rep.ioc.size))
     return rep
 
 

@@ -75,7 +75,7 @@ def _no_user_rules(monkeypatch):
 # The built-in rules themselves
 
 BUILTIN_IDS = ["go-gio-egl", "go-gio-vulkan", "go-fyne-glfw", "go-ebitengine-glfw", "go-gl-glfw",
-               "mesa-llvmpipe-fence-probe", "mesa-lavapipe-enumerate", "mesa-vulkan-wsi-sync",
+               "go-gotk3-gtk3-glx", "gtk3-x11-glx", "mesa-llvmpipe-fence-probe", "mesa-lavapipe-enumerate", "mesa-vulkan-wsi-sync",
                "mesa-hw-driver-sync", "go-direct-ioctl", "go-cgo-ioctl", "rr-upgrade", "rr-master-only", "rr-no-release",
                "rr-open-refused"]
 
@@ -114,12 +114,52 @@ def test_builtin_rules_load_and_cite_sources():
     ("go_direct_syscall.json", ["go-direct-ioctl", "rr-upgrade"]),
     ("go_std_only.json", ["rr-upgrade"]),
     ("go_cgo_demo.json", ["go-cgo-ioctl", "rr-upgrade"]),
+    ("lab_nwg-look_remote.json", ["go-gotk3-gtk3-glx", "mesa-llvmpipe-fence-probe", "rr-upgrade"]),
+    ("lab_ymuse_native.json", ["go-gotk3-gtk3-glx", "mesa-llvmpipe-fence-probe", "rr-upgrade"]),
 ])
 def test_rules_fire_in_rank_order(name, expected):
     sugs = advise(ev_from(name))
     assert ids(sugs) == expected
     scores = [s.score for s in sugs]
     assert scores == sorted(scores, reverse=True)
+
+
+GTK = {"go-gotk3-gtk3-glx", "gtk3-x11-glx"}
+
+
+def test_gtk3_rules_name_the_program_and_gtks_own_switch():
+    """Debian's nwg-look at the lab's remote stop (tests/test_lab_gui.py): GTK 3 start-up through GLX."""
+    ev = ev_from("lab_nwg-look_remote.json")
+    top = advise(ev)[0]
+    assert top.rule_id == "go-gotk3-gtk3-glx"
+    assert "for main.main (github.com/nwg-piotr/nwg-look/main.go:355, through gotk3)" in top.title
+    assert top.commands == ["rr record -v GDK_GL=disable /usr/bin/nwg-look",
+                            "rr record -v GALLIUM_DRIVER=softpipe /usr/bin/nwg-look"]
+    assert "gdk_x11_screen_init_gl" in top.source and "tests/test_lab_gui.py" in top.source
+    assert top.missing.endswith("recognised from libGLX_mesa.so.0 + driCreateNewScreen3"), top.missing
+    # The same stack without Go (a C GTK 3 program): the generic rule, with the same switches.
+    c = advise(ev_from("lab_nwg-look_remote.json", go_frames=[], go_caller=None))
+    assert ids(c)[:2] == ["gtk3-x11-glx", "mesa-llvmpipe-fence-probe"]
+    assert c[0].commands == top.commands
+    # In module mode the program's own function is the innermost frame of the main module.
+    mine = GoFrameEv("example.com/app/ui.Start", "example.com/app/ui", "example.com/app", None, "example.com/app/ui/ui.go", 12)
+    fr = list(ev.go_frames)
+    at = next(i for i, f in enumerate(fr) if f.package == "main")
+    ev2 = dataclasses.replace(ev, go_frames=fr[:at] + [mine] + fr[at:], main_module="example.com/app")
+    assert "for example.com/app/ui.Start (example.com/app/ui/ui.go:12, through gotk3)" in advise(ev2)[0].title
+
+
+def test_gtk3_rules_stay_silent_on_near_misses():
+    ev = ev_from("lab_nwg-look_remote.json")
+    # No GDK on the stack: EGL from Go (the lab's eglgo), Vulkan (vkgo).
+    for name in ("lab_eglgo_remote.json", "lab_vkgo_remote.json", "rr3899_go_memfd.json"):
+        assert not GTK & set(ids(advise(ev_from(name)))), name
+    # GDK, but EGL instead of GLX (GTK 3 on Wayland goes through EGL: GDK_GL=disable is not checked there).
+    egl = ev.native_frames[:8] + [("eglInitialize", "/usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0")] + ev.native_frames[8:]
+    assert not GTK & set(ids(advise(dataclasses.replace(ev, native_frames=egl))))
+    # GDK and GLX but no Mesa screen (another GL driver): silent.
+    other = [(f, o) for f, o in ev.native_frames if f != "driCreateNewScreen3"]
+    assert not GTK & set(ids(advise(dataclasses.replace(ev, native_frames=other))))
 
 
 def test_rr3891_llvmpipe_stack():

@@ -57,16 +57,25 @@ def test_help_comes_from_the_parser(stop):
     assert len(lines) == 1 and lines[0].startswith("go-callers: unrecognized arguments: --nonsense"), lines
 
 
-def test_points_at_the_thread_in_ioctl():
-    """Another thread selected than the one stopped in the ioctl: the one line names it."""
+def test_points_at_the_thread_in_ioctl_without_reading_other_threads():
+    """Another thread selected than the one stopped in the ioctl: the one line says how to reach it and reads
+    no other thread; --scan-threads, asked for explicitly, says what it touches and names the thread."""
     exe = build_go("demo")
     res = run_gdb(["stop_ioctl_exit", "load_plugin", "run_commands"], exe, env={"GDBT_REQUEST": "0xc0086202"},
                   inferior_env={"DMADEMO_PATH": "cgo", "DMADEMO_KERNEL": "simulate"},
                   commands=["python print('STOPPED', gdb.selected_thread().num)",
                             "python [t for t in gdb.selected_inferior().threads() if t.num != gdb.selected_thread().num][0].switch()",
-                            "dmabuf-why"])
+                            "dmabuf-why", "dmabuf-why --scan-threads", "dmabuf-why --scan-threads --json"])
     stopped = int(re.search(r"STOPPED (\d+)", res.section("c0")).group(1))
     lines = [ln for ln in res.section("c2").splitlines() if ln.strip()]
     assert len(lines) == 1, lines
     assert lines[0].startswith("dmabuf-why: the thread is in ")
-    assert lines[0].endswith("thread %d is in ioctl: `dmabuf-why --thread %d`" % (stopped, stopped)), lines[0]
+    assert "`dmabuf-why --thread N`" in lines[0] and "--scan-threads" in lines[0], lines[0]
+    assert "reads every thread: not at rr's stop" in lines[0], lines[0]
+    scan = [ln for ln in res.section("c3").splitlines() if ln.strip()]
+    assert scan[0].startswith("--scan-threads reads the registers of every thread: at rr's emergency stop"), scan
+    assert [ln for ln in scan[1:] if "DMA_BUF_IOCTL_EXPORT_SYNC_FILE" in ln] == [
+        ln for ln in scan[1:] if ln.startswith("thread %d (LWP " % stopped)], scan
+    j = res.json("c4")["scan"]
+    assert "session ends" in j["warning"]
+    assert [t["thread"] for t in j["threads"] if t["request"] == "0xc0086202"] == [stopped], j

@@ -28,10 +28,14 @@ def explain(*args, stdin=None, env=None):
 
 
 @pytest.fixture(scope="module")
-def in_gdb():
+def in_gdb(tmp_path_factory):
+    log = tmp_path_factory.mktemp("explain") / "ci-job.log"
+    log.write_text(CI_LOG)
     res = run_gdb(["load_plugin", "run_commands"], None,
                   commands=['dmabuf-why --from-log "%s"' % MSG, 'dmabuf-why --from-log "%s" --json' % MSG,
-                            'dmabuf-why --from-log "%s" --verbose' % MSG])
+                            'dmabuf-why --from-log "%s" --verbose' % MSG,
+                            'dmabuf-why --from-log-file %s' % log, 'dmabuf-why --from-log-file %s --json' % log,
+                            'dmabuf-why --verbose --from-log-file %s' % log])
     assert "Traceback" not in res.output and "GDB-ERROR" not in res.output, res.output
     return res
 
@@ -42,16 +46,24 @@ def test_file_and_stdin_print_what_dmabuf_why_from_log_prints(tmp_path, in_gdb):
     from_file = explain(str(log))
     from_stdin = explain(stdin=CI_LOG)
     assert from_file.returncode == 0 and from_file.stderr == "", from_file.stderr
-    assert from_file.stdout == from_stdin.stdout == in_gdb.section("c0")
+    # the whole log: what dmabuf-why --from-log-file prints for it; rr's line alone: what --from-log prints
+    assert from_file.stdout == from_stdin.stdout == in_gdb.section("c3")
+    assert explain(stdin=MSG).stdout == in_gdb.section("c0")
     first = from_file.stdout.splitlines()[0]
     assert first.startswith("ioctl DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned 0: rr before 5.9.0 aborts"), first
+    assert "thread   4242, rr's log" in from_file.stdout
+    assert "program: ./render-test (from rr's command line)" in from_file.stdout
     verbose = explain(str(log), "--verbose")
-    assert verbose.stdout == in_gdb.section("c2")
+    assert verbose.stdout == in_gdb.section("c5")
+    assert explain(stdin=MSG, *["--verbose"]).stdout == in_gdb.section("c2")
 
 
 def test_json_is_dmabuf_why_json(tmp_path, in_gdb):
     j = json.loads(explain("--json", stdin=CI_LOG).stdout)
-    assert j == in_gdb.json("c1")
+    assert j == in_gdb.json("c4")
+    assert json.loads(explain("--json", stdin=MSG).stdout) == in_gdb.json("c1")
+    assert j["log"]["executable"] == "./render-test" and j["log"]["trace_dir"] == "/home/ci/.local/share/rr/render-test-0"
+    assert j["thread"] == {"tid": 4242} and j["log"]["events"] == 1 and j["log"]["backtrace"] == 1
     assert j["source"] == "log" and j["request"]["value"] == 0xC0086202 and j["syscall"]["result"] == 0
     assert j["argument"]["address"] == 0x7FFD1234ABC0 and j["rr"]["supported_since"] == "5.9.0"
     assert any("5.9.0" in s["text"] for s in j["suggestions"])

@@ -101,7 +101,8 @@ def test_without_the_flag_no_init_file_is_touched(installed, tmp_path):
     home.mkdir()
     env = dict(env, HOME=str(home), XDG_DATA_HOME=str(installed[1] / ".local" / "share"))
     out = _install(src, env)
-    assert list(home.iterdir()) == [], list(home.iterdir())
+    made = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+    assert made == [".local/bin/gdb-rr-dmabuf"], made  # the command (test_check_install.py), no init file
     assert "adding to" not in out
 
 

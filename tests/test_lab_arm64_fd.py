@@ -76,7 +76,7 @@ def stops(lab_vm_arm64, tmp_path_factory):  # noqa: F811
     progs = {k: _program(k) for k in ("go", "c-O2", "c-O0", "c-O2-s")}
     # Ground truth first: every program under strace -yy in the guest, in one guest command.
     # strace writes to its own file (-o), so the program's output cannot break its lines.
-    script = "; ".join("strace -f -qq -yy -o /tmp/fdtruth.strace -e trace=ioctl -e signal=none %s %s >/dev/null 2>&1; "
+    script = "; ".join("strace -f --seccomp-bpf -qq -yy -o /tmp/fdtruth.strace -e trace=ioctl -e signal=none %s %s >/dev/null 2>&1; "
                        "echo '@@ %s'; cat /tmp/fdtruth.strace" % (vm.to_guest(progs[kind]), " ".join(args), cid)
                        for cid, kind, args, _, _ in CASES)
     t0 = time.time()

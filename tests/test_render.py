@@ -55,6 +55,14 @@ def readme_keys(block_start: str) -> Set[str]:
     return set(re.findall(r'(?<![:|] )(?<!\[)"([a-z_]+)"', block.split("\n", 1)[1]))  # keys, not values
 
 
+def log_keys() -> Set[str]:
+    """The keys of the README's LOG object (dmabuf-why --json on rr's whole log)."""
+    text = README.read_text()
+    i = text.index("    LOG = {")
+    block = text[i:text.index("\n\n", i)]
+    return set(re.findall(r'(?<![:|] )(?<!\[)"([a-z_]+)"', block))
+
+
 def all_keys(obj) -> Set[str]:
     out: Set[str] = set()
     if isinstance(obj, dict):
@@ -221,10 +229,11 @@ def test_why_json_has_every_documented_key():
     not_here = {"tid", "target", "returns_fd", "value", "role", "type", "offset", "names", "note",
                 # fd.recovery: aarch64 exit stops only (tests/test_fd_recovery.py checks its keys)
                 "recovery", "how", "candidates", "conflict", "tried"}
+    not_here |= log_keys()  # a whole log's: tests/test_rr_logs.py checks them
     missing = documented - all_keys(j) - not_here
     assert not missing, missing
     assert set(j) == {"source", "arch", "thread", "syscall", "fd", "request", "argument", "rr", "suggestions",
-                      "notes"}
+                      "notes", "log", "others"}  # log, others: from rr's log (tests/test_rr_logs.py)
 
 
 def test_suggestion_json_has_every_documented_key():

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The user install (not the test bench: no compilers, qemu, Go or pytest): makes dmabuf-why and
-# go-callers available in your gdb.
+# go-callers available in your gdb, and the gdb-rr-dmabuf command (check, explain) on your PATH.
 #   tools/install.sh            the runtime venv (pyelftools, pygments) for the Python gdb embeds,
 #                               unless gdb's Python already imports both; then prints how to load it
 #   tools/install.sh --gdbinit  also add `source .../gdbinit.py` to the init file gdb reads
 #                               (printed before it is written; never twice)
 # The venv goes to $GDB_RR_DMABUF_VENV, else ${XDG_DATA_HOME:-~/.local/share}/gdb-rr-dmabuf/venv,
-# where gdbinit.py looks for it. Needs gdb and python3-venv; uses PyPI through pip.
+# where gdbinit.py looks for it; the command to ${XDG_BIN_HOME:-~/.local/bin}/gdb-rr-dmabuf (the package's
+# console script, as `pip install .` would make it). Needs gdb and python3-venv; uses PyPI through pip.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 gdbinit_py="$top/gdbinit.py"
@@ -34,8 +35,10 @@ fi
 read -r _ pyver has_elftools has_pygments <<<"$probe"
 say "gdb $(gdb --version | head -1 | sed 's/^GNU gdb //') embeds Python $pyver"
 
+cmd_py=""
 if [ "$has_elftools$has_pygments" = 11 ]; then
   say "gdb's Python already imports pyelftools and pygments: no venv needed"
+  cmd_py=$(command -v "python$pyver" || command -v python3 || true)
 else
   venv=${GDB_RR_DMABUF_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/gdb-rr-dmabuf/venv}
   py=$(command -v "python$pyver" || true)
@@ -62,6 +65,7 @@ else
     say "installing pyelftools and pygments into $venv (pip, from PyPI)"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check pyelftools pygments
   fi
+  cmd_py="$venv/bin/python"
 fi
 
 # Check it the way gdb will load it: one gdb, no init files, gdbinit.py sourced.
@@ -73,6 +77,22 @@ if ! grep -q '^DEPS OK' <<<"$check" || grep -q 'gdb-rr-dmabuf: warning' <<<"$che
   exit 1
 fi
 say "checked: $(grep '^gdb-rr-dmabuf ' <<<"$check" | head -1)"
+
+# The command line tool: `gdb-rr-dmabuf check -- PROG` and `gdb-rr-dmabuf explain rr.log`.
+bindir=${XDG_BIN_HOME:-$HOME/.local/bin}
+if [ -n "$cmd_py" ]; then
+  mkdir -p "$bindir"
+  tmp="$bindir/.gdb-rr-dmabuf.$$"
+  printf '#!/bin/sh\n# gdb-rr-dmabuf: written by %s (the console script of the gdb_rr_dmabuf package)\nPYTHONPATH=%q${PYTHONPATH:+:$PYTHONPATH} exec %q -m gdb_rr_dmabuf "$@"\n' \
+    "$top/tools/install.sh" "$top" "$cmd_py" >"$tmp"
+  chmod 755 "$tmp"
+  mv "$tmp" "$bindir/gdb-rr-dmabuf"
+  say "the command: $bindir/gdb-rr-dmabuf (check, explain)"
+  case ":$PATH:" in
+    *":$bindir:"*) ;;
+    *) say "$bindir is not on your PATH: add it (e.g. in ~/.profile: export PATH=\"$bindir:\$PATH\")" ;;
+  esac
+fi
 
 line="source $gdbinit_py"
 if [ "$add_gdbinit" = 1 ]; then

@@ -19,7 +19,10 @@ examples:
   dmabuf-why --request 0xc0086202         a number (or name) alone, no process needed
   dmabuf-why --from-log 'Expected EINVAL for 'ioctl' but got result 0 (errno SUCCESS); Unknown ioctl(0x...): ...'
                                           rr's text as pasted: everything after --from-log is the text
-  dmabuf-why --from-log-file rr.log       rr's output from a file (- reads standard input)
+  dmabuf-why --from-log-file rr.log       rr's whole output from a file (- reads standard input): every
+                                          assertion, the trace dump's evidence, the rr release, the program
+  dmabuf-why --scan-threads               list the threads stopped in an ioctl (reads EVERY thread: not
+                                          at rr's emergency stop, where that can end the session)
   dmabuf-why --json                       one JSON object (see the README)"""
 
 
@@ -34,10 +37,17 @@ class DmabufWhy(Command):
                        "it; with a process, also read the argument at its addr")
         p.add_argument("--from-log-file", metavar="FILE", help="read rr's text from FILE (- for standard input)")
         p.add_argument("--thread", metavar="N", type=int, help="gdb thread number (default: the selected thread)")
+        p.add_argument("--scan-threads", action="store_true",
+                       help="list the threads whose pending system call is an ioctl. This reads the registers of "
+                       "EVERY thread: at rr's emergency stop, rr asserts when gdb reads a thread that is blocked in "
+                       "a system call (every Go program has some) and the session ends (gdb then waits for a reply "
+                       "that never comes). Use it with gdbserver, a native process or a core; at rr's stop the "
+                       "thread gdb selected is the one that made the call")
         p.add_argument("--at", choices=("entry", "exit"), help="say whether this is the syscall's entry or exit stop "
                        "(x86-64 tells by itself; aarch64 assumes exit)")
         p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                       "default: $GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
+                       "default: the release rr's log shows (inferred from its source line), else "
+                       "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
         p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
         return p
 
@@ -62,6 +72,8 @@ class DmabufWhy(Command):
     def run(self, args) -> str:
         from .gdbtarget import GdbTarget
         from .. import evidence, render, why  # here, not at start-up: gdb's start-up time matters
+        if args.scan_threads:
+            return _scan_threads(args)
         if args.from_log is not None and args.from_log_file is not None:
             raise UserError("--from-log and --from-log-file exclude each other", "give one of them")
         if args.from_log_file is not None:
@@ -86,7 +98,7 @@ class DmabufWhy(Command):
                     rules_file=args.rules)
             except UserError as e:
                 if args.thread is None and ("not ioctl" in e.what or "not stopped in a system call" in e.what):
-                    _point_at_ioctl_threads(e)
+                    _point_at_other_threads(e)
                 raise
             rep.suggestions = sugg
             rep.notes.extend(notes)
@@ -101,7 +113,7 @@ class DmabufWhy(Command):
 
 _FROM_LOG = re.compile(r"(?:^|(?<=\s))--from-log(?:=|\s+|$)")
 _TAIL_OPTIONS = {"--json": 0, "--verbose": 0, "-v": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
-MAX_LOG_FILE = 1 << 20
+MAX_LOG_FILE = 64 << 20  # rr's output in a CI log; rrlog.parse is linear and capped
 _TRAILING_OPTION = re.compile(r"\s(?:-v|--json|--verbose|--(?:color|rr-version|rules|thread|at)(?:=|\s+)[^\s'\"]+)\s*$")
 
 
@@ -160,19 +172,49 @@ def _read_log_file(path: str) -> str:
                         "give a file, or run gdb with rr's text on its standard input")
     if len(data) > MAX_LOG_FILE:
         raise UserError("--from-log-file %s: more than %d characters" % (path, MAX_LOG_FILE),
-                        "give only the part of rr's output with the assertion")
+                        "give only the part of the log with rr's output (its [FATAL ...] header to its end)")
     return data
 
 
-def _point_at_ioctl_threads(e: UserError) -> None:
-    """When the selected thread is not in an ioctl but others are, say which (one line still)."""
-    from .gdbtarget import threads_in_ioctl
-    nums = threads_in_ioctl()
-    if nums:
-        e.todo = "thread%s %s %s in ioctl: `dmabuf-why --thread %d`" % (
-            "s" if len(nums) > 1 else "", ", ".join(str(n) for n in nums[:8]), "are" if len(nums) > 1 else "is",
-            nums[0])
-        e.args = (e.what + ": " + e.todo,)
+def _point_at_other_threads(e: UserError) -> None:
+    """The selected thread is not in an ioctl: say how to reach the one that is, without reading any other
+    thread ourselves (rr's emergency gdbserver can end the session when gdb does)."""
+    e.todo = ("at rr's stop gdb selects the thread that made the call; otherwise `dmabuf-why --thread N` "
+              "(`dmabuf-why --scan-threads` lists the threads in an ioctl, but reads every thread: not at rr's "
+              "stop)")
+    e.args = (e.what + ": " + e.todo,)
+
+
+def _scan_threads(args) -> str:
+    """dmabuf-why --scan-threads: the threads in an ioctl, after saying what the scan touches."""
+    import json
+    import gdb  # type: ignore
+    from ..errors import NoProcessError
+    from ..ioctl.names import names_for
+    from ..target import normalize_arch
+    from .gdbtarget import SCAN_WARNING, scan_ioctl_threads
+    if args.thread is not None or args.request is not None or args.from_log is not None \
+            or args.from_log_file is not None:
+        raise UserError("--scan-threads stands alone", "then `dmabuf-why --thread N` for the thread it names")
+    inferior = gdb.selected_inferior()
+    if not inferior.is_valid() or inferior.pid == 0 or gdb.selected_thread() is None:
+        raise NoProcessError()
+    try:
+        arch = normalize_arch(gdb.newest_frame().architecture().name())
+    except gdb.error:
+        arch = "x86-64"
+    found = scan_ioctl_threads()
+    rows = [{"thread": n, "lwp": lwp, "request": "0x%08x" % req, "names": names_for(req, arch)}
+            for n, lwp, req in found]
+    if args.json:
+        return json.dumps({"scan": {"warning": SCAN_WARNING, "threads": rows}})
+    lines = ["--scan-threads %s" % SCAN_WARNING]
+    if not rows:
+        lines.append("no thread is in an ioctl")
+    for r in rows:
+        lines.append("thread %d (LWP %d) is in ioctl %s: `dmabuf-why --thread %d`"
+                     % (r["thread"], r["lwp"], " or ".join(r["names"]) or r["request"], r["thread"]))
+    return "\n".join(lines)
 
 
 def _arch_or_default() -> str:

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 import gdb  # type: ignore
 
 from ..errors import NoProcessError, TargetReadError, UserError
+from ..rr import in_rr_page
 from ..target import NativeFrame, Target, normalize_arch
 
 X86_64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
@@ -26,6 +27,8 @@ AARCH64_REGS = tuple("x%d" % i for i in range(31)) + ("sp", "pc", "cpsr", "tpidr
 _MASK64 = (1 << 64) - 1
 # Linux never maps code below vm.mmap_min_addr (65536 by default): a pc down there is an unwinder guess.
 _LOWEST_CODE = 0x10000
+# What the frames in rr's page at 0x70000000 are named after (rr's src/preload/rr_page.S, librrpage.so).
+RR_PAGE_OBJFILE = "librrpage.so"
 _REMOTE_EXEC: Dict[tuple, Optional[str]] = {}   # (connection, pid) -> the remote's exec file, once per session
 
 
@@ -125,6 +128,12 @@ class GdbTarget(Target):
                 self.arch = normalize_arch(frame.architecture().name())
             except gdb.error:
                 raise UserError("the selected thread has no registers", "is the process running? stop it first")
+        if self.kind == "remote":
+            from .remote_memory import gather
+            with _on_thread(thread):
+                problem = gather(inferior, thread)   # gdb 16+ and rr 5.8.0: no memory at all; one setting fixes it
+            if problem is not None:
+                raise UserError(*problem)
         self.pid = None
         if self.kind == "live":
             self.pid = inferior.pid
@@ -208,6 +217,11 @@ class GdbTarget(Target):
                     fname = sal.symtab.filename if sal is not None and sal.symtab is not None else None
                     line = sal.line if sal is not None and sal.symtab is not None else None
                     objfile = gdb.solib_name(pc) or self.program
+                    if in_rr_page(pc, self.arch) and gdb.solib_name(pc) is None:
+                        # rr's page (librrpage.so since 5.5.0) is presented to gdb like a vdso: no shared-
+                        # library name, so gdb would have it in the executable. It is rr's code, never the
+                        # program's.
+                        objfile = RR_PAGE_OBJFILE
                     out.append(NativeFrame(pc=pc, function=name, objfile=objfile, sp=sp, file=fname, line=line))
                     if stop is not None and stop(pc):
                         break
@@ -293,73 +307,88 @@ def _symbol_start(pc: int):
     return pc - off, name
 
 
-def threads_in_ioctl(limit: int = 256) -> List[int]:
-    """gdb thread numbers of the threads stopped in ioctl (to point the user at them); bounded."""
+# rr's emergency gdbserver asserts when gdb reads the registers (or, through them, the memory) of a task
+# that is blocked in a system call, starts a second emergency debugger and never answers the first gdb
+# (rr's src/Task.cc Task::regs(), src/GdbServer.cc; knowledge/rr-stub.md). Every Go program has such
+# threads. So nothing here reads a thread other than the selected one unless the user asks for it by
+# name (--thread N) or asks for the scan below (dmabuf-why --scan-threads).
+SCAN_WARNING = ("reads the registers of every thread: at rr's emergency stop, reading a thread that is blocked "
+                "in a system call (every Go program has some) makes rr assert and the session ends")
+
+
+def _ioctl_of(thread):
+    """(arch, request, result) when the thread's pending syscall is ioctl, else None. Reads three registers
+    of that thread (switching to it when it is not the selected one)."""
     from ..syscall import IOCTL_NR
-    out: List[int] = []
+    try:
+        with _on_thread(thread):
+            frame = gdb.newest_frame()
+            arch = normalize_arch(frame.architecture().name())
+            if arch == "x86-64":
+                nr, req, res = (int(frame.read_register(r)) for r in ("orig_rax", "rsi", "rax"))
+            elif arch == "aarch64":
+                nr, req, res = (int(frame.read_register(r)) for r in ("x8", "x1", "x0"))
+            else:
+                return None
+    except (gdb.error, ValueError):
+        return None
+    if nr != IOCTL_NR.get(arch):
+        return None
+    return arch, req & 0xFFFFFFFF, (res - (1 << 64) if res >= (1 << 63) else res)
+
+
+def scan_ioctl_threads(limit: int = 256) -> List[tuple]:
+    """ONLY on the user's explicit request (dmabuf-why --scan-threads): every thread of the inferior (at
+    most `limit`), [(gdb thread number, LWP, request)] of those whose pending syscall is ioctl. See
+    SCAN_WARNING: this is what can end rr's emergency session."""
+    out: List[tuple] = []
     inferior = gdb.selected_inferior()
-    for t in sorted(inferior.threads(), key=lambda t: t.num)[:limit]:
-        try:
-            with _on_thread(t):
-                frame = gdb.newest_frame()
-                arch = normalize_arch(frame.architecture().name())
-                reg = "orig_rax" if arch == "x86-64" else "x8"
-                nr = int(frame.read_register(reg))
-        except (gdb.error, ValueError):
+    every = sorted(inferior.threads(), key=lambda t: t.num)[:limit]   # the user asked: --scan-threads
+    for t in every:
+        if not t.is_valid() or t.is_running():
             continue
-        if nr == IOCTL_NR.get(arch):
-            out.append(t.num)
+        num, lwp = t.num, t.ptid[1] or t.ptid[0]
+        got = _ioctl_of(t)
+        if not inferior.is_valid() or inferior.pid == 0:   # the target went away while we read that thread
+            raise UserError("the connection to the target ended while reading thread %d (LWP %d)%s" % (
+                num, lwp, ", after finding thread%s %s in an ioctl" % ("s" if len(out) > 1 else "",
+                                                                      ", ".join(str(n) for n, _, _ in out))
+                if out else ""),
+                "rr's emergency gdbserver ends the session when gdb reads a thread blocked in a system call; "
+                "rr's own output has the ioctl: `python3 -m gdb_rr_dmabuf explain rr.log`")
+        if got is not None:
+            out.append((num, lwp, got[1]))
     return out
 
 
-def ioctl_stop_hint(limit: int = 64) -> Optional[str]:
-    """One line when a stopped thread sits in an ioctl that rr would abort on (gdbinit.py prints it when
-    sourced at a stop), else None. Reads three registers of at most `limit` threads; nothing when no
-    process is stopped."""
+def ioctl_stop_hint() -> Optional[str]:
+    """One line when the selected thread sits in an ioctl that rr would abort on (gdbinit.py prints it when
+    sourced at a stop), else None. Reads three registers of the selected thread alone (never another
+    thread: see SCAN_WARNING); nothing when no process is stopped."""
     inferior = gdb.selected_inferior()
-    if not inferior.is_valid() or inferior.pid == 0 or gdb.selected_thread() is None:
+    t = gdb.selected_thread()
+    if not inferior.is_valid() or inferior.pid == 0 or t is None or not t.is_valid() or t.is_running():
         return None
     from ..ioctl.names import names_for
     from ..rr import rr_verdict
-    from ..syscall import ENOSYS, IOCTL_NR
-    selected = gdb.selected_thread()
-    found = []
-    for t in sorted(inferior.threads(), key=lambda t: t.num)[:limit]:
-        if not t.is_valid() or t.is_running():
-            continue
-        try:
-            with _on_thread(t):
-                frame = gdb.newest_frame()
-                arch = normalize_arch(frame.architecture().name())
-                if arch == "x86-64":
-                    nr, req, res = (int(frame.read_register(r)) for r in ("orig_rax", "rsi", "rax"))
-                elif arch == "aarch64":
-                    nr, req, res = (int(frame.read_register(r)) for r in ("x8", "x1", "x0"))
-                else:
-                    continue
-        except (gdb.error, ValueError):
-            continue
-        if nr != IOCTL_NR.get(arch):
-            continue
-        res = res - (1 << 64) if res >= (1 << 63) else res
-        result = None if (arch == "x86-64" and res == -ENOSYS) else res  # x86-64 entry stop: not run yet
-        v = rr_verdict(req & 0xFFFFFFFF, result)
-        if v.ignorable or v.would_stop is False:
-            continue
-        names = names_for(req & 0xFFFFFFFF, arch)
-        found.append((t, " or ".join(names) if names else "0x%08x" % (req & 0xFFFFFFFF), v))
-    if not found:
+    from ..syscall import ENOSYS
+    got = _ioctl_of(t)
+    if got is None:
         return None
-    t, name, v = found[0]
+    arch, req, res = got
+    result = None if (arch == "x86-64" and res == -ENOSYS) else res  # x86-64 entry stop: not run yet
+    v = rr_verdict(req, result)
+    if v.ignorable or v.would_stop is False:
+        return None
+    names = names_for(req, arch)
+    name = " or ".join(names) if names else "0x%08x" % req
     who = ("rr before %s" % v.supported_since) if v.supported_since else "rr"
-    cmd = "dmabuf-why" if t == selected else "dmabuf-why --thread %d" % t.num
-    more = (" (and %d more thread%s)" % (len(found) - 1, "s" if len(found) > 2 else "")) if len(found) > 1 else ""
     lwp = t.ptid[1] or t.ptid[0]
     if v.would_stop:
         verdict = "which %s aborts on" % who
     else:  # the entry stop: it has not returned yet
         verdict = "which %s aborts on unless it fails with %s" % (who, " or ".join(v.expected))
-    return "thread %d (LWP %d) is in ioctl %s, %s%s: `%s` explains it" % (t.num, lwp, name, verdict, more, cmd)
+    return "thread %d (LWP %d) is in ioctl %s, %s: `dmabuf-why` explains it" % (t.num, lwp, name, verdict)
 
 
 class _on_thread:

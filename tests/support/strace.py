@@ -28,9 +28,10 @@ _UNFINISHED = " <unfinished ...>"
 _SIGNAL = re.compile(r"^--- (?P<info>.*?) ---$")        # `--- SIGURG {si_signo=...} ---`, `--- stopped by SIGSTOP ---`
 _EXIT = re.compile(r"^\+\+\+ (?P<what>exited with (?P<code>-?\d+)|killed by (?P<sig>SIG[A-Z0-9]+)[^+]*) \+\+\+$")
 # `) = 0`, `) = -1 ENOTTY (Inappropriate ioctl for device)`, `) = 4</memfd:lp_dma_buf>`, `) = 0x7f..`,
-# `) = ?`, `) = ? ERESTARTSYS (To be restarted ...)`, each maybe followed by ` <0.000012>` (-T).
+# `) = ?`, `) = ? ERESTARTSYS (To be restarted ...)`, each maybe followed by ` <0.000012>` (-T). -yy marks a
+# file that is gone outside the brackets (strace's util.c): `= 8</memfd:lp_dma_buf>(deleted)`, seen in the lab.
 _CLOSE = re.compile(r"\) +=")
-_RESULT = re.compile(r"\) += (?P<ret>-?\d+|0x[0-9a-f]+|\?)(?P<deco><.*?>)?"
+_RESULT = re.compile(r"\) += (?P<ret>-?\d+|0x[0-9a-f]+|\?)(?P<deco><.*?>)?(?P<deleted>\(deleted\))?"
                      r"(?: (?P<errno>E[A-Z0-9]+|[A-Z][A-Z0-9_]+)(?: \((?P<errtext>[^)]*)\))?)?"
                      r"(?: \(.*?\))?(?: <\d+\.\d+>)?$")
 
@@ -42,17 +43,20 @@ class Call:
     args: List[str]                # top-level arguments as strace printed them (decorations kept)
     result: Optional[int]          # None: `?` (the thread ended or the call restarts), or never returned
     errno: Optional[str] = None    # ENOTTY, ERESTARTSYS, ...
-    result_deco: Optional[str] = None   # -yy on a returned fd: "memfd:lp_dma_buf"
+    result_deco: Optional[str] = None   # -yy on a returned fd: "/memfd:lp_dma_buf" (" (deleted)" as in fd())
     complete: bool = True          # False: an `<unfinished ...>` that never resumed
     split: bool = False            # True: strace printed it as an unfinished/resumed pair
     line: int = 0                  # the (first) line number, 1-based
 
     def fd(self, i: int = 0) -> Optional[Tuple[int, Optional[str]]]:
-        """Argument i as an fd: (number, -yy path or None), or None when it is not one."""
+        """Argument i as an fd: (number, -yy path or None), or None when it is not one. A file that is
+        gone reads as /proc's link does: "/memfd:lp_dma_buf (deleted)"."""
         if i >= len(self.args):
             return None
-        m = re.match(r"^(-?\d+)(?:<(.*)>)?$", self.args[i])
-        return (int(m.group(1)), m.group(2)) if m else None
+        m = re.match(r"^(-?\d+)(?:<(.*)>(\(deleted\))?)?$", self.args[i])
+        if not m:
+            return None
+        return int(m.group(1)), (m.group(2) + " (deleted)" if m.group(3) else m.group(2))
 
 
 @dataclass
@@ -104,7 +108,7 @@ def split_args(text: str) -> List[str]:
             depth -= 1
         elif ch == "<" and i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_>") :
             depth += 1
-        elif ch == ">" and depth > 0 and (i + 1 == n or text[i + 1] in ",>)]} "):
+        elif ch == ">" and depth > 0 and (i + 1 == n or text[i + 1] in ",>)]} ("):
             depth -= 1
         if ch == "," and depth == 0:
             out.append("".join(cur).strip())
@@ -130,8 +134,9 @@ def _finish(tid: Optional[int], name: str, body: str, lineno: int, split: bool) 
     ret = m.group("ret")
     result = None if ret == "?" else int(ret, 0)
     deco = m.group("deco")
-    return Call(tid, name, split_args(body[:at]), result, m.group("errno"),
-                deco[1:-1] if deco else None, True, split, lineno)
+    if deco:
+        deco = deco[1:-1] + (" (deleted)" if m.group("deleted") else "")
+    return Call(tid, name, split_args(body[:at]), result, m.group("errno"), deco, True, split, lineno)
 
 
 def parse(text: str) -> Trace:

@@ -55,6 +55,11 @@ PACKAGES = [
     "gdb", "gdbserver", "strace", "libc6-dbg", "busybox", "kmod", "procps",
     "python3-minimal", "python3-pyelftools", "python3-pygments",
 ]
+# Go GUI programs others built (Debian's own builds: Go 1.24.4, cgo, gotk3/GTK3) and an X server to run them
+# under (Xvfb), with xwininfo (x11-utils) to see their windows; dbus-x11 stands for the session bus that
+# dconf-service needs (the other choice, dbus-user-session, brings systemd). x86-64 only: the arm64 lab's
+# TCG is too slow for GTK start-ups within CI's budget (tests/test_lab_gui.py).
+GUI_PACKAGES = ["xvfb", "x11-utils", "dbus-x11", "nwg-look", "ymuse", "nwg-bar"]
 EXCLUDES = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*", "/usr/share/locale/*",
             "/usr/share/lintian/*", "/usr/share/bug/*"]
 # Modules the guest loads at boot (their `depends=` are followed): network and 9p.
@@ -68,7 +73,7 @@ ARCHES = {
         "debarch": "amd64", "qemu": "qemu-system-x86_64", "console": "ttyS0",
         "machine": [], "tcg_cpu": ["-cpu", "max"], "kvm_cpu": ["-cpu", "host"],
         "kernel_meta": "linux-image-amd64", "kernel_re": r"^linux-image-6\.12\.[0-9]+\+deb13-amd64$",
-        "nic": "virtio-net-pci", "p9": "virtio-9p-pci", "user_cpu": [],
+        "nic": "virtio-net-pci", "p9": "virtio-9p-pci", "user_cpu": [], "gui": True,
     },
     "aarch64": {
         "debarch": "arm64", "qemu": "qemu-system-aarch64", "console": "ttyAMA0",
@@ -293,6 +298,7 @@ def resolve(arch: str, apt: Optional[Apt] = None) -> dict:
     if rel is None:
         raise LabError("lab: no trixie lists in %s: run `tools/lab/lab build` with network access" % apt.dir)
     extra = [p for p in os.environ.get("LAB_EXTRA_PACKAGES", "").split() if p]
+    extra = (GUI_PACKAGES if a.get("gui") else []) + extra
     recipe = RECIPE + ("+" + EXTRACT_RECIPE if _foreign(arch) else "")  # x86-64's keys stay as they were
     k0 = _sha(recipe, arch, rel.read_bytes(), " ".join(PACKAGES + extra), " ".join(EXCLUDES))
     cached = CACHE / "resolved" / (k0 + ".json")
@@ -1014,16 +1020,17 @@ class Vm:
         return out
 
     def strace(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None,
-               trace: str = "ioctl,openat,memfd_create", timeout: float = 120, signal: str = "none") -> StraceResult:
-        """strace -f -qq -e trace=TRACE -e signal=SIGNAL (none: Go's SIGURG storms left out)."""
+               trace: str = "ioctl,openat,memfd_create", timeout: float = 600, signal: str = "none") -> StraceResult:
+        """strace -f --seccomp-bpf -qq -e trace=TRACE -e signal=SIGNAL (none: Go's SIGURG storms left out;
+        --seccomp-bpf: the tracee stops only at the traced calls). timeout only guards against a hang."""
         out = "/tmp/lab-strace.%d.%d" % (os.getpid(), int(time.time() * 1000))
-        cmd = ["strace", "-f", "-qq", "-o", out, "-e", "trace=" + trace, "-e", "signal=" + signal] + [
+        cmd = ["strace", "-f", "--seccomp-bpf", "-qq", "-o", out, "-e", "trace=" + trace, "-e", "signal=" + signal] + [
             str(a) for a in argv]
         rc, so, se = self.run(cmd, timeout=timeout, env=env)
         _, text, _ = self.run(["sh", "-c", 'cat "$1"; rm -f "$1"', "sh", out], timeout=30)
         return StraceResult(rc, so, se, text)
 
-    def gdbserver(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None, timeout: float = 30) -> GdbServer:
+    def gdbserver(self, argv: Sequence[str], env: Optional[Dict[str, str]] = None, timeout: float = 120) -> GdbServer:
         with self._lock:
             free = [i for i in range(GDBSERVER_SLOTS) if i not in self._slots]
             if not free:

@@ -1,0 +1,157 @@
+"""`check` in the lab VM (real trixie kernel with udmabuf, real Mesa 25, gdb 16.3 + Python 3.13 in the guest):
+each x86-64 lab program run by `python3 -m gdb_rr_dmabuf check` inside the guest, without rr.
+
+Ground truth from outside check: strace -f -yy of the same program in the guest (stops.truth: the
+DMA_BUF_IOCTL_EXPORT_SYNC_FILE line, its fd's path and result), the program's own goroutine line and
+runtime.Stack (stops.go_stack_truth), its own success line and exit status. The programs run with their lab
+environment minus LIBGL_ALWAYS_SOFTWARE, which check itself adds as rr does.
+
+The arm64 lab (lab_vm_arm64: trixie arm64 under qemu-system-aarch64): the demo's direct syscall path (the
+real kernel's udmabuf), stopped the same way (aarch64 registers: x8 = 29, x0 = the result; the fd comes from dmabuf-why's
+recovery).
+
+Cost: one `check --rr-version 5.8.0` per program (the stop, gdb attached in the guest; with --verify for eglgo
+and vkgo: one re-run per environment setting the advice names, each run again under strace) and one
+`check --rr-version 5.9.0` per program."""
+import json
+import re
+import time
+
+import pytest
+
+from tests.fixtures.lab import stops
+from tests.support.gdbrun import REPO
+from tests.support.lab import lab_vm, lab_vm_arm64  # noqa: F401  (the session fixtures)
+
+pytestmark = pytest.mark.lab
+
+NAMES = list(stops.PROGRAMS)  # demo, eglgo, vkgo, egl_c
+EXPECT_CALLER = {"demo": "example.com/dmademo/internal/gpu.ExportSyncFile",
+                 "eglgo": "example.com/labegl/internal/egl.NewDisplay.func1",
+                 "vkgo": "example.com/labvk/internal/vk.(*Instance).PhysicalDevices.func1"}
+_runs = {}
+
+
+def run_check(vm, name, *opts, timeout=600):
+    """check --json in the guest; (exit status, the JSON object, the program's output, seconds). Memoised."""
+    key = (id(vm), name, opts)
+    if key in _runs:
+        return _runs[key]
+    env = {k: v for k, v in stops.program(vm, name).env.items() if k != "LIBGL_ALWAYS_SOFTWARE"}
+    env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(REPO))
+    t0 = time.time()
+    rc, out, err = vm.run(["python3", "-m", "gdb_rr_dmabuf", "check", "--json"] + list(opts)
+                          + ["--", vm.to_guest(stops.exe(name, vm))], env=env, cwd=str(REPO), timeout=timeout)
+    secs = time.time() - t0
+    assert out.startswith("{"), (rc, out[-2000:], err[-3000:])
+    _runs[key] = (rc, json.loads(out), err, secs)
+    return _runs[key]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rr_58_stops_at_export_sync_file(lab_vm, name):
+    opts = ("--verify",) if name in ("eglgo", "vkgo") else ()  # the advice's settings re-run (Mesa programs)
+    rc, d, log, _ = run_check(lab_vm, name, *opts, "--rr-version", "5.8.0")
+    t = stops.truth(lab_vm, name)
+    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.trace[-2000:]
+    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
+    st, why = d["stop"], d["dmabuf_why"]
+    assert (st["request"], st["result"]) == (stops.EXPORT, t.exports[0]["result"])
+    assert why["request"]["names"] == [stops.EXPORT_NAME] and why["syscall"]["state"] == "exit"
+    assert why["syscall"]["result"] == 0 and why["rr"]["would_stop"] is True
+    assert why["rr"]["supported_since"] == "5.9.0" and why["rr"]["rr_version"] == "5.8.0"
+    # the fd: strace -yy names it <dmabuf:...> (a udmabuf's dma-buf); gdb reads /proc in the guest
+    assert (t.exports[0]["fd_path"] or "").startswith("/dmabuf:"), t.exports
+    assert why["fd"]["target"].startswith("/dmabuf:"), why["fd"]
+    assert "registers_mismatch" not in d and "gdb_error" not in d, d
+    if not stops.PROGRAMS[name].go:
+        assert d["go_callers"] is None
+        return
+    own = stops.go_stack_truth(log)
+    c = d["go_callers"]
+    assert own["goid"] and c["goroutine"]["id"] == own["goid"], (c["goroutine"], own)
+    assert c["goroutine"]["created_by"]["function"] == own["created_by"]
+    assert c["caller"]["function"] == EXPECT_CALLER[name]
+    go = [f["function"] for f in c["frames"] if f["kind"] == "go"]
+    outer = own["functions"][1:]
+    assert outer and go[-len(outer):] == outer, (go, own["functions"])
+    if name == "eglgo":  # its caller locks its OS thread: the stopped thread is the one that printed
+        assert st["tid"] == own["tid"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rr_59_records_the_run(lab_vm, name):
+    rc, d, log, _ = run_check(lab_vm, name, "--rr-version", "5.9.0")
+    assert rc == 0 and d["verdict"] == "records", (d, log[-2000:])
+    assert d["program_end"] == {"how": "exited", "status": 0, "signal": None}
+    assert stops.succeeded(name, 0, log), log[-2000:]
+    # every ioctl strace sees was seen; 5.9.0 handles EXPORT_SYNC_FILE by name, so it was not followed
+    t = stops.truth(lab_vm, name)
+    assert d["counts"]["ioctls"] == len(re.findall(r"^(?:\d+ +)?ioctl\(", t.trace, re.M)), t.trace[-3000:]
+
+
+def _verify(d, env):
+    got = [v for v in d.get("verify", []) if v["env"] == env]
+    assert got, ("no --verify run with %s" % env, d.get("verify"))
+    return got[0]
+
+
+def test_verify_softpipe_removes_the_abort_and_egl_still_works(lab_vm):
+    """(strace's view of the same runs: test_every_verify_run_matches_strace)"""
+    rc, d, log, _ = run_check(lab_vm, "eglgo", "--verify", "--rr-version", "5.8.0")
+    v = _verify(d, "GALLIUM_DRIVER=softpipe")
+    assert v["abort_gone"] is True and v["program"] == "exited with status 0", v
+    assert any(re.search(stops.PROGRAMS["eglgo"].ok, ln) for ln in v["last_output"]), v
+
+
+def test_verify_vulkan_knob_removes_the_abort_and_the_device(lab_vm):
+    rc, d, log, _ = run_check(lab_vm, "vkgo", "--verify", "--rr-version", "5.8.0")
+    vk = [v for v in d["verify"] if v["env"].startswith("VK_LOADER_DRIVERS_DISABLE=")]
+    assert vk, d["verify"]
+    v = vk[0]
+    assert v["abort_gone"] is True and v["program"] == "exited with status 1", v
+    assert any(re.match(r"LAB FAIL (no Vulkan physical device|vkEnumeratePhysicalDevices: VkResult -3)$", ln)
+               for ln in v["last_output"]), v
+
+
+@pytest.mark.parametrize("name", ["eglgo", "vkgo"])
+def test_every_verify_run_matches_strace(lab_vm, name):
+    """Each setting --verify tried, run again under strace in the guest: the export is gone exactly when check
+    said so, and the program's exit status is the one check reported."""
+    rc, d, log, _ = run_check(lab_vm, name, "--verify", "--rr-version", "5.8.0")
+    assert d["verify"]
+    for v in d["verify"]:
+        r = stops.strace_run(lab_vm, name, dict([v["env"].split("=", 1)]))
+        assert v["abort_gone"] is (len(r.exports) == 0), (v, r.trace[-2000:])
+        if v["abort_gone"]:
+            assert v["program"] == "exited with status %d" % r.rc, (v, r.rc)
+            assert (r.rc == 0) is stops.succeeded(name, r.rc, r.stdout), r.stdout[-1500:]
+
+
+@pytest.mark.parametrize("name", ["demo-direct"])  # Mesa under arm64 TCG costs minutes per run: EGL was tried by hand
+def test_arm64_rr_58_stops_at_export_sync_file(lab_vm_arm64, name):
+    vm = lab_vm_arm64
+    rc, d, log, _ = run_check(vm, name, "--rr-version", "5.8.0")
+    t = stops.truth(vm, name)
+    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.trace[-2000:]
+    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
+    st, why, c = d["stop"], d["dmabuf_why"], d["go_callers"]
+    assert (st["request"], st["result"]) == (stops.EXPORT, 0)
+    assert why["request"]["names"] == [stops.EXPORT_NAME] and why["syscall"]["number"] == 29
+    assert why["syscall"]["state"] == "exit" and why["syscall"]["result"] == 0
+    assert why["fd"]["number"] == st["fd"] == t.exports[0]["fd"] and why["fd"]["target"].startswith("/dmabuf:")
+    assert "registers_mismatch" not in d and "gdb_error" not in d, d
+    own = stops.go_stack_truth(log)
+    assert c["goroutine"]["id"] == own["goid"] and c["goroutine"]["created_by"]["function"] == own["created_by"]
+    assert c["caller"]["function"] == {"demo-direct": "example.com/dmademo/internal/gpu.ExportSyncFileDirect",
+                                       "eglgo": EXPECT_CALLER["eglgo"]}[name]
+    if name == "eglgo":
+        assert st["tid"] == own["tid"]
+
+
+def test_check_figures(lab_vm, capsys):
+    """Not an assertion about speed: what each check run in the guest took (TCG)."""
+    rows = ["%-12s %-40s rc=%d %.1fs" % (k[1], " ".join(k[2]), v[0], v[3])
+            for k, v in sorted(_runs.items(), key=lambda kv: kv[0][1:])]
+    with capsys.disabled():
+        print("\ncheck in the lab:\n  " + "\n  ".join(rows or ["(none: run with the other lab-check tests)"]))

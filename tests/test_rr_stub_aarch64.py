@@ -1,0 +1,69 @@
+"""A real aarch64 Go process (qemu-user's gdb stub, as tests/test_e2e_aarch64.py) served through the
+imitation of rr's gdbserver: rr's aarch64 target description is core + fpu, no tpidr in any release up to
+5.9.0 (tests/support/rrstub.py), so go-callers must find g without the TLS slot (R28 in Go code) and say
+so. Ground truth: the goroutine id the program prints and gdb's own answer that there is no tpidr."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, free_port, gdb_env
+from tests.support.rrstub import RRStub
+from tests.support.toolchains import build_go
+
+pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch")),
+                                reason="needs qemu-user and gdb-multiarch (tools/bootstrap.sh installs them)")
+
+
+def _gdb(scripts, exe, env):
+    argv = ["gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off", "-ex", "set confirm off"]
+    for s in scripts:
+        argv += ["-x", str(SCRIPTS / (s + ".gdb"))]
+    proc = subprocess.run(argv + [str(exe)], cwd=str(REPO), env=gdb_env(env), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=300)
+    return GdbResult(proc.stdout, proc.returncode)
+
+
+@pytest.mark.parametrize("flavour", ["5.8.0", "5.9.0"])
+def test_go_callers_without_tpidr(tmp_path, flavour):
+    exe = build_go("gstates", env={"GOARCH": "arm64"}, cgo=False)
+    port = free_port()
+    log = tmp_path / "out.txt"
+    with open(str(log), "wb") as out:
+        qemu = subprocess.Popen(["qemu-aarch64", "-g", str(port), str(exe), "go"], stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(200):   # qemu listens before it runs a single instruction
+            try:
+                stub = RRStub("127.0.0.1:%d" % port, flavour=flavour, arch="aarch64", exe=str(exe))
+                break
+            except OSError:
+                time.sleep(0.05)
+        with stub:
+            drv = _gdb(["aarch64_stop_after_svc", "rr_stub_disconnect"], exe,
+                       {"GDBT_REMOTE": stub.address, "GDBT_REQUEST": "0xc0086202"})
+            assert stub.stop_tid, drv.output[-3000:]
+            res = _gdb(["rr_connect", "load_plugin", "run_commands"], exe,
+                       {"GDBT_REMOTE": stub.address, "GDBT_REMOTETIMEOUT": "60",
+                        "GDBT_CMDS": ";;".join(["go-callers --json", "info registers tpidr", "info registers x8 x1",
+                                                "dmabuf-why --json", "go-callers"])})
+    finally:
+        os.killpg(qemu.pid, signal.SIGKILL)
+        qemu.wait()
+    assert "Traceback" not in res.output, res.output[-3000:]
+    assert "Invalid register `tpidr'" in res.section("c1"), res.section("c1")   # gdb itself: rr has none
+    assert re.search(r"^x8\s+0x1d\s", res.section("c2"), re.M), res.section("c2")
+    goid = int(re.search(r"^GOID (\d+)$", log.read_text(errors="replace"), re.M).group(1))
+    j = res.json("c0")
+    assert j["goroutine"]["id"] == goid and j["goroutine"]["status"] == "syscall"
+    assert j["thread"]["found_via"] == "r28"
+    assert "the target serves no tpidr register (rr's gdbserver never does), so the Go TLS slot cannot be " \
+           "read: g found from R28" in j["notes"], j["notes"]
+    assert j["caller"]["function"] == "gstates/worker.goIoctl"
+    why = res.json("c3")
+    assert why["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"] and why["syscall"]["number"] == 29
+    assert "g found from R28" in res.section("c4")
