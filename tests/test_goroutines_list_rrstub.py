@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from tests.support.gdbrun import gdbserver, run_gdb
 from tests.support.rrstub import RRStub
 from tests.support.toolchains import DEFAULT_GO
@@ -22,18 +20,12 @@ CMDS = ["go-goroutines --json --stacks", "go-goroutines"]
 
 
 def _shape(j: dict) -> Counter:
+    """The program's own goroutines (the runtime's, e.g. the scavenger, vary between two runs)."""
     return Counter((g["state"], g["locked_to_thread"], g["in_cgo"], g["stack_from"],
                     g["top"]["function"] if g["top"] else g["start"],
-                    g["created_by"]["function"] if g["created_by"] else None) for g in j["goroutines"])
+                    g["created_by"]["function"] if g["created_by"] else None) for g in j["goroutines"] if not g["system"])
 
 
-@pytest.mark.skip(reason="open (2026-12-07): through the imitation the session stops answering part-way through "
-                  "the list: gdb's `m` packets for gs at 0xc000124000.. and M structs get no reply (stub.packets "
-                  "ends with a request, stub.ended and stub.asserted both false), the rest of the list is "
-                  "'not readable' and the next command finds no process; over plain gdbserver the same "
-                  "command sends the same kind of packets (m only: test_remote_packets_touch_no_other_thread) "
-                  "and passes. Whether the imitation's relay of large replies or go-goroutines' 64 KiB runs "
-                  "is at fault is not yet known")
 def test_go_goroutines_through_rr_stub_imitation(tmp_path):
     exe = gmany(DEFAULT_GO)
     with gdbserver(exe, ARGS, env=dict(INFERIOR_ENV), log=tmp_path / "plain.log") as addr:

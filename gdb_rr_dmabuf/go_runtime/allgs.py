@@ -45,7 +45,9 @@ MAX_GOROUTINES = 1 << 20
 MAX_BAD_RUN = 64            # consecutive unreadable/impossible entries that end the walk
 MAX_PROBLEM_LINES = 16      # damaged entries named one by one; the rest are counted
 MAX_BSS_SCAN = 16 << 20     # bytes of .bss read to find allgs without symbols
-_G_CHUNK = 1 << 16          # g structs are read in runs of up to this many bytes
+# g structs and stacks are read in runs of up to 16 KiB: through the imitation of rr's stub, larger reads
+# (gdb splits them into several `m` packets) stopped getting replies part-way through a listing.
+_G_CHUNK = 1 << 14          # g structs are read in runs of up to this many bytes
 _PTR_CHUNK = 1 << 16        # the allgs array is read in chunks of this many bytes
 G_LEAKED = 10               # Go 1.26+: _Gleaked (a goroutine the GC proved unreachable, waiting forever)
 G_DEADEXTRA = 11            # Go 1.26+: _Gdeadextra (an extra M's g waiting for a cgo callback)
@@ -459,7 +461,7 @@ class _Prefetched:
         return self.read_u64(addr)
 
 
-_STACK_RUN = 1 << 16     # bytes a coalesced stack read may span
+_STACK_RUN = 1 << 14     # bytes a coalesced stack read may span
 _STACK_GAP = 4096        # unused stack between two goroutines' used parts that a run still includes
 
 
