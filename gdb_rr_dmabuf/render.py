@@ -577,3 +577,14 @@ def goroutines_text(rep, style: Optional[Style] = None, one: bool = False, stack
     for n_ in rep.notes:
         out.extend(s(x, "dim") for x in wrap("note: " + n_, "", "      ", s.width))
     return "\n".join(out)
+
+
+def to_json_rows(obj: dict, rows_key: str) -> str:
+    """One JSON object with obj[rows_key] written one element a line: json's C encoder (indent=None) for
+    each part, where indent=2 would take the pure-Python one (seconds for 10,000 goroutines)."""
+    rows = obj.get(rows_key) or []
+    head = {k: v for k, v in obj.items() if k != rows_key}
+    parts = ["  %s: %s" % (json.dumps(k), json.dumps(v)) for k, v in head.items()]
+    body = ",\n".join("    " + json.dumps(r) for r in rows)
+    parts.append("  %s: [%s]" % (json.dumps(rows_key), ("\n" + body + "\n  ") if rows else ""))
+    return "{\n" + ",\n".join(parts) + "\n}"

@@ -26,7 +26,8 @@ class GoGoroutines(Command):
         p = self.new_parser(DESCRIPTION)
         p.add_argument("id", metavar="ID", nargs="?", type=int, help="one goroutine, with its whole stack")
         p.add_argument("--running", action="store_true", help="only running goroutines and ones in a system or cgo call")
-        p.add_argument("--own", action="store_true", help="only goroutines with a frame in the program's own code")
+        p.add_argument("--own", action="store_true",
+                       help="only goroutines with a frame in the program's own code (or started there)")
         p.add_argument("--all", action="store_true", help="dead and idle goroutines too")
         p.add_argument("--stacks", action="store_true", help="every goroutine with its whole stack")
         p.add_argument("--depth", metavar="N", type=int, default=64, help="at most N frames a goroutine (default 64)")
@@ -53,5 +54,5 @@ class GoGoroutines(Command):
                                  stacks=args.stacks)
         if args.json:
             from ..report import goroutines_json
-            return render.to_json(goroutines_json(rep, frames=args.id is not None or args.stacks))
+            return render.to_json_rows(goroutines_json(rep, frames=args.id is not None or args.stacks), "goroutines")
         return render.goroutines_text(rep, self.style(args), one=args.id is not None, stacks=args.stacks)

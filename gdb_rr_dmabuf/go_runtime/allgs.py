@@ -45,7 +45,9 @@ MAX_GOROUTINES = 1 << 20
 MAX_BAD_RUN = 64            # consecutive unreadable/impossible entries that end the walk
 MAX_PROBLEM_LINES = 16      # damaged entries named one by one; the rest are counted
 MAX_BSS_SCAN = 16 << 20     # bytes of .bss read to find allgs without symbols
-_G_CHUNK = 1 << 16          # g structs are read in runs of up to this many bytes
+# g structs and stacks are read in runs of up to 16 KiB: through the imitation of rr's stub, larger reads
+# (gdb splits them into several `m` packets) stopped getting replies part-way through a listing.
+_G_CHUNK = 1 << 14          # g structs are read in runs of up to this many bytes
 _PTR_CHUNK = 1 << 16        # the allgs array is read in chunks of this many bytes
 G_LEAKED = 10               # Go 1.26+: _Gleaked (a goroutine the GC proved unreachable, waiting forever)
 G_DEADEXTRA = 11            # Go 1.26+: _Gdeadextra (an extra M's g waiting for a cgo callback)
@@ -100,9 +102,6 @@ class AllgsLocation:
     found_via: str           # 'symbols' | 'bss scan'
 
 
-_LOC_CACHE: Dict[Tuple[str, int], AllgsLocation] = {}
-
-
 def _u64(buf, off: int) -> int:
     return struct.unpack_from("<Q", buf, off)[0]
 
@@ -117,8 +116,15 @@ def _section_range(binary, name: str, bias: int) -> Optional[Tuple[int, int]]:
 def find_allgs(target, binary, layout: Layout, bias: int = 0) -> AllgsLocation:
     """Where runtime.allgs is at run time: by symbol, else by a bounded scan of .bss. UserError when
     neither finds it."""
-    key = (getattr(binary, "path", ""), bias)
-    hit = _LOC_CACHE.get(key)
+    # Kept on the GoBinary (one per file version): the variable's address never changes for a binary.
+    cache = getattr(binary, "_allgs_locations", None)
+    if cache is None:
+        cache = {}
+        try:
+            binary._allgs_locations = cache
+        except AttributeError:
+            pass
+    hit = cache.get(bias)
     if hit is not None:
         return hit
     addr = binary.symbol("runtime.allgs")
@@ -127,9 +133,7 @@ def find_allgs(target, binary, layout: Layout, bias: int = 0) -> AllgsLocation:
         loc = AllgsLocation(addr + bias, (glen + bias) if glen else None, "symbols")
     else:
         loc = _scan_bss(target, binary, layout, bias)
-    if len(_LOC_CACHE) > 64:
-        _LOC_CACHE.clear()
-    _LOC_CACHE[key] = loc
+    cache[bias] = loc
     return loc
 
 
@@ -400,7 +404,8 @@ class _CachedPcln:
 
 def _cached_unwinder(unw):
     """The same GoUnwinder, its pclntab memoized and go_frames_at's results reused (copied, sp set)."""
-    import copy
+    from .unwind import StackFrame
+    new, cls = object.__new__, StackFrame
     unw.pcln = _CachedPcln(unw.pcln)
     plain = unw.go_frames_at
     memo: Dict[Tuple[int, bool, bool], list] = {}
@@ -414,7 +419,8 @@ def _cached_unwinder(unw):
                 memo[key] = frs
         out = []
         for f in frs:
-            c = copy.copy(f)
+            c = new(cls)
+            c.__dict__.update(f.__dict__)
             c.sp = sp
             out.append(c)
         return out
@@ -455,7 +461,7 @@ class _Prefetched:
         return self.read_u64(addr)
 
 
-_STACK_RUN = 1 << 16     # bytes a coalesced stack read may span
+_STACK_RUN = 1 << 14     # bytes a coalesced stack read may span
 _STACK_GAP = 4096        # unused stack between two goroutines' used parts that a run still includes
 
 
@@ -547,6 +553,18 @@ def _created_by(unw, gopc: int, goid: int) -> Optional[dict]:
     if not frs:
         return None
     return {"function": frs[-1].function, "file": frs[0].file, "line": frs[0].line, "pc": gopc}
+
+
+def _is_own(row: "Goroutine") -> bool:
+    """A goroutine of the program's own code: a frame of it on its stack, or, when its stack is not read
+    (running on another thread), a start function outside the runtime and the standard library."""
+    if row.top is not None:
+        return True
+    if row.system or not row.start or row.frames:
+        return False
+    from .pclntab import split_func_name
+    from .stdlib import is_std_package
+    return not is_std_package(split_func_name(row.start)[0], None)
 
 
 def _own(frames) -> Optional[object]:
@@ -662,7 +680,7 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
         if row.waitsince and now_ns is not None and now_ns >= row.waitsince:
             row.waited_ns = now_ns - row.waitsince
         _stack(row, gi, base, unw, target, depth, selected and selected_stack, analyse_callers, rep)
-        if own and (row.system or row.top is None):
+        if own and not _is_own(row):
             rep.hidden["not own code"] = rep.hidden.get("not own code", 0) + 1
             continue
         if goid is None and not stacks:
