@@ -157,3 +157,17 @@ def test_help_text_is_argparses_and_its_cache_follows_the_sources(tmp_path):
         c.write_bytes(b"\xff\xfe\x00junk")
     f4, s4 = start()
     assert s4.rstrip("\n") == f4.rstrip("\n") and "Decode THE pending ioctl" in s4
+
+
+def test_dmabuf_why_at_a_stop_without_pyelftools_still_answers():
+    """dmabuf-why needs no pyelftools: at the demo's stop, with pyelftools hidden, it decodes the call and
+    says in a note that the Go caller needs pyelftools (no internal error)."""
+    res = run_gdb(["hide_pyelftools", "stop_ioctl_exit", "load_plugin", "run_commands"], build_go("demo"),
+                  env={"GDB_RR_DMABUF_VENV": "/nonexistent", "GDB_RR_DMABUF_QUIET": "", "GDBT_REQUEST": "0xc0086202"},
+                  inferior_env={"DMADEMO_KERNEL": "simulate", "DMADEMO_PATH": "cgo"},
+                  commands=["dmabuf-why", "dmabuf-why --json"])
+    assert "internal error" not in res.output and "Traceback" not in res.output, res.output[-3000:]
+    text = res.section("c0")
+    assert text.startswith("ioctl DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned 0"), text
+    assert "go-callers: pyelftools is missing" in text, text
+    assert res.json("c1")["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"]

@@ -151,7 +151,14 @@ class GoBinary:
         except OSError as e:
             raise UserError("cannot read %s: %s" % (shown, e.strerror or e), "check the file's permissions")
         self._data = memoryview(self._map)
-        from elftools.common.exceptions import ELFError
+        try:
+            from elftools.common.exceptions import ELFError
+        except ImportError:
+            import sys
+            raise UserError("pyelftools is missing: Python %d.%d cannot import elftools, which reads the Go "
+                            "executable" % sys.version_info[:2],
+                            "run %s/tools/install.sh (or apt-get install python3-pyelftools), then restart gdb"
+                            % os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         try:
             self._parse_headers(shown)
         except (ELFError, struct.error) as e:  # the ELF header, parsed by pyelftools, is damaged
