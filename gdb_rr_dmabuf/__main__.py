@@ -31,11 +31,17 @@ class _Usage(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise _Usage("%s: %s: see `python3 -m gdb_rr_dmabuf explain --help`" % (self.prog, message))
+        raise _Usage("%s: %s: see `%s --help`" % (self.prog, message, self.prog))
+
+
+def _prog() -> str:
+    """How the user called us: the installed command, or the module."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "gdb-rr-dmabuf" if name == "gdb-rr-dmabuf" else "python3 -m gdb_rr_dmabuf"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python3 -m gdb_rr_dmabuf", description="gdb-rr-dmabuf without gdb.")
+    p = _Parser(prog=_prog(), description="gdb-rr-dmabuf without gdb.")
     sub = p.add_subparsers(dest="command", metavar="{explain,check}")
     e = sub.add_parser("explain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="explain rr's Unknown ioctl abort from its log text")
