@@ -2,16 +2,13 @@
 imitation of rr's gdbserver: rr's aarch64 target description is core + fpu, no tpidr in any release up to
 5.9.0 (tests/support/rrstub.py), so go-callers must find g without the TLS slot (R28 in Go code) and say
 so. Ground truth: the goroutine id the program prints and gdb's own answer that there is no tpidr."""
-import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 
 import pytest
 
-from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, free_port, gdb_env
+from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, gdb_env, listening
 from tests.support.rrstub import RRStub
 from tests.support.toolchains import build_go
 
@@ -31,18 +28,11 @@ def _gdb(scripts, exe, env):
 @pytest.mark.parametrize("flavour", ["5.8.0", "5.9.0"])
 def test_go_callers_without_tpidr(tmp_path, flavour):
     exe = build_go("gstates", env={"GOARCH": "arm64"}, cgo=False)
-    port = free_port()
     log = tmp_path / "out.txt"
-    with open(str(log), "wb") as out:
-        qemu = subprocess.Popen(["qemu-aarch64", "-g", str(port), str(exe), "go"], stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(200):   # qemu listens before it runs a single instruction
-            try:
-                stub = RRStub("127.0.0.1:%d" % port, flavour=flavour, arch="aarch64", exe=str(exe))
-                break
-            except OSError:
-                time.sleep(0.05)
+    # qemu listens before it runs a single instruction; its port is waited for (tests/support/gdbrun.py)
+    with open(str(log), "wb") as out, listening(lambda port: ["qemu-aarch64", "-g", str(port), str(exe), "go"],
+                                                 out=out) as port:
+        stub = RRStub("127.0.0.1:%d" % port, flavour=flavour, arch="aarch64", exe=str(exe))
         with stub:
             drv = _gdb(["aarch64_stop_after_svc", "rr_stub_disconnect"], exe,
                        {"GDBT_REMOTE": stub.address, "GDBT_REQUEST": "0xc0086202"})
@@ -51,9 +41,6 @@ def test_go_callers_without_tpidr(tmp_path, flavour):
                        {"GDBT_REMOTE": stub.address, "GDBT_REMOTETIMEOUT": "60",
                         "GDBT_CMDS": ";;".join(["go-callers --json", "info registers tpidr", "info registers x8 x1",
                                                 "dmabuf-why --json", "go-callers"])})
-    finally:
-        os.killpg(qemu.pid, signal.SIGKILL)
-        qemu.wait()
     assert "Traceback" not in res.output, res.output[-3000:]
     assert "Invalid register `tpidr'" in res.section("c1"), res.section("c1")   # gdb itself: rr has none
     assert re.search(r"^x8\s+0x1d\s", res.section("c2"), re.M), res.section("c2")

@@ -794,7 +794,7 @@ def session(program: str, *, flavour: str, strict: bool = False, gdb: str = "gdb
         return p.stdout.decode("utf-8", "replace")
     try:
         stub = None
-        for _ in range(600):   # gdbserver listens once it has started the program
+        for _ in range(6000):  # gdbserver listens once it has started the program (300 s: a hang guard)
             try:
                 stub = RRStub("127.0.0.1:%d" % port, flavour=flavour, strict=strict, exe=program)
                 break
