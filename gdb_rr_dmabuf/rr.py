@@ -13,7 +13,6 @@ and rr stops for the emergency debugger, after the call has run.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -130,8 +129,8 @@ def table() -> RrTable:
     """rr's table, loaded on first use (about 55 kB of JSON)."""
     global _TABLE
     if _TABLE is None:
-        with open(TABLE_PATH, encoding="utf-8") as f:
-            _TABLE = RrTable(json.load(f))
+        from .datafiles import load
+        _TABLE = RrTable(load("rr_ioctls.json"))      # TABLE_PATH
     return _TABLE
 
 

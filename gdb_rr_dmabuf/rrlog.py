@@ -30,7 +30,6 @@ starts with it. ANSI colour codes and CR are dropped. Time is linear in the text
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -725,15 +724,9 @@ def _finish(log: RrLog) -> None:
 # --------------------------------------------------------------------------------------------------
 # The release
 
-_LINES: Optional[dict] = None
-
-
 def lines_table() -> dict:
-    global _LINES
-    if _LINES is None:
-        with open(LINES_PATH, encoding="utf-8") as f:
-            _LINES = json.load(f)
-    return _LINES
+    from .datafiles import load
+    return load("rr_lines.json")        # LINES_PATH
 
 
 def _vkey(v: str) -> Tuple[int, ...]:

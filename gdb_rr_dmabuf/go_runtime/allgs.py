@@ -29,8 +29,6 @@ at most `depth` frames. A damaged entry is one line in `problems` and the walk g
 """
 from __future__ import annotations
 
-import json
-import os
 import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -52,16 +50,9 @@ _PTR_CHUNK = 1 << 16        # the allgs array is read in chunks of this many byt
 G_LEAKED = 10               # Go 1.26+: _Gleaked (a goroutine the GC proved unreachable, waiting forever)
 G_DEADEXTRA = 11            # Go 1.26+: _Gdeadextra (an extra M's g waiting for a cgo callback)
 
-_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "waitreasons.json")
-_TABLES: Optional[dict] = None
-
-
 def _tables() -> dict:
-    global _TABLES
-    if _TABLES is None:
-        with open(_DATA, encoding="utf-8") as f:
-            _TABLES = json.load(f)
-    return _TABLES
+    from ..datafiles import load
+    return load("go_runtime/waitreasons.json")
 
 
 def release_strings(go_version: Optional[str]) -> Tuple[dict, Optional[str]]:
