@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import UserError
+from .errors import NotGoProgram, UserError
 from .rr import parse_rr_version
 from .target import Target
 
@@ -181,7 +181,7 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
         except UserError as e:
             if want_callers:
                 raise
-            if "not a Go program" not in str(e):
+            if not isinstance(e, NotGoProgram):
                 notes.append("go-callers: %s" % e.what)
     rr_version, source = resolve_rr_version(rr_version)
     if rr_version and source:
