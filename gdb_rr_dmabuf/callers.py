@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from .errors import UserError
+from .errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 from .target import SUPPORTED_ARCHES, Target
 from .go_runtime.unwind import DEFAULT_DEPTH, GoUnwinder, StackFrame, cut_native
 from .rr import in_rr_page
@@ -55,7 +55,7 @@ def open_go_binary(target: Target):
         raise UserError("gdb does not know the executable", "load it with `file PATH` (rr prints its path)")
     binary = GoBinary.open(target.executable)
     if not binary.is_go:
-        raise UserError("%s is not a Go program (no Go pclntab or build info)" % target.executable,
+        raise NotGoProgram("%s is %s (no Go pclntab or build info)" % (target.executable, NOT_GO_PROGRAM),
                         "go-callers explains Go programs; dmabuf-why works for any program")
     if binary.arch != target.arch:
         raise UserError("%s is built for %s but the thread is %s" % (target.executable, binary.arch, target.arch),

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import ptrace as pt
 from . import rr as rrfacts
 from .errnos import describe_result
-from .errors import TargetReadError, UserError
+from .errors import NOT_GO_PROGRAM, NotGoProgram, TargetReadError, UserError
 from .target import NativeFrame, Target
 
 RR_ENV = (("RUNNING_UNDER_RR", "1"), ("LIBGL_ALWAYS_SOFTWARE", "1"), ("GBM_ALWAYS_SOFTWARE", "1"))
@@ -715,9 +715,10 @@ class Engine:
                 f.go_caller = "%s at %s:%s" % (c.function, c.file, c.line)
             if cr.goroutine is not None:
                 f.goroutine = getattr(cr.goroutine, "goid", None)
+        except NotGoProgram:
+            pass                                  # no Go caller to name: the listing says nothing of Go
         except UserError as e:
-            if "not a Go program" not in str(e):
-                f.go_note = e.what
+            f.go_note = e.what
         except ImportError:
             f.go_note = "pyelftools is not installed here: no Go caller"
         except Exception as e:  # best effort: the listing goes on
@@ -1075,11 +1076,11 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
                     obj[label] = {"error": got[key].strip()}
             else:
                 text = got[key].rstrip("\n")
-                if key == "callers" and "not a Go program" in text:
+                if key == "callers" and NOT_GO_PROGRAM in text:  # gdb's go-callers printed a NotGoProgram
                     continue
                 lines.append("")
                 lines.extend(text.splitlines())
-        if args.json and isinstance(obj.get("go_callers"), dict) and "not a Go program" in json.dumps(obj["go_callers"]):
+        if args.json and isinstance(obj.get("go_callers"), dict) and NOT_GO_PROGRAM in json.dumps(obj["go_callers"]):
             obj["go_callers"] = None
         wj = obj.get("dmabuf_why") if args.json else None
         if args.verify and not args.json and "whyjson" in got:

@@ -11,6 +11,17 @@ class UserError(Exception):
         super().__init__(what + (": " + todo if todo else ""))
 
 
+# What every NotGoProgram's line says; the one text a caller that sees only the printed line (check.py reads
+# go-callers' output in gdb) may test for.
+NOT_GO_PROGRAM = "not a Go program"
+
+
+class NotGoProgram(UserError):
+    """The executable is not a Go program built by the gc toolchain (go-callers has nothing to read); a
+    caller that also runs on other programs (dmabuf-why's evidence, check) skips Go quietly on it. Its line
+    contains NOT_GO_PROGRAM."""
+
+
 class TargetReadError(UserError):
     """Memory of the target could not be read."""
 

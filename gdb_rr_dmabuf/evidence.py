@@ -1,19 +1,83 @@
 """The one analysis both commands share: the ioctl (when the thread is in one), the native frames, the
 Go frames and modules (when the target is Go), the process's fd links, and the rr release. The advice
-rules run on what this collects, so dmabuf-why and go-callers end with the same suggestions."""
+rules run on what this collects, so dmabuf-why and go-callers end with the same suggestions. The Evidence
+dataclasses live here (the advice imports them from here; this module imports the advice only when it runs it)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from .advice import Evidence, GoFrameEv, advise, load_rules
-from .errors import UserError
+from .errors import NotGoProgram, UserError
 from .rr import parse_rr_version
 from .target import Target
 
 ENV_RR_VERSION = "GDB_RR_DMABUF_RR_VERSION"
+
+
+# --------------------------------------------------------------------------------------------------
+# The evidence of one stop, as the advice rules read it
+
+@dataclass
+class GoFrameEv:
+    function: str
+    package: str
+    module: Optional[str] = None
+    version: Optional[str] = None
+    file: Optional[str] = None
+    line: Optional[int] = None
+
+
+@dataclass
+class Evidence:
+    request: Optional[int] = None                  # ioctl request number
+    request_names: List[str] = field(default_factory=list)
+    result: Optional[int] = None                   # raw syscall return (negative errno) if known
+    fd_link: Optional[str] = None                  # /proc link of the ioctl's fd
+    fd_links: Dict[int, str] = field(default_factory=dict)  # all fds
+    native_frames: List[Tuple[Optional[str], Optional[str]]] = field(default_factory=list)  # innermost first
+    go_frames: List[GoFrameEv] = field(default_factory=list)  # innermost first
+    go_caller: Optional[GoFrameEv] = None          # nearest non-runtime/std/cgo frame
+    executable: Optional[str] = None
+    rr_version: Optional[str] = None               # '5.8.0' when known
+    rr_supported_since: Optional[str] = None       # first rr release handling the request, or None
+    # True when rr_supported_since was looked up in rr.py's table, so that None there means
+    # "no release handles it" (and not merely "not looked up").
+    rr_support_known: bool = False
+    rr_master_only: bool = False                   # only rr master (after the last release) handles it by name
+    rr_open_policy: Optional[str] = None           # rr refuses opens of the device the request is for (rr.py)
+    target_kind: Optional[str] = None              # 'live', 'remote', 'core', 'memory', 'log' or None (no process)
+    proc_readable: Optional[bool] = None           # was the process's /proc read? None: not known
+    main_module: Optional[str] = None              # the Go program's main module path (build info), if known
+    executable_args: List[str] = field(default_factory=list)   # the program's arguments (rr's command line)
+    # Evidence read from rr's log (rrlog.evidence_items): (kind, label, text) of the advice's evidence kinds,
+    # matched by the rules like the same kind at a live stop (a memfd the trace dump shows mapped, an fd an
+    # ioctl shows).
+    log_items: List[Tuple[str, str, str]] = field(default_factory=list)
+
+
+def _version_tuple(v: Optional[str]) -> Optional[Tuple[int, ...]]:
+    if not v:
+        return None
+    m = re.search(r"(\d{1,6})\.(\d{1,6})(?:\.(\d{1,6}))?(?!\d)", v)
+    if not m:
+        return None
+    return tuple(int(x) for x in (m.group(1), m.group(2), m.group(3) or "0"))
+
+
+def rr_handles(ev: Evidence) -> Optional[bool]:
+    """Does the user's rr release handle the request by name? None when either version is unknown. A request
+    only rr master handles is not handled by any release (a master build calls itself the last release)."""
+    have = _version_tuple(ev.rr_version)
+    if ev.rr_master_only and have is not None:
+        return False
+    since = _version_tuple(ev.rr_supported_since)
+    if have is None or since is None:
+        return None
+    return have >= since
 
 
 def rr_version_from_environment() -> Tuple[Optional[str], str]:
@@ -117,7 +181,7 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
         except UserError as e:
             if want_callers:
                 raise
-            if "not a Go program" not in str(e):
+            if not isinstance(e, NotGoProgram):
                 notes.append("go-callers: %s" % e.what)
     rr_version, source = resolve_rr_version(rr_version)
     if rr_version and source:
@@ -125,6 +189,7 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
     if why_rep is not None:
         reverdict(why_rep, rr_version)
     ev = collect(target, why_rep, callers_rep, rr_version)
+    from .advice import advise, load_rules
     suggestions = advise(ev, load_rules(rules_file))
     if why_rep is not None and why_rep.verdict is not None and why_rep.verdict.would_stop is False:
         if getattr(why_rep.verdict, "handled_by_name", None):
@@ -198,4 +263,5 @@ def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optiona
             return []
         why_rep.notes.append("rr lets this call through (%s): no advice for it" % _why_passes(why_rep))
         return []
+    from .advice import advise, load_rules
     return advise(ev, load_rules(rules_file))

@@ -127,7 +127,7 @@ def test_parse_rr_command_line():
 
 def test_knobs_from_rules():
     """The environment settings --verify tries come from the advice's own commands."""
-    with open(os.path.join(REPO, "gdb_rr_dmabuf", "advice_rules.json")) as f:
+    with open(os.path.join(REPO, "gdb_rr_dmabuf", "advice", "rules.json")) as f:
         rules = json.load(f)
     rules = rules.get("rules", rules) if isinstance(rules, dict) else rules
     knobs = check.knobs_from_suggestions([{"rule": r.get("id"), "commands": r.get("commands", [])} for r in rules])

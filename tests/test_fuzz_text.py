@@ -202,7 +202,7 @@ def rule_dicts(draw):
     else:
         d = {"id": draw(st.text(max_size=10)), "title": draw(templates), "action": draw(templates),
              "source": draw(st.text(max_size=10))}
-    key = draw(st.sampled_from(sorted(advice._RULE_KEYS) + ["titel", "\n"]))
+    key = draw(st.sampled_from(sorted(advice.RULE_KEYS) + ["titel", "\n"]))
     kinds = st.sampled_from(list(advice.KINDS) + ["bogus"])
     value = draw(st.one_of(
         json_values, templates, st.lists(templates, max_size=3), st.lists(safe_patterns, max_size=3),

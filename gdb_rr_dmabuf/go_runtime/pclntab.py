@@ -32,7 +32,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..errors import UserError
+from ..errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 
 MAGIC_118 = 0xFFFFFFF0
 MAGIC_120 = 0xFFFFFFF1
@@ -773,8 +773,8 @@ def _no_pclntab(binary) -> UserError:
     if bi is not None and bi.go_version:
         return UserError("%s was built by %s but its Go pclntab is missing or damaged" % (name, bi.go_version),
                          "point gdb at the unmodified executable that runs (`file PATH`)")
-    return UserError("%s has no Go pclntab" % name,
-                     "this is not a Go program built by the gc toolchain; go-callers needs one")
+    return NotGoProgram("%s has no Go pclntab" % name,
+                        "this is %s built by the gc toolchain; go-callers needs one" % NOT_GO_PROGRAM)
 
 
 def _header_ok(buf: Any, off: int, avail: int, e: str = "<", quantum: Optional[int] = None) -> bool:
