@@ -383,9 +383,12 @@ def test_hundred_forks(prog):
 def test_interrupt(prog):
     """^C of check (SIGINT to check alone, as a terminal sends it to check's foreground group; the program
     has a group of its own): one line, the program's group killed, exit status 2."""
+    # SIGINT's disposition is inherited: a test run started in the background by a non-interactive shell
+    # (CI) has it ignored, and Python then keeps ignoring it. check is started as a terminal starts it.
     proc = subprocess.Popen([sys.executable, "-m", "gdb_rr_dmabuf", "check", "--", str(prog), "hang"],
                             cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                            env=gdb_env(), start_new_session=True)
+                            env=gdb_env(), start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = proc.stdout.readline()  # the program says it is blocking: check is in its wait loop
         pid = int(re.match(r"CHECKPROG HANG (\d+)$", line).group(1))
