@@ -147,7 +147,8 @@ def test_strict_570_scan_threads_ends_the_session_as_it_warns(demo_exe, tmp_path
     """What --scan-threads warns of: at rr's stop it reads another thread and rr asserts."""
     res, stub, _ = stub_stop(demo_exe, tmp_path_factory.mktemp("scan"), "5.7.0", strict=True,
                              commands=["dmabuf-why --scan-threads", "dmabuf-why --json"])
-    assert stub.asserted
+    # (failed once in a clean clone's run on a loaded machine, passed in 5 runs after: the message says why)
+    assert stub.asserted, "gdb:\n%s\nstub:\n%s" % (res.output[-3000:], "\n".join(stub.log)[-3000:])
     assert "Assertion `stopped_or_unexpected_exit()' failed to hold." in "\n".join(stub.log)
     assert "\n".join(stub.log).count("Launch debugger with") == 2
     line = [ln for ln in res.section("c0").splitlines() if ln.startswith("dmabuf-why: ")]
