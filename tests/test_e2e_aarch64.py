@@ -9,20 +9,23 @@ import subprocess
 
 import pytest
 
-from tests.support.gdbrun import REPO, SCRIPTS, gdb_env, listening, physical_frames
+from tests.support.gdbrun import QEMU_AARCH64_GO as QEMU, REPO, SCRIPTS, gdb_env, listening, physical_frames
 from tests.support.toolchains import DEFAULT_GO, build_go, go_root
 
 pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch")),
                                 reason="needs qemu-user and gdb-multiarch (tools/bootstrap.sh installs them)")
 
 
+CALLER = "gstates/worker.goIoctl"   # the fixture's function that makes the ioctl (aarch64_stop_after_svc.gdb)
+
+
 @pytest.fixture(scope="module")
 def arm_stop(tmp_path_factory):
     exe = build_go("gstates", env={"GOARCH": "arm64"}, cgo=False)
     log = tmp_path_factory.mktemp("qemu") / "out.txt"
-    with open(str(log), "wb") as out, listening(lambda port: ["qemu-aarch64", "-g", str(port), str(exe), "go"],
+    with open(str(log), "wb") as out, listening(lambda port: QEMU + ["-g", str(port), str(exe), "go"],
                                                  out=out) as port:
-        env = gdb_env({"GDBT_REMOTE": "127.0.0.1:%d" % port, "GDBT_REQUEST": "0xc0086202",
+        env = gdb_env({"GDBT_REMOTE": "127.0.0.1:%d" % port, "GDBT_REQUEST": "0xc0086202", "GDBT_GO_CALLER": CALLER,
                        "GDBT_CMDS": ";;".join(["dmabuf-why --json", "go-callers --json", "go-callers",
                                                "dmabuf-why --at entry --json"])})
         proc = subprocess.run(["gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off",

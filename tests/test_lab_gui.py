@@ -263,7 +263,8 @@ def test_the_gtk_rules_knobs_on_nwg_bar(lab_vm):
     assert len(gui.truth(lab_vm, "nwg-bar").exports) == 1
     for env in envs:
         r = gui.run(lab_vm, "nwg-bar", env)
-        assert len(r.exports) == 0 and r.came_up, (env, r.window, r.rc, r.truth.trace[-2000:])
+        assert len(r.exports) == 0, (env, r.truth.trace[-2000:])
+        assert r.came_up, (env, r.window, r.rc, r.log[-2000:], r.truth.trace[-1000:])
 
 
 RECORDED = [("remote", "nwg-look"), ("native", "ymuse")]

@@ -8,12 +8,16 @@ import subprocess
 
 import pytest
 
-from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, gdb_env, listening
+from tests.support.gdbrun import QEMU_AARCH64_GO as QEMU, REPO, SCRIPTS, GdbResult, gdb_env, listening
 from tests.support.rrstub import RRStub
 from tests.support.toolchains import build_go
 
 pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch")),
                                 reason="needs qemu-user and gdb-multiarch (tools/bootstrap.sh installs them)")
+
+
+def _text(out) -> str:
+    return out.decode(errors="replace") if isinstance(out, bytes) else (out or "")
 
 
 def _gdb(scripts, exe, env):
@@ -25,17 +29,24 @@ def _gdb(scripts, exe, env):
     return GdbResult(proc.stdout, proc.returncode)
 
 
+CALLER = "gstates/worker.goIoctl"   # the fixture's function that makes the ioctl (aarch64_stop_after_svc.gdb)
+
+
 @pytest.mark.parametrize("flavour", ["5.8.0", "5.9.0"])
 def test_go_callers_without_tpidr(tmp_path, flavour):
     exe = build_go("gstates", env={"GOARCH": "arm64"}, cgo=False)
     log = tmp_path / "out.txt"
     # qemu listens before it runs a single instruction; its port is waited for (tests/support/gdbrun.py)
-    with open(str(log), "wb") as out, listening(lambda port: ["qemu-aarch64", "-g", str(port), str(exe), "go"],
+    with open(str(log), "wb") as out, listening(lambda port: QEMU + ["-g", str(port), str(exe), "go"],
                                                  out=out) as port:
         stub = RRStub("127.0.0.1:%d" % port, flavour=flavour, arch="aarch64", exe=str(exe))
         with stub:
-            drv = _gdb(["aarch64_stop_after_svc", "rr_stub_disconnect"], exe,
-                       {"GDBT_REMOTE": stub.address, "GDBT_REQUEST": "0xc0086202"})
+            try:
+                drv = _gdb(["aarch64_stop_after_svc", "rr_stub_disconnect"], exe,
+                           {"GDBT_REMOTE": stub.address, "GDBT_REQUEST": "0xc0086202", "GDBT_GO_CALLER": CALLER})
+            except subprocess.TimeoutExpired as e:   # say where it stood: gdb, the relayed packets, the program
+                raise AssertionError("the driver gdb did not reach the stop:\n%s\nlast packets: %r\nprogram: %s" % (
+                    _text(e.stdout)[-2000:], stub.relayed[-20:], log.read_text(errors="replace")[-1000:]))
             assert stub.stop_tid, drv.output[-3000:]
             res = _gdb(["rr_connect", "load_plugin", "run_commands"], exe,
                        {"GDBT_REMOTE": stub.address, "GDBT_REMOTETIMEOUT": "60",

@@ -2,10 +2,18 @@
 # Go's syscall stub when it made ioctl(…, $GDBT_REQUEST, …) — the registers rr's exit stop shows
 # (x8 = 29, x0 = the result, x1 = the request). qemu's stub has no syscall catchpoints, hence the
 # breakpoint after the instruction.
+#
+# $GDBT_GO_CALLER (optional): the Go function that makes the call. The program first runs to it, and the
+# breakpoint after `svc` (which every system call of Go code passes: gdb stops there and steps the others
+# over it) is only set there, so the stub sees the fewest stops (a driver gdb waited 300 s once in CI).
 set sysroot /
 python
 import os
 gdb.execute("target remote " + os.environ["GDBT_REMOTE"])
+caller = os.environ.get("GDBT_GO_CALLER")
+if caller:
+    gdb.execute("tbreak '%s'" % caller)
+    gdb.execute("continue")
 block = None
 for name in ("internal/runtime/syscall.Syscall6", "runtime/internal/syscall.Syscall6"):
     try:

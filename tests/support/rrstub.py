@@ -333,7 +333,13 @@ class RRStub:
 
     def close(self) -> None:
         self._stop = True
+        # shutdown() first: close() alone does not wake a thread blocked in accept() or recv() on Linux, and
+        # the serving thread would hold close() for the whole join timeout (30 s per stub, every test).
         for s in [self.listener] + ([self.up.sock] if self.up is not None else []) + self._hung + self._clients:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 s.close()
             except OSError:
