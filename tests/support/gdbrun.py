@@ -26,10 +26,26 @@ SCRIPTS = REPO / "tests" / "gdb_scripts"
 GDBINIT = REPO / "gdbinit.py"
 
 
+# The line a stop script prints before it starts the program again (stop_ioctl_exit.gdb, cores.SKIP_RESTARTS):
+# what came before it belongs to a run that was given up.
+RERUN_MARK = "GDBT-RERUN"
+
+
+def after_reruns(out: str) -> str:
+    """gdb's output from the last start of the program on (all of it when the program ran once)."""
+    last = None
+    for last in re.finditer(r"^%s\n" % RERUN_MARK, out, re.M):
+        pass
+    return out if last is None else out[last.end():]
+
+
 @dataclass
 class GdbResult:
     output: str
     returncode: int
+
+    def __post_init__(self):
+        self.output = after_reruns(self.output)
 
     def section(self, name: str) -> str:
         m = re.search(r"^BEGIN %s\n(.*?)^END %s$" % (re.escape(name), re.escape(name)), self.output, re.S | re.M)
