@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from .errors import NOT_GO_PROGRAM, NotGoProgram, UserError
-from .target import SUPPORTED_ARCHES, Target
+from .arch import SUPPORTED_ARCHES, arch_of
+from .target import Target
 from .go_runtime.unwind import DEFAULT_DEPTH, GoUnwinder, StackFrame, cut_native
 from .rr import in_rr_page
 
@@ -85,6 +86,7 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
         rep.warnings.append("PIE executable but no auxv from the target: addresses assumed unrelocated")
     unw = GoUnwinder(target, binary, bias, bi)
 
+    a = arch_of(target.arch)
     regs = target.registers()
     pc = regs.get("rip", regs.get("pc", 0))
     sp = regs.get("rsp", regs.get("sp", 0))
@@ -98,10 +100,10 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     if in_rr_page(pc, target.arch):
         # rr's page: `syscall; ret` (x86-64: the return address is at [sp]) or `svc #0; ret` (aarch64: in x30).
         try:
-            ret = target.read_u64(sp) if target.arch == "x86-64" else (lr or 0)
+            ret = target.read_u64(sp) if a.link_reg is None else (lr or 0)
             rep.warnings.append("pc 0x%x is in rr's syscall page; its caller returns to 0x%x" % (pc, ret))
             if unw.func_at(ret) is not None and first_go is None:
-                pc, sp, lr = ret, (sp + 8 if target.arch == "x86-64" else sp), None
+                pc, sp, lr = ret, (sp + a.ptr_size if a.link_reg is None else sp), None
         except UserError:
             rep.warnings.append("pc 0x%x is in rr's syscall page and [sp] is unreadable" % pc)
     rep.native = native
@@ -113,7 +115,7 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
     rep.found_via = cur.found_via
     rep.extra_m = bool(getattr(cur, "extra_m", False))
     rep.warnings.extend(cur.warnings)
-    if target.arch == "aarch64" and not regs.get("tpidr"):
+    if not a.rr_serves_tp and not regs.get(a.tp_reg):
         # No rr release serves tpidr (rr's aarch64 target description is core + fpu): the Go TLS slot is out
         # of reach, so g comes from R28 (Go code keeps g there) or the g runtime.asmcgocall saved.
         how = {"r28": "from R28", "stack": "from the g runtime.asmcgocall saved on the system stack"}.get(

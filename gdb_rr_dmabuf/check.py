@@ -29,6 +29,7 @@ from . import ptrace as pt
 from . import rr as rrfacts
 from .errnos import describe_result
 from .errors import NOT_GO_PROGRAM, NotGoProgram, TargetReadError, UserError
+from .arch import arch_of
 from .target import NativeFrame, Target
 
 RR_ENV = (("RUNNING_UNDER_RR", "1"), ("LIBGL_ALWAYS_SOFTWARE", "1"), ("GBM_ALWAYS_SOFTWARE", "1"))
@@ -230,7 +231,7 @@ class PtraceTarget(Target):
     def native_frames(self, limit: int = 64, stop=None) -> List[NativeFrame]:
         """Only the innermost frame (the pc, named from the object's symbols): check has no unwinder of
         its own; gdb's full native stack comes with the stop report."""
-        pc = self._regs.get("rip" if self.arch == "x86-64" else "pc", 0)
+        pc = self._regs.get(arch_of(self.arch).pc_reg, 0)
         return [symbolize(pc, self.maps())]
 
 
@@ -372,7 +373,7 @@ class Engine:
         self.arch = pt.machine_arch()
         if self.arch is None:
             raise UserError("check runs on x86-64 and aarch64 only", "run it on one of those machines")
-        self.nrs = pt.SYSCALLS[self.arch]
+        self.abi = arch_of(self.arch)
         self.env = dict(os.environ)
         for k, v in RR_ENV:
             self.env[k] = v
@@ -595,14 +596,14 @@ class Engine:
     def _seccomp(self, tid: int, th: _Thread) -> bool:
         info = pt.syscall_info(tid)
         nr, args = info.nr, info.args
-        if nr == self.nrs["ioctl"]:
+        if nr == self.abi.nr_ioctl:
             if th.full:  # already seen at its entry stop
                 self._resume(tid, th)
                 return False
             if self._ioctl_entry(tid, th, args, info.pc):
                 pt.ptrace(pt.PTRACE_SYSCALL, tid, 0, 0)
                 return False
-        elif nr == self.nrs["seccomp"]:
+        elif nr == self.abi.nr_seccomp:
             if args[0] == pt.SECCOMP_SET_MODE_FILTER:
                 # The program's own filter: it may answer calls itself (user notification, errno, trap),
                 # and such answers take precedence over check's SECCOMP_RET_TRACE. From here this thread
@@ -613,8 +614,8 @@ class Engine:
                         "call from there (slower), so that calls the filter answers are seen too" % th.tgid)
                 if note not in self.res.notes:
                     self.res.notes.append(note)
-        elif nr in (self.nrs.get("open"), self.nrs["openat"], self.nrs["openat2"]):
-            addr = args[0] if nr == self.nrs.get("open") else args[1]
+        elif nr in (self.abi.nr_open, self.abi.nr_openat, self.abi.nr_openat2):
+            addr = args[0] if nr == self.abi.nr_open else args[1]
             raw = pt.read_cstring(tid, addr)
             path = raw.decode(errors="replace") if raw is not None else None
             if path is not None and refused_path(path):
@@ -626,19 +627,17 @@ class Engine:
     def _fail(self, tid: int, err: int) -> None:
         """Skip the call at its seccomp stop; it returns -err (man 2 seccomp, SECCOMP_RET_TRACE)."""
         regs = pt.get_regs(tid, self.arch)
-        if self.arch == "x86-64":
-            regs["orig_rax"] = 2 ** 64 - 1
-            regs["rax"] = 2 ** 64 - err
-            pt.set_regs(tid, self.arch, regs)
-        else:
-            regs["x0"] = 2 ** 64 - err
-            pt.set_regs(tid, self.arch, regs)
-            pt.set_aarch64_syscall(tid, -1)
+        if self.abi.syscall_nr_regset is None:
+            regs[self.abi.syscall_nr_reg] = 2 ** 64 - 1
+        regs[self.abi.syscall_result_reg] = 2 ** 64 - err
+        pt.set_regs(tid, self.arch, regs)
+        if self.abi.syscall_nr_regset is not None:   # aarch64: the number has its own regset
+            pt.set_syscall_nr(tid, self.arch, -1)
 
     def _syscall_stop(self, tid: int, th: _Thread) -> bool:
         info = pt.syscall_info(tid)
         if info.op == pt.SYSCALL_INFO_ENTRY:  # only threads in full mode stop at entries
-            if info.nr == self.nrs["ioctl"] and th.full:
+            if info.nr == self.abi.nr_ioctl and th.full:
                 self._ioctl_entry(tid, th, info.args, info.pc)
             self._resume(tid, th)
             return False
@@ -672,7 +671,7 @@ class Engine:
     def _stop_info(self, tid: int, th: _Thread, req: int, result: int, fd: int) -> Stop:
         from .ioctl.names import names_for
         regs = pt.get_regs(tid, self.arch)
-        pc = regs.get("rip" if self.arch == "x86-64" else "pc", 0)
+        pc = regs.get(self.abi.pc_reg, 0)
         try:
             exe = os.readlink("/proc/%d/exe" % th.tgid)
         except OSError:
@@ -839,9 +838,12 @@ def gdb_report(stop: Stop, version: str, *, json_out: bool, want_json_why: bool,
     gdb = shutil.which("gdb")
     if gdb is None:
         return {"error": "gdb is not on PATH: the stop's stack and Go caller need it (apt-get install gdb)"}
-    regs = ("orig_rax", "rax", "rsi", "rip") if arch == "x86-64" else ("x8", "x0", "x1", "pc")
+    a = arch_of(arch)
+    regs = (a.syscall_nr_reg, a.syscall_result_reg, a.syscall_arg_regs[1], a.pc_reg)
     opt = " --rr-version %s" % version + (" --rules %s" % _gdb_quote(rules) if rules else "")
-    at = " --at exit" if arch == "aarch64" else ""  # the group stop shows the program's x7, not the kernel's 1
+    # without -ENOSYS at entry the registers cannot tell the stop: the group stop shows the program's x7,
+    # not the kernel's 1
+    at = "" if a.entry_result_enosys else " --at exit"
     cmds = [
         "set pagination off", "set width 0", "set confirm off",
         "source %s" % GDBINIT,

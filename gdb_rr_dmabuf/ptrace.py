@@ -17,6 +17,8 @@ import platform
 import struct
 from typing import Dict, List, Optional, Tuple
 
+from .arch import X86_64, arch_of
+
 # ptrace requests
 PTRACE_CONT = 7
 PTRACE_KILL = 8
@@ -46,7 +48,6 @@ EVENT_STOP = 128
 SYSCALL_INFO_NONE, SYSCALL_INFO_ENTRY, SYSCALL_INFO_EXIT, SYSCALL_INFO_SECCOMP = 0, 1, 2, 3
 
 NT_PRSTATUS = 1
-NT_ARM_SYSTEM_CALL = 0x404
 
 WALL = 0x40000000
 
@@ -57,20 +58,9 @@ SECCOMP_RET_TRACE = 0x7FF00000
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
-AUDIT_ARCH = {"x86-64": 0xC000003E, "aarch64": 0xC00000B7}
 BPF_LD_W_ABS = 0x20
 BPF_JEQ_K = 0x15
 BPF_RET_K = 0x06
-
-# System call numbers check traps (and the seccomp call itself, to install the filter).
-SYSCALLS = {
-    "x86-64": {"ioctl": 16, "open": 2, "openat": 257, "openat2": 437, "seccomp": 317},
-    "aarch64": {"ioctl": 29, "openat": 56, "openat2": 437, "seccomp": 277},
-}
-
-_X86_64_REGS = ("r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
-                "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")
-_AARCH64_REGS = tuple("x%d" % i for i in range(31)) + ("sp", "pc", "cpsr")
 
 
 class PtraceError(OSError):
@@ -78,12 +68,8 @@ class PtraceError(OSError):
 
 
 def machine_arch() -> Optional[str]:
-    m = platform.machine().lower()
-    if m in ("x86_64", "amd64"):
-        return "x86-64"
-    if m in ("aarch64", "arm64"):
-        return "aarch64"
-    return None
+    a = arch_of(platform.machine())
+    return a.name if a is not None else None
 
 
 _libc = None
@@ -118,7 +104,7 @@ class _IoVec(ctypes.Structure):
 
 def get_regs(tid: int, arch: str) -> Dict[str, int]:
     """The thread's general registers by gdb's names (x86-64 user_regs_struct, aarch64 user_pt_regs)."""
-    names = _X86_64_REGS if arch == "x86-64" else _AARCH64_REGS
+    names = arch_of(arch).gregs
     buf = ctypes.create_string_buffer(8 * len(names))
     iov = _IoVec(ctypes.cast(buf, ctypes.c_void_p), len(buf))
     ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, ctypes.byref(iov))
@@ -127,17 +113,20 @@ def get_regs(tid: int, arch: str) -> Dict[str, int]:
 
 
 def set_regs(tid: int, arch: str, regs: Dict[str, int]) -> None:
-    names = _X86_64_REGS if arch == "x86-64" else _AARCH64_REGS
+    names = arch_of(arch).gregs
     buf = ctypes.create_string_buffer(struct.pack("<%dQ" % len(names), *[regs[n] & (2 ** 64 - 1) for n in names]),
                                       8 * len(names))
     iov = _IoVec(ctypes.cast(buf, ctypes.c_void_p), 8 * len(names))
     ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, ctypes.byref(iov))
 
 
-def set_aarch64_syscall(tid: int, nr: int) -> None:
+def set_syscall_nr(tid: int, arch: str, nr: int) -> None:
+    """Set the number of the syscall the thread is stopped in through the arch's own regset (aarch64:
+    NT_ARM_SYSTEM_CALL; the kernel does not read x8 back). Only for an arch with syscall_nr_regset."""
+    a = arch_of(arch)
     buf = ctypes.create_string_buffer(struct.pack("<i", nr), 4)
     iov = _IoVec(ctypes.cast(buf, ctypes.c_void_p), 4)
-    ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, ctypes.byref(iov))
+    ptrace(PTRACE_SETREGSET, tid, a.syscall_nr_regset, ctypes.byref(iov))
 
 
 class SyscallInfo:
@@ -175,11 +164,11 @@ def seccomp_program(arch: str) -> bytes:
     """The filter: for this architecture's ABI, SECCOMP_RET_TRACE for ioctl, the open calls and seccomp (a filter
     the program installs itself may answer calls before check sees them), ALLOW for
     everything else (another ABI, e.g. i386 code through int 0x80, is allowed: check does not see it)."""
-    nrs = SYSCALLS[arch]
-    traced = [nrs["ioctl"]] + [nrs[k] for k in ("open", "openat", "openat2", "seccomp") if k in nrs]
+    a = arch_of(arch)
+    traced = [a.nr_ioctl] + [nr for nr in (a.nr_open, a.nr_openat, a.nr_openat2, a.nr_seccomp) if nr is not None]
     insns: List[Tuple[int, int, int, int]] = [
         (BPF_LD_W_ABS, 0, 0, 4),                           # seccomp_data.arch
-        (BPF_JEQ_K, 1, 0, AUDIT_ARCH[arch]),
+        (BPF_JEQ_K, 1, 0, a.audit_arch),
         (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
         (BPF_LD_W_ABS, 0, 0, 0),                           # seccomp_data.nr
     ]
@@ -203,7 +192,7 @@ def install_filter(arch: str) -> None:
     if c.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         e = ctypes.get_errno()
         raise OSError(e, "prctl(PR_SET_NO_NEW_PRIVS) failed: %s" % os.strerror(e))
-    if c.syscall(ctypes.c_long(SYSCALLS[arch]["seccomp"]), ctypes.c_long(SECCOMP_SET_MODE_FILTER), ctypes.c_long(0),
+    if c.syscall(ctypes.c_long(arch_of(arch).nr_seccomp), ctypes.c_long(SECCOMP_SET_MODE_FILTER), ctypes.c_long(0),
                  ctypes.byref(fprog)) != 0:
         e = ctypes.get_errno()
         raise OSError(e, "seccomp(SECCOMP_SET_MODE_FILTER) failed: %s (check needs a kernel with seccomp filters)"
@@ -217,7 +206,7 @@ def prctl(option: int, arg: int) -> None:
 
 
 def tgkill(tgid: int, tid: int, sig: int) -> None:
-    nr = {"x86-64": 234, "aarch64": 131}[machine_arch() or "x86-64"]
+    nr = (arch_of(machine_arch()) or X86_64).nr_tgkill
     if libc().syscall(ctypes.c_long(nr), ctypes.c_long(tgid), ctypes.c_long(tid), ctypes.c_long(sig)) != 0:
         e = ctypes.get_errno()
         raise OSError(e, os.strerror(e))

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .arch import ARCHES, X86_64, arch_of
 from .errnos import describe_result, errno_number
 from .errors import UserError
 from .ioctl.ioc import IOC_READ, decode_ioc
@@ -28,8 +29,7 @@ IRREGULAR_TYPES = (0x54, 0x89, 0x8B)  # 'T' (TIO*), SIO*, wireless SIO*: expect 
 # The rr page (src/preload/preload_interface.h RR_PAGE_ADDR; rr_page.S): syscalls made through rr's
 # syscall buffer path stop with the pc just after the `syscall`/`svc #0` of the traced entry.
 RR_PAGE_ADDR = 0x70000000
-RR_PAGE_SIZE = {"x86-64": 0x1000, "aarch64": 0x10000}
-RR_PAGE_SYSCALL_PC = {"x86-64": 0x70000002, "aarch64": 0x70000004}
+RR_PAGE_SYSCALL_PC = {a.name: a.rr_page_syscall_pc for a in ARCHES}   # per arch: arch.py
 LIBRRPAGE_SINCE = (5, 5, 0)  # since 5.5.0 the page is librrpage.so with symbols and unwind info
 
 TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rr_ioctls.json")
@@ -38,7 +38,8 @@ Version = Tuple[int, int, int]
 
 
 def in_rr_page(pc: int, arch: str = "x86-64") -> bool:
-    return RR_PAGE_ADDR <= int(pc) < RR_PAGE_ADDR + RR_PAGE_SIZE.get(arch, 0x1000)
+    a = arch_of(arch)
+    return RR_PAGE_ADDR <= int(pc) < RR_PAGE_ADDR + (a.rr_page_size if a is not None else X86_64.rr_page_size)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .arch import X86_64, arch_of
+
 MAX_CHARS = 256 << 20          # what is read at most (explain's MAX_INPUT)
 MAX_LINE = 1 << 16             # a longer line is cut here (no rr line is this long)
 MAX_EVENTS = 400               # trace-dump events kept (the last ones)
@@ -156,8 +158,8 @@ class TraceEvent:
         if self.kind.startswith("SYSCALL: "):
             return self.kind[len("SYSCALL: "):].strip()
         if not self.kind and self.regs:  # registers without their event line (a cut log): the syscall number
-            arch = self.arch
-            if arch == "x86-64" and self.regs.get("orig_rax") == 16 or arch == "aarch64" and self.regs.get("x[8]") == 29:
+            a = arch_of(self.arch)
+            if a is not None and self.regs.get(a.rr_log_regs[0]) == a.nr_ioctl:
                 return "ioctl"
         return None
 
@@ -262,18 +264,15 @@ class RrLog:
         for e in self.events:
             if e.syscall != "ioctl" or not e.regs:
                 continue
-            arch = e.arch
+            a = arch_of(e.arch) or X86_64   # a log without the arch's registers: x86-64's spelling
+            _, r_fd, r_req, r_arg, r_res = a.rr_log_regs
             if e.state:
                 st = "entry" if e.state.startswith("ENTER") else "exit"
             else:  # no event line: -ENOSYS in the result register is what the kernel shows at entry
-                st = "entry" if e.regs.get("x[0]" if arch == "aarch64" else "rax") == (1 << 64) - 38 else "exit"
-            if arch == "aarch64":
-                fd = e.regs.get("x[0]") if st == "entry" else None
-                req, arg = e.regs.get("x[1]"), e.regs.get("x[2]")
-                res = e.regs.get("x[0]") if st == "exit" else None
-            else:
-                fd, req, arg = e.regs.get("rdi"), e.regs.get("rsi"), e.regs.get("rdx")
-                res = e.regs.get("rax") if st == "exit" else None
+                st = "entry" if e.regs.get(r_res) == (1 << 64) - 38 else "exit"
+            fd = e.regs.get(r_fd) if st == "entry" or not a.result_overwrites_arg0 else None
+            req, arg = e.regs.get(r_req), e.regs.get(r_arg)
+            res = e.regs.get(r_res) if st == "exit" else None
             if res is not None and res >= 1 << 63:
                 res -= 1 << 64
             if fd is not None:

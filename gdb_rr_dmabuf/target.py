@@ -18,19 +18,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from .errors import TargetReadError, UserError
 
-ARCH_X86_64 = "x86-64"
-ARCH_AARCH64 = "aarch64"
-SUPPORTED_ARCHES = (ARCH_X86_64, ARCH_AARCH64)
+from .arch import SUPPORTED_ARCHES, X86_64, AARCH64, arch_of, by_elf_machine, normalize_arch  # noqa: F401
 
-
-def normalize_arch(name: str) -> str:
-    """Map gdb/ELF architecture spellings onto ours ('x86-64', 'aarch64'); others pass through."""
-    n = (name or "").lower()
-    if n in ("i386:x86-64", "x86-64", "x86_64", "amd64", "em_x86_64"):
-        return ARCH_X86_64
-    if n in ("aarch64", "arm64", "em_aarch64") or n.startswith("aarch64"):
-        return ARCH_AARCH64
-    return n
+ARCH_X86_64 = X86_64.name
+ARCH_AARCH64 = AARCH64.name
 
 
 @dataclass
@@ -233,12 +224,6 @@ class MemoryTarget(Target):
 # --------------------------------------------------------------------------------------------------
 # Core files
 
-_X86_64_PRSTATUS_REGS = (
-    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
-    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
-)
-_AARCH64_PRSTATUS_REGS = tuple("x%d" % i for i in range(31)) + ("sp", "pc", "pstate")
-
 # struct elf_prstatus (64-bit): si_signo, si_code, si_errno (3 x int), pr_cursig (short, padded),
 # pr_sigpend, pr_sighold (2 x ulong), pr_pid, pr_ppid, pr_pgrp, pr_sid (4 x int), 4 timevals (64 bytes),
 # then pr_reg.
@@ -247,7 +232,6 @@ _PRSTATUS_REG_OFF = 112
 
 # ELF constants (elf.h) for the hand-written, bounded reader below.
 _ET_CORE = 4
-_EM_ARCHES = {62: ARCH_X86_64, 183: ARCH_AARCH64}
 _EM_OTHER = {3: "i386", 40: "arm", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390", 243: "riscv",
              258: "loongarch"}
 _PT_LOAD = 1
@@ -377,12 +361,12 @@ class CoreTarget(Target):
             kinds = {1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN"}
             raise UserError("%s is not a core file (ELF type %s)" % (path, kinds.get(e_type, e_type)),
                             "give a core file written by gcore or the kernel")
-        arch = _EM_ARCHES.get(e_machine)
-        if arch is None:
+        a = by_elf_machine(e_machine)
+        if a is None:
             raise UserError("core file architecture %s is not supported"
                             % _EM_OTHER.get(e_machine, "EM %d" % e_machine),
                             "gdb-rr-dmabuf reads x86-64 and aarch64 targets")
-        self.arch = arch
+        self.arch = a.name
         e_phoff, e_shoff = struct.unpack_from("<QQ", ehdr, 32)
         e_phentsize, e_phnum, e_shentsize, _e_shnum = struct.unpack_from("<HHHH", ehdr, 54)
         if e_phnum == _PN_XNUM:  # more than 65534 segments: the count is in section header 0's sh_info
@@ -460,7 +444,7 @@ class CoreTarget(Target):
 
     def _note(self, name: bytes, ntype: int, desc: bytes) -> None:
         if ntype == _NT_PRSTATUS and name == b"CORE":
-            names = _X86_64_PRSTATUS_REGS if self.arch == ARCH_X86_64 else _AARCH64_PRSTATUS_REGS
+            names = arch_of(self.arch).gregs
             if len(desc) < _PRSTATUS_REG_OFF + 8 * len(names):
                 self.warnings.append("a thread's registers (NT_PRSTATUS) are cut off: thread left out")
                 return

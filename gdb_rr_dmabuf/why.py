@@ -12,7 +12,8 @@ from .ioctl.ioc import decode_ioc, parse_request
 from .ioctl.names import names_for, narrow_by_link
 from .ioctl.structs import ArgDecode, decode_argument, spec_for
 from .syscall import PendingSyscall, pending_syscall
-from .target import SUPPORTED_ARCHES, Target
+from .arch import SUPPORTED_ARCHES, arch_of
+from .target import Target
 
 
 @dataclass
@@ -62,7 +63,7 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep.tid = target.tid
     rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
     rep.notes.extend(sc.notes)
-    if fd is None and sc.arch == "aarch64" and sc.state in ("exit", "interrupted"):
+    if fd is None and arch_of(sc.arch).result_overwrites_arg0 and sc.state in ("exit", "interrupted"):
         from .fdrecover import recover_for
         rep.fd_recovery = recover_for(target, sc, rep.all_names)
         fd = rep.fd_recovery.number

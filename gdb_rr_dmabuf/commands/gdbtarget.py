@@ -18,11 +18,9 @@ import gdb  # type: ignore
 
 from ..errors import NoProcessError, TargetReadError, UserError
 from ..rr import in_rr_page
+from ..arch import AARCH64, arch_of
 from ..target import NativeFrame, Target, normalize_arch
 
-X86_64_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12",
-               "r13", "r14", "r15", "rip", "eflags", "orig_rax", "fs_base", "gs_base")
-AARCH64_REGS = tuple("x%d" % i for i in range(31)) + ("sp", "pc", "cpsr", "tpidr")
 
 _MASK64 = (1 << 64) - 1
 # Linux never maps code below vm.mmap_min_addr (65536 by default): a pc down there is an unwinder guess.
@@ -166,7 +164,7 @@ class GdbTarget(Target):
 
     def registers(self) -> Dict[str, int]:
         if self._regs is None:
-            names = X86_64_REGS if self.arch == "x86-64" else AARCH64_REGS
+            names = (arch_of(self.arch) or AARCH64).gdb_regs
             regs: Dict[str, int] = {}
             with _on_thread(self.thread):
                 frame = gdb.newest_frame()
@@ -319,22 +317,19 @@ SCAN_WARNING = ("reads the registers of every thread: at rr's emergency stop, re
 def _ioctl_of(thread):
     """(arch, request, result) when the thread's pending syscall is ioctl, else None. Reads three registers
     of that thread (switching to it when it is not the selected one)."""
-    from ..syscall import IOCTL_NR
     try:
         with _on_thread(thread):
             frame = gdb.newest_frame()
-            arch = normalize_arch(frame.architecture().name())
-            if arch == "x86-64":
-                nr, req, res = (int(frame.read_register(r)) for r in ("orig_rax", "rsi", "rax"))
-            elif arch == "aarch64":
-                nr, req, res = (int(frame.read_register(r)) for r in ("x8", "x1", "x0"))
-            else:
+            a = arch_of(frame.architecture().name())
+            if a is None:
                 return None
+            nr, req, res = (int(frame.read_register(r))
+                            for r in (a.syscall_nr_reg, a.syscall_arg_regs[1], a.syscall_result_reg))
     except (gdb.error, ValueError):
         return None
-    if nr != IOCTL_NR.get(arch):
+    if nr != a.nr_ioctl:
         return None
-    return arch, req & 0xFFFFFFFF, (res - (1 << 64) if res >= (1 << 63) else res)
+    return a.name, req & 0xFFFFFFFF, (res - (1 << 64) if res >= (1 << 63) else res)
 
 
 def scan_ioctl_threads(limit: int = 256) -> List[tuple]:
@@ -376,7 +371,8 @@ def ioctl_stop_hint() -> Optional[str]:
     if got is None:
         return None
     arch, req, res = got
-    result = None if (arch == "x86-64" and res == -ENOSYS) else res  # x86-64 entry stop: not run yet
+    # an entry stop (x86-64 tells it by -ENOSYS in the result): not run yet
+    result = None if (arch_of(arch).entry_result_enosys and res == -ENOSYS) else res
     v = rr_verdict(req, result)
     if v.ignorable or v.would_stop is False:
         return None

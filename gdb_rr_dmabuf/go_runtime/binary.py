@@ -18,7 +18,7 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import UserError
-from ..target import normalize_arch
+from ..arch import arch_of, by_elf_machine, normalize_arch
 
 # ELF constants we need without going through pyelftools for bulk data.
 _SHT_SYMTAB = 2
@@ -31,8 +31,6 @@ _SHF_EXECINSTR = 0x4
 _PT_LOAD = 1
 _PT_NOTE = 4
 _PT_TLS = 7
-_R_X86_64_RELATIVE = 8
-_R_AARCH64_RELATIVE = 1027
 _R_386_RELATIVE = 8
 _R_ARM_RELATIVE = 23
 AT_ENTRY = 9
@@ -46,9 +44,7 @@ _SH_TYPE_NAMES = {0: "SHT_NULL", 1: "SHT_PROGBITS", 2: "SHT_SYMTAB", 3: "SHT_STR
                   17: "SHT_GROUP", 18: "SHT_SYMTAB_SHNDX", 19: "SHT_RELR", 0x6ffffff6: "SHT_GNU_HASH",
                   0x6ffffffd: "SHT_GNU_verdef", 0x6ffffffe: "SHT_GNU_verneed", 0x6fffffff: "SHT_GNU_versym"}
 
-_ELF_MACHINES = {
-    "EM_X86_64": "x86-64",
-    "EM_AARCH64": "aarch64",
+_ELF_MACHINES = {   # other than arch.py's (supported) ones: how messages name them
     "EM_386": "i386",
     "EM_ARM": "arm",
     "EM_RISCV": "riscv64",
@@ -189,7 +185,9 @@ class GoBinary:
         self._ptrfmt = self._end + ("Q" if self.ptr_size == 8 else "I")
         machine = elf["e_machine"]
         self.machine = machine
-        self.arch = normalize_arch(_ELF_MACHINES.get(machine, str(machine).replace("EM_", "").lower()))
+        a = by_elf_machine(machine)
+        self.arch = a.name if a is not None else normalize_arch(
+            _ELF_MACHINES.get(machine, str(machine).replace("EM_", "").lower()))
         self.elf_type = elf["e_type"]
         if self.elf_type == "ET_CORE":
             raise UserError("%s is a core file, not an executable" % shown,
@@ -410,9 +408,8 @@ class GoBinary:
         if self._relocs is not None:
             return self._relocs
         relocs: Dict[int, int] = {}
-        kinds = {"x86-64": _R_X86_64_RELATIVE, "aarch64": _R_AARCH64_RELATIVE, "i386": _R_386_RELATIVE,
-                 "arm": _R_ARM_RELATIVE}
-        want = kinds.get(self.arch)
+        a = arch_of(self.arch)
+        want = a.elf_relative_reloc if a is not None else {"i386": _R_386_RELATIVE, "arm": _R_ARM_RELATIVE}.get(self.arch)
         if want is not None and self.is_pie:
             for s in self.sections:
                 if s.type != "SHT_RELA" or s.nobits or not s.size:

@@ -32,13 +32,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import TargetReadError, UserError
-from ..target import ARCH_AARCH64, ARCH_X86_64
+from ..arch import X86_64, arch_of
 from .layouts import G_DEAD, G_SCAN, G_STATUS, G_SYSCALL, Layout, status_name
 
 # A goroutine stack never exceeds runtime.maxstacksize (1 GB on 64-bit); system stacks are smaller.
 MAX_STACK = 1 << 30
-# User-space addresses on x86-64 (47 bits) and arm64 (48 bits, the default VA size on Linux).
-_USER_LIMIT = {ARCH_X86_64: 1 << 47, ARCH_AARCH64: 1 << 48}
 # goids are handed out in batches from a 64-bit counter; anything this large is garbage.
 MAX_GOID = 1 << 40
 # Upper bound on the static TLS block we scan for a g when runtime.tlsg is unknown.
@@ -118,7 +116,8 @@ def _i32(buf: bytes, off: int) -> int:
 
 
 def _plausible_ptr(target, addr: int) -> bool:
-    limit = _USER_LIMIT.get(getattr(target, "arch", ARCH_X86_64), 1 << 47)
+    # user-space addresses: x86-64 47 bits, arm64 48 (the default VA size on Linux); others as x86-64
+    limit = (arch_of(getattr(target, "arch", None)) or X86_64).user_va_limit
     return 4096 <= addr < limit and addr % 8 == 0
 
 
@@ -240,8 +239,9 @@ def _roundup(n: int, align: int) -> int:
     return (n + align - 1) // align * align
 
 
-def _tls_block_x86_64(tls: Tuple[int, int, int]) -> Tuple[int, int]:
-    """(offset of the executable's TLS block from the thread pointer (negative), its size) on x86-64.
+def _tls_block_variant2(tls: Tuple[int, int, int]) -> Tuple[int, int]:
+    """(offset of the executable's TLS block from the thread pointer (negative), its size) with TLS
+    variant II (x86-64).
 
     glibc (and the Go runtime itself for static binaries) places the executable's block so that it
     ends at the thread pointer, aligned: offset = -roundup(memsz, align), keeping the block's start
@@ -267,59 +267,51 @@ def tls_g_slot(binary, tp: int, arch: str) -> Optional[int]:
 
     An amd64 executable without PT_TLS is a static pure-Go one: its runtime points %fs just past
     m.tls[0] (runtime.settls adds 8: "ELF wants to use -8(FS)") and keeps g at -8(FS)."""
-    if not tp:
+    a = arch_of(arch)
+    if not tp or a is None:
         return None
     tls = getattr(binary, "tls", None)
-    if arch == ARCH_X86_64 and not tls:
-        return tp - 8
     if not tls:
-        return None
+        return tp + a.go_static_g_tp_offset if a.go_static_g_tp_offset is not None else None
     # Without the symbol (stripped), a block of one pointer is Go's slot alone (the Go linker's PIE).
     only = 0 if tls[1] <= 8 else None
-    if arch == ARCH_X86_64:
-        value = binary.symbol("runtime.tlsg")
-        value = only if value is None else value
-        if value is None:
-            return None
-        start, _ = _tls_block_x86_64(tls)
-        return tp + start + _tls_sym_offset(tls, value)
-    if arch == ARCH_AARCH64:
-        value = binary.symbol("runtime.tls_g")
-        value = only if value is None else value
-        if value is None:
-            return None
-        return tp + _roundup(16, tls[2]) + _tls_sym_offset(tls, value)
-    return None
+    value = binary.symbol(a.go_tls_g_symbol)
+    value = only if value is None else value
+    if value is None:
+        return None
+    return _tls_block_start(tp, tls, a) + _tls_sym_offset(tls, value)
 
 
 def tls_block(binary, tp: int, arch: str) -> Optional[Tuple[int, int]]:
     """(address, size) of the executable's static TLS block of the thread, size capped for scanning."""
     tls = getattr(binary, "tls", None)
-    if not tls or not tp:
+    a = arch_of(arch)
+    if not tls or not tp or a is None:
         return None
-    if arch == ARCH_X86_64:
-        start, memsz = _tls_block_x86_64(tls)
-        return tp + start, min(-start, MAX_TLS_SCAN)
-    if arch == ARCH_AARCH64:
-        return tp + _roundup(16, tls[2]), min(tls[1], MAX_TLS_SCAN)
-    return None
+    start = _tls_block_start(tp, tls, a)
+    # variant II: the block ends at tp (what lies between is scanned too); variant I: the block's size
+    return start, min(tp - start if a.tls_tcb_size is None else tls[1], MAX_TLS_SCAN)
+
+
+def _tls_block_start(tp: int, tls: Tuple[int, int, int], a) -> int:
+    """Address of the executable's TLS block: below tp (variant II), or after the TCB (variant I)."""
+    if a.tls_tcb_size is None:
+        return tp + _tls_block_variant2(tls)[0]
+    return tp + _roundup(a.tls_tcb_size, tls[2])
 
 
 def _candidates(target, binary, regs: Dict[str, int], warnings: List[str]) -> List[Tuple[int, str]]:
     """(address, how) pairs to try, best first; bounded (at most MAX_TLS_SCAN/8 + 3)."""
     arch = target.arch
     out: List[Tuple[int, str]] = []
-    if arch == ARCH_X86_64:
-        tp = regs.get("fs_base") or 0
-        greg, gname = regs.get("r14"), "r14"
-        if not tp:
-            warnings.append("the thread's fs_base is not known, so its Go TLS slot cannot be read")
-    elif arch == ARCH_AARCH64:
-        tp = regs.get("tpidr") or 0
-        greg, gname = regs.get("x28"), "r28"
-    else:
+    a = arch_of(arch)
+    if a is None or a.name != arch:
         raise UserError("goroutines cannot be found on architecture %s" % arch,
                         "gdb-rr-dmabuf reads x86-64 and aarch64 Go programs")
+    tp = regs.get(a.tp_reg) or 0
+    greg, gname = regs.get(a.go_g_reg), a.go_g_label
+    if not tp and a.rr_serves_tp:   # (no rr serves aarch64's tpidr: go-callers says so in a note)
+        warnings.append("the thread's %s is not known, so its Go TLS slot cannot be read" % a.tp_reg)
     if tp:
         slot = tls_g_slot(binary, tp, arch)
         if slot is not None:
@@ -447,7 +439,8 @@ def current_goroutine(target, binary, layout: Layout, bias: int = 0,
 
 
 def _check_sp(regs: Dict[str, int], arch: str, res: CurrentG) -> None:
-    sp = regs.get("rsp" if arch == ARCH_X86_64 else "sp")
+    a = arch_of(arch)
+    sp = regs.get(a.sp_reg if a is not None else "sp")
     tg = res.thread_g
     if sp is None or tg is None:
         return

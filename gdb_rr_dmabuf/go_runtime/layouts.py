@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from ..errors import UserError
-from ..target import ARCH_AARCH64, ARCH_X86_64, normalize_arch
+from ..arch import SUPPORTED_ARCHES, normalize_arch
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ _TABLE: Dict[str, dict] = {
         sizes={"g": 456, "m": 1832, "gobuf": 48, "stack": 16}),
 }
 
-ARCHES = (ARCH_X86_64, ARCH_AARCH64)
+ARCHES = SUPPORTED_ARCHES
 
 KNOWN: Dict[Tuple[str, str], Layout] = {
     (go, arch): Layout(go=go, arch=arch, g=dict(t["g"]), m=dict(t["m"]), gobuf=dict(t["gobuf"]),

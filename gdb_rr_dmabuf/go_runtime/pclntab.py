@@ -32,6 +32,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from ..arch import ARCHES
 from ..errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 
 MAGIC_118 = 0xFFFFFFF0
@@ -122,10 +123,10 @@ FUNCID_BY_NAME: Dict[str, int] = {
     "runtime.systemstack_switch": FUNCID_SYSTEMSTACK_SWITCH,
 }
 
-# The pc quantum (pcHeader.minLC) each architecture's Go linker writes: cmd/internal/sys/arch.go's MinLC
-# (AMD64 1, ARM64 4, unchanged from Go 1.18 to 1.27). A pclntab whose quantum disagrees with the ELF
-# machine is damaged or belongs to another binary: every pc-value table would decode to wrong pcs.
-PC_QUANTUM = {"x86-64": 1, "aarch64": 4}
+# The pc quantum (pcHeader.minLC) each architecture's Go linker writes: Arch.pc_quantum (arch.py). A
+# pclntab whose quantum disagrees with the ELF machine is damaged or belongs to another binary: every
+# pc-value table would decode to wrong pcs.
+PC_QUANTUM = {a.name: a.pc_quantum for a in ARCHES}
 
 _MAX_INLINE_DEPTH = 256
 _MAX_TABLE_STEPS = 1 << 20

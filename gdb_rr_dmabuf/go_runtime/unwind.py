@@ -13,7 +13,7 @@ Where the Go unwind starts:
   frames from the registers, as Go's traceback shows them.
 Every unwind is bounded (depth, stack bounds, strictly growing sp) and never raises for bad memory:
 it stops and says why. An unwind is complete only when it ends in runtime.goexit at the sp newproc1
-gave it (g.stack.hi minus GOEXIT_SP_OFFSET), or in the thread's first frame (mstart, rt0_go) on g0.
+gave it (g.stack.hi minus Arch.go_goexit_sp_offset), or in the thread's first frame (mstart, rt0_go) on g0.
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ..errors import UserError
-from ..target import ARCH_AARCH64, ARCH_X86_64, NativeFrame, Target
+from ..arch import arch_of
+from ..target import NativeFrame, Target
 from .stdlib import is_std_package
 
 from ..limits import DEFAULT_DEPTH  # re-exported
@@ -33,14 +34,12 @@ _STACK_TOP = {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt
               "runtime.morestack", "runtime.systemstack_switch", "runtime.asmcgocall",
               "runtime.asmcgocall_no_g", "runtime.systemstack", "runtime.cgocallback", "runtime.sigreturn",
               "runtime.sigtramp", "runtime.sigreturn__sigaction", "runtime.goexit0", "runtime.asminit"}
-# Stubs that call C on the system stack with SP aligned and the frame's SP saved at 0(SP) (amd64).
-_SP_ALIGNING = {"runtime.callCgoMmap", "runtime.callCgoMunmap", "runtime.callCgoSigaction"}
 _END_NORMAL = {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt0_go"}
 # newproc1 (src/runtime/proc.go, Go 1.18+) starts a goroutine at sp = stack.hi - totalSize with totalSize =
 # alignUp(4*PtrSize + MinFrameSize, StackAlign): 32 on amd64 (MinFrameSize 0, StackAlign 8) and 48 on
 # arm64 (MinFrameSize 8, StackAlign 16); that is runtime.goexit's frame sp once the goroutine's first
-# function is unwound (amd64: gostartcall pushed goexit's pc below it; arm64: it went in LR).
-GOEXIT_SP_OFFSET = {ARCH_X86_64: 32, ARCH_AARCH64: 48}
+# function is unwound (amd64: gostartcall pushed goexit's pc below it; arm64: it went in LR). That offset is
+# Arch.go_goexit_sp_offset (arch.py); the stubs that keep their SP at 0(SP) are Arch.go_sp_saving_stubs.
 
 
 @dataclass
@@ -117,6 +116,7 @@ class GoUnwinder:
         self.bias = bias
         self.bi = buildinfo
         self.arch = target.arch
+        self.arch_facts = arch_of(self.arch)   # None: unsupported (the unwind stops at the first step)
 
     # -- frames -----------------------------------------------------------------------------------
     def func_at(self, pc: int):
@@ -176,7 +176,8 @@ class GoUnwinder:
             physical += 1
             if f.name == "runtime.goexit":
                 res.stopped = f.name
-                want = hi - GOEXIT_SP_OFFSET[self.arch] if hi is not None and self.arch in GOEXIT_SP_OFFSET else None
+                goexit_off = self.arch_facts.go_goexit_sp_offset if self.arch_facts is not None else None
+                want = hi - goexit_off if hi is not None and goexit_off is not None else None
                 if want is None:
                     res.complete = True
                     res.warnings.append("the unwind ends in runtime.goexit but the stack's top is unknown, so "
@@ -187,7 +188,7 @@ class GoUnwinder:
                 else:
                     res.warnings.append("the unwind reached runtime.goexit at sp 0x%x, not at the stack's top "
                                         "(0x%x = stack.hi 0x%x - %d): frames may be missing or made up"
-                                        % (sp, want, hi, GOEXIT_SP_OFFSET[self.arch]))
+                                        % (sp, want, hi, goexit_off))
                 return res
             if f.name in _END_NORMAL:
                 res.complete = True
@@ -198,7 +199,7 @@ class GoUnwinder:
             elif f.name in _STACK_TOP:
                 res.stopped = "%s switches stacks" % f.name
                 return res
-            if f.name in _SP_ALIGNING and not exact and self.arch == ARCH_X86_64:
+            if self.arch_facts is not None and f.name in self.arch_facts.go_sp_saving_stubs and not exact:
                 # These runtime stubs (sys_linux_amd64.s) call C with SP aligned down to 16 and the SP
                 # their frame had saved at 0(SP): the pcsp table describes that saved SP.
                 try:
@@ -214,10 +215,13 @@ class GoUnwinder:
                 res.stopped = "no frame size (pcsp) for %s at 0x%x" % (f.name, pc)
                 return res
             try:
-                if self.arch == ARCH_X86_64:
+                if self.arch_facts is None:
+                    res.stopped = "unsupported architecture %s" % self.arch
+                    return res
+                if self.arch_facts.link_reg is None:   # `call` pushed the return address
                     ret = mem.u64(sp + delta)
-                    nsp = sp + delta + 8
-                elif self.arch == ARCH_AARCH64:
+                    nsp = sp + delta + self.arch_facts.ptr_size
+                else:
                     # Go's arm64 frames keep the return address (LR) at 0(RSP) once the prologue ran;
                     # a frameless leaf (pcsp 0) still has it in LR, and its caller's sp is the same.
                     if delta == 0:
@@ -228,9 +232,6 @@ class GoUnwinder:
                     else:
                         ret = mem.u64(sp)
                     nsp = sp + delta
-                else:
-                    res.stopped = "unsupported architecture %s" % self.arch
-                    return res
             except UserError:
                 res.stopped = "stack unreadable at 0x%x" % (sp + delta)
                 return res

@@ -15,8 +15,10 @@ import re
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple
 
+from ..arch import SUPPORTED_ARCHES, arch_of
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ioctl_names.txt")
-ARCHES = ("x86-64", "aarch64")
+ARCHES = SUPPORTED_ARCHES   # the data file has a section per arch
 
 # value_of() prefers a name's number from these sources, in this order: Debian 12's headers first (the
 # number programs built against them use; for a struct that grew, the older number), then the newest
@@ -28,12 +30,8 @@ _SOURCES: Dict[str, str] = {}
 
 
 def _norm_arch(arch: str) -> str:
-    a = (arch or "x86-64").lower().replace("_", "-")
-    if a in ("x86-64", "amd64", "i386:x86-64"):
-        return "x86-64"
-    if a in ("aarch64", "arm64") or a.startswith("aarch64"):
-        return "aarch64"
-    return "x86-64"  # unknown arches fall back to the x86-64 numbers (the generic _IOC layout)
+    a = arch_of(arch or "x86-64")
+    return a.name if a is not None else "x86-64"  # unknown arches: the x86-64 numbers (the generic _IOC layout)
 
 
 def _parts(arch: str) -> Tuple[str, ...]:
