@@ -164,7 +164,7 @@ class GdbTarget(Target):
 
     def registers(self) -> Dict[str, int]:
         if self._regs is None:
-            names = (arch_of(self.arch) or AARCH64).gdb_regs
+            names = (arch_of(self.arch) or AARCH64).gdb_regs   # another arch: its names may match aarch64's
             regs: Dict[str, int] = {}
             with _on_thread(self.thread):
                 frame = gdb.newest_frame()

@@ -409,7 +409,8 @@ class GoBinary:
             return self._relocs
         relocs: Dict[int, int] = {}
         a = arch_of(self.arch)
-        want = a.elf_relative_reloc if a is not None else {"i386": _R_386_RELATIVE, "arm": _R_ARM_RELATIVE}.get(self.arch)
+        others = {"i386": _R_386_RELATIVE, "arm": _R_ARM_RELATIVE}
+        want = a.elf_relative_reloc if a is not None else others.get(self.arch)
         if want is not None and self.is_pie:
             for s in self.sections:
                 if s.type != "SHT_RELA" or s.nobits or not s.size:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import TargetReadError, UserError
-from ..arch import X86_64, arch_of
+from ..arch import X86_64, Arch, arch_of
 from .layouts import G_DEAD, G_SCAN, G_STATUS, G_SYSCALL, Layout, status_name
 
 # A goroutine stack never exceeds runtime.maxstacksize (1 GB on 64-bit); system stacks are smaller.
@@ -293,7 +293,7 @@ def tls_block(binary, tp: int, arch: str) -> Optional[Tuple[int, int]]:
     return start, min(tp - start if a.tls_tcb_size is None else tls[1], MAX_TLS_SCAN)
 
 
-def _tls_block_start(tp: int, tls: Tuple[int, int, int], a) -> int:
+def _tls_block_start(tp: int, tls: Tuple[int, int, int], a: Arch) -> int:
     """Address of the executable's TLS block: below tp (variant II), or after the TCB (variant I)."""
     if a.tls_tcb_size is None:
         return tp + _tls_block_variant2(tls)[0]
