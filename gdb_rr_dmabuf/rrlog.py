@@ -36,6 +36,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .versions import RRVersion
+
 MAX_CHARS = 256 << 20          # what is read at most (explain's MAX_INPUT)
 MAX_LINE = 1 << 16             # a longer line is cut here (no rr line is this long)
 MAX_EVENTS = 400               # trace-dump events kept (the last ones)
@@ -198,7 +200,7 @@ class Notice:
 class Release:
     """The rr release a log came from, inferred from a source line in rr's FATAL header."""
     text: str                       # 'rr 5.8.0' / 'a build of rr from git after 5.8.0' / ...
-    version: Optional[Tuple[int, int, int]]   # what the verdict uses (None: not usable)
+    version: Optional[RRVersion]    # what the verdict uses (None: not usable)
     releases: List[str]
     builds_after: List[str]
     source: str                     # 'record_syscall.cc:6556'
@@ -730,7 +732,8 @@ def lines_table() -> dict:
 
 
 def _vkey(v: str) -> Tuple[int, ...]:
-    return tuple(int(x) for x in v.split(".")) if re.fullmatch(r"\d+\.\d+\.\d+", v) else (-1,)
+    """A tag's RRVersion; (-1,) (before every release) for anything that is not a release tag."""
+    return RRVersion.from_tag(v) or (-1,)
 
 
 def release_for(marker: str, line: int) -> Optional[dict]:
@@ -1011,7 +1014,7 @@ def log_json(log: RrLog, primary: Optional[Assertion] = None) -> Dict[str, Any]:
     r = log.release
     calls = log.ioctl_calls()
     return {
-        "release": ({"text": r.text, "version": "%d.%d.%d" % r.version if r.version else None,
+        "release": ({"text": r.text, "version": str(r.version) if r.version else None,
                      "releases": r.releases, "builds_after": r.builds_after, "source": r.source, "how": r.how,
                      "inferred": True} if r else None),
         "arch": log.arch,
