@@ -10,6 +10,7 @@ the keys of the per-release tables ('1.23'). The runtime layouts, FuncID tables 
 with the minor release, so that is all it keeps. str() is the family, '1.23'.
 
 Both are NamedTuples: they order and compare like the plain tuples callers pass ((5, 8, 0), (1, 21)).
+Being tuples, they are formatted with str(v) or "%s" % (v,), never "%s" % v (that spreads the fields).
 Parsing is bounded: at most 6 digits per number, and a regex that does not backtrack on long input.
 """
 from __future__ import annotations
