@@ -2,11 +2,7 @@
 declared in pyproject.toml): `check` and `explain` through it, in the temporary HOME of test_install."""
 import subprocess
 
-import pytest
-
 from tests.test_install import installed  # noqa: F401  (the module fixture: install.sh run in a temp HOME)
-
-pytestmark = pytest.mark.gdb
 
 
 def test_command_on_path_runs_check_and_explain(installed):  # noqa: F811

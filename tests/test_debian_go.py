@@ -31,8 +31,6 @@ from tests.support.gdbrun import run_gdb
 from tests.support.toolchains import CACHE, apt_download, go_tool, unpack_debs
 from tests.test_e2e_callers import SIGQUIT_CMDS, TFrame, Traceback, parse_traceback
 
-pytestmark = pytest.mark.gdb
-
 
 @dataclass
 class Subject:

@@ -41,8 +41,6 @@ from tests.support.cores import SKIP_RESTARTS
 from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
 from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_c, build_go, go_tool
 
-pytestmark = pytest.mark.gdb
-
 EXPORT_SYNC_FILE = "0xc0086202"
 SECCOMP_IOCTL_NOTIF_RECV = "0xc0502100"
 GPU = "example.com/dmademo/internal/gpu"

@@ -15,8 +15,6 @@ from tests.support.toolchains import build_go
 from tests.test_e2e_callers import (CALLERS_CMDS, EXPORT_SYNC_FILE, GPU, KERNEL_CMD, go_frames,
                                     kernel_ioctl_threads, parse_demo, relabelled_demo, run_demo)
 
-pytestmark = pytest.mark.gdb
-
 
 @pytest.mark.parametrize("claimed", ["1.18.8", "1.20.8"])
 def test_source_derived_layouts_on_a_go119_process(tmp_path, claimed):

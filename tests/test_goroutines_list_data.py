@@ -84,6 +84,7 @@ def test_json_matches_the_readme():
     assert documented == keys(j), (documented ^ keys(j))
 
 
+@pytest.mark.gdb  # the cores are written by gdb (tests/test_goroutines.py get_stop)
 @pytest.mark.parametrize("mode", ["go", "cgo", "cthread", "callback"])
 def test_selected_thread_of_every_kind(mode):
     """gstates' cores (tests/test_goroutines.py): the goroutine of the selected thread is the one the program

@@ -16,8 +16,7 @@ import pytest
 from tests.support.gdbrun import REPO, gdbserver
 from tests.support.toolchains import build_go
 
-pytestmark = [pytest.mark.gdb,
-              pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
+pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 PIP_CACHE = REPO / ".cache" / "pip-user-install"  # downloads kept between runs: the test stays quick
 
 

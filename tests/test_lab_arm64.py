@@ -30,8 +30,6 @@ from tests.support.lab import lab_vm_arm64  # noqa: F401  (the session fixture)
 from tests.support.toolchains import DEFAULT_GO, go_root
 from tests.test_lab_loop import LOSSES, NOT_CHECKABLE, env_of_command
 
-pytestmark = pytest.mark.lab
-
 FULL = ["demo", "demo-direct", "eglgo", "vkgo", "egl_c"]           # every mode
 VARIANTS = ["demo-stripped", "demo-pie", "eglgo-stripped", "eglgo-pie"]   # the remote mode
 # Time under TCG (measured on the 2-core host with other VMs up): a native stop costs 45-135 s, plus ~50 s

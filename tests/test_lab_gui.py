@@ -25,8 +25,6 @@ from tests.support.toolchains import go_root
 from tests.test_e2e_callers import parse_traceback
 from tests.test_lab_loop import NOT_CHECKABLE, env_of_command
 
-pytestmark = pytest.mark.lab
-
 MODES = list(gui.MODES)
 CASES = [(m, n) for n in gui.STOPPED for m in MODES]
 # Debian built these with Go 1.24.4; Go's addr2line from 1.24 on reads them.

@@ -17,8 +17,6 @@ import pytest
 from tests.fixtures.lab import stops
 from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
 
-pytestmark = pytest.mark.lab
-
 NOT_CHECKABLE = "not checked by re-running the program in the lab"
 # What a suggestion may say is lost, and how the program's own output shows that loss.
 LOSSES = {"no Vulkan device is left": r"^LAB FAIL no Vulkan physical device$|"
@@ -59,6 +57,7 @@ def env_of_command(cmd: str) -> Optional[Dict[str, str]]:
     return env or None
 
 
+@pytest.mark.unit  # no VM: the parser alone
 def test_env_of_command_parses_what_the_rules_print():
     assert env_of_command("rr record -v GALLIUM_DRIVER=softpipe /p/prog") == {"GALLIUM_DRIVER": "softpipe"}
     assert env_of_command("rr record -v VK_LOADER_DRIVERS_DISABLE='*lvp*' ./vk") == {"VK_LOADER_DRIVERS_DISABLE": "*lvp*"}
