@@ -1,4 +1,4 @@
-"""The suite's kinds.
+"""The suite's kinds, and the fixtures several test modules share.
 
 Every test module has one kind, written in KIND_MODULES below (the one place: a module's own pytestmark holds no
 kind; tests/test_kinds.py fails when a module is missing here or declares one). The kind becomes the test's
@@ -16,11 +16,13 @@ module that hand the stop to gdb are marked `gdb`). Markers are registered in py
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
 
+from tests.support import install
 
 KIND_MODULES: Dict[str, Tuple[str, ...]] = {
     "unit": (
@@ -59,4 +61,15 @@ def pytest_collection_modifyitems(items):
         kind = KIND_OF.get(Path(str(item.path)).stem)
         if kind is not None:  # a module missing from KIND_MODULES fails tests/test_kinds.py
             item.add_marker(kind)
+
+
+# ------------------------------------------------------------------------------------ shared fixtures
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """tools/install.sh --gdbinit run twice on a copy of the project's runtime files, in a temporary HOME:
+    (src, home, env, first output, second output). Removed after the module."""
+    tmp = tmp_path_factory.mktemp("install")
+    yield install.install_twice(tmp)
+    shutil.rmtree(str(tmp), ignore_errors=True)
 

@@ -57,3 +57,17 @@ def test_every_collected_test_has_one_kind(request):
     bad = [b for b in bad if len(b[1]) != 1]
     assert not bad, bad[:10]
 
+
+def test_no_test_module_imports_another():
+    """Helpers shared by several modules live in tests/support/, shared fixtures in tests/conftest.py."""
+    found = []
+    for path in sorted(TESTS.glob("*.py")) + sorted((TESTS / "support").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [node.module + "." + a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.split(".")[:2][-1].startswith("test_") and n.startswith("tests.") for n in names):
+                found.append("%s:%d" % (path.name, node.lineno))
+    assert not found, found

@@ -23,8 +23,8 @@ from typing import Dict, List
 import pytest
 
 from tests.support.gdbrun import REPO, SCRIPTS, gdb_env, gdbserver, run_gdb
+from tests.support.reports import steps as _steps  # the numbered items under "What to do"
 from tests.support.toolchains import build_go
-from tests.test_render import steps as _steps  # the numbered items under "What to do"
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
