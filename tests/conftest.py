@@ -23,6 +23,7 @@ from typing import Dict, Tuple
 import pytest
 
 from tests.support import install
+from tests.support.toolchains import ALL_GO, build_variants
 
 KIND_MODULES: Dict[str, Tuple[str, ...]] = {
     "unit": (
@@ -73,3 +74,14 @@ def installed(tmp_path_factory):
     yield install.install_twice(tmp)
     shutil.rmtree(str(tmp), ignore_errors=True)
 
+
+# tests.support.toolchains.BUILD_VARIANTS without 'pie-external' (the unstripped twin test_pclntab.py needs)
+INLINES_VARIANTS = ('default', 'stripped', 'pie', 'external', 'pie-external-stripped')
+
+
+@pytest.fixture(scope="module", params=ALL_GO)
+def inlines_builds(request):
+    """The inlines fixture (tests/fixtures/go/inlines) built by one release of ALL_GO in INLINES_VARIANTS'
+    link modes: (version, {variant: executable}) (tests/test_buildinfo.py, test_go_binary.py)."""
+    version = request.param
+    return version, build_variants("inlines", version, INLINES_VARIANTS)
