@@ -31,7 +31,7 @@ KIND_MODULES: Dict[str, Tuple[str, ...]] = {
         "test_fd_recovery", "test_go_binary", "test_goroutines_list_data", "test_ioctl_layout",
         "test_ioctl_names", "test_ioctl_structs", "test_kinds", "test_layouts", "test_pclntab", "test_render",
         "test_rr", "test_rr_stub", "test_rr_stub_memory", "test_rr_table", "test_stdlib", "test_strace",
-        "test_syscall", "test_target",
+        "test_syscall", "test_target", "test_versions",
     ),
     "gdb": (
         "test_benchmarks_smoke", "test_check_install", "test_core_analysis", "test_debian_go",
