@@ -31,6 +31,7 @@ from .errnos import describe_result
 from .errors import NOT_GO_PROGRAM, NotGoProgram, TargetReadError, UserError
 from .arch import arch_of
 from .target import NativeFrame, Target
+from .versions import RRVersion
 
 RR_ENV = (("RUNNING_UNDER_RR", "1"), ("LIBGL_ALWAYS_SOFTWARE", "1"), ("GBM_ALWAYS_SOFTWARE", "1"))
 EINVAL, ENOTTY = 22, 25
@@ -130,26 +131,22 @@ def resolve_program(name: str) -> str:
     return path
 
 
-def default_rr_version(arg: Optional[str]) -> Tuple[Tuple[int, int, int], str]:
+def default_rr_version(arg: Optional[str]) -> Tuple[RRVersion, str]:
     """--rr-version, else $GDB_RR_DMABUF_RR_VERSION or `rr --version` (rr on PATH), else the newest release."""
     from .evidence import resolve_rr_version
     v, source = resolve_rr_version(arg)
     if v is None:
         t = rrfacts.table()
         v, source = t.last_release, "no rr on PATH: the newest release in check's table"
-    parsed = rrfacts.parse_rr_version(v)
+    parsed = RRVersion.parse(v)
     assert parsed is not None
     return parsed, source
-
-
-def vstr(v) -> str:
-    return "%d.%d.%d" % tuple(v)
 
 
 # --------------------------------------------------------------------------------------------------
 # rr's rule for one call
 
-def could_stop(request: int, versions: List[Optional[Tuple[int, int, int]]]) -> bool:
+def could_stop(request: int, versions: List[Optional[RRVersion]]) -> bool:
     """Can any of these rr releases stop on this request (depending on its result)?"""
     for v in versions:
         h = rrfacts.handling(request, v)
@@ -160,7 +157,7 @@ def could_stop(request: int, versions: List[Optional[Tuple[int, int, int]]]) -> 
     return False
 
 
-def stops(request: int, result: int, version: Optional[Tuple[int, int, int]], ethtool_cmd: Optional[int] = None
+def stops(request: int, result: int, version: Optional[RRVersion], ethtool_cmd: Optional[int] = None
           ) -> bool:
     """Does rr `version` (None: master) abort on this call with this raw result? rr_verdict's rule."""
     if -result in RESTART:
@@ -363,7 +360,7 @@ class _Thread:
 # The engine
 
 class Engine:
-    def __init__(self, prog: Program, version: Tuple[int, int, int], *, mode: str = "stop",
+    def __init__(self, prog: Program, version: RRVersion, *, mode: str = "stop",
                  timeout: Optional[float] = None, stdout_fd: Optional[int] = None, extra_env=()):
         self.prog = prog
         self.version = version
@@ -728,7 +725,7 @@ class Engine:
             try:
                 from .evidence import analyse
                 from .report import suggestions_json
-                _w, _c, sugg, _n = analyse(target, want_why=True, want_callers=False, rr_version=vstr(self.version),
+                _w, _c, sugg, _n = analyse(target, want_why=True, want_callers=False, rr_version=str(self.version),
                                            rules_file=self.rules)
                 self.first_suggestions = suggestions_json(sugg)
             except Exception:  # best effort: --verify then says no suggestion names a setting
@@ -1011,7 +1008,7 @@ def check_command(args) -> Tuple[str, int]:
 def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     prog = parse_program(list(args.program or []))
     version, vsource = default_rr_version(args.rr_version)
-    ver = vstr(version)
+    ver = str(version)
     if args.timeout is not None and not (0 < args.timeout <= 7 * 24 * 3600):
         raise UserError("--timeout %s: not a number of seconds" % args.timeout, "e.g. --timeout 60")
     colour = (not args.json) and sys.stdout.isatty() and not os.environ.get("NO_COLOR")

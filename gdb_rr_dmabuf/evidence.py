@@ -5,15 +5,14 @@ dataclasses live here (the advice imports them from here; this module imports th
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import NotGoProgram, UserError
-from .rr import parse_rr_version
 from .target import Target
+from .versions import RRVersion
 
 ENV_RR_VERSION = "GDB_RR_DMABUF_RR_VERSION"
 
@@ -59,22 +58,13 @@ class Evidence:
     log_items: List[Tuple[str, str, str]] = field(default_factory=list)
 
 
-def _version_tuple(v: Optional[str]) -> Optional[Tuple[int, ...]]:
-    if not v:
-        return None
-    m = re.search(r"(\d{1,6})\.(\d{1,6})(?:\.(\d{1,6}))?(?!\d)", v)
-    if not m:
-        return None
-    return tuple(int(x) for x in (m.group(1), m.group(2), m.group(3) or "0"))
-
-
 def rr_handles(ev: Evidence) -> Optional[bool]:
     """Does the user's rr release handle the request by name? None when either version is unknown. A request
     only rr master handles is not handled by any release (a master build calls itself the last release)."""
-    have = _version_tuple(ev.rr_version)
+    have = RRVersion.parse(ev.rr_version)
     if ev.rr_master_only and have is not None:
         return False
-    since = _version_tuple(ev.rr_supported_since)
+    since = RRVersion.parse(ev.rr_supported_since)
     if have is None or since is None:
         return None
     return have >= since
@@ -107,9 +97,9 @@ _RR_ON_PATH: Dict[str, Optional[str]] = {}
 
 
 def _version(text: str) -> Optional[str]:
-    """'rr version 5.8.0', '5.8', 'v5.9.1' -> '5.8.0' / '5.8.0' / '5.9.1' (rr.parse_rr_version)."""
-    t = parse_rr_version(text)
-    return "%d.%d.%d" % t if t else None
+    """'rr version 5.8.0', '5.8', 'v5.9.1' -> '5.8.0' / '5.8.0' / '5.9.1' (RRVersion.parse)."""
+    v = RRVersion.parse(text)
+    return str(v) if v else None
 
 
 def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version: Optional[str] = None) -> Evidence:
@@ -233,7 +223,7 @@ def reverdict(why_rep, rr_version: Optional[str]) -> None:
         return
     sc = why_rep.syscall
     result = why_rep.result if (sc is None or sc.state == "exit") else None
-    why_rep.verdict = rr_verdict(why_rep.request, result, parse_rr_version(rr_version) if rr_version else None,
+    why_rep.verdict = rr_verdict(why_rep.request, result, RRVersion.parse(rr_version) if rr_version else None,
                                  fd_link=why_rep.fd_link, names=why_rep.names or None,
                                  ethtool_cmd=getattr(why_rep.log, "ethtool_cmd", None))
 
@@ -243,7 +233,7 @@ def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optiona
     release inferred from rr's log (rrlog.Release) decides the verdict, before the environment's."""
     inferred = getattr(getattr(why_rep, "rrlog", None), "release", None)
     if rr_version is None and inferred is not None and inferred.version is not None:
-        rr_version, source = "%d.%d.%d" % inferred.version, "rr's log, inferred from %s: %s" % (
+        rr_version, source = str(RRVersion.of(inferred.version)), "rr's log, inferred from %s: %s" % (
             inferred.source, inferred.text)
     else:
         rr_version, source = resolve_rr_version(rr_version)

@@ -22,6 +22,7 @@ from .arch import ARCHES, X86_64, arch_of
 from .errnos import describe_result, errno_number
 from .errors import UserError
 from .ioctl.ioc import IOC_READ, decode_ioc
+from .versions import RRVersion
 
 EXPECTED_ERRNOS = ["EINVAL", "ENOTTY"]
 IRREGULAR_TYPES = (0x54, 0x89, 0x8B)  # 'T' (TIO*), SIO*, wireless SIO*: expect EINVAL even without _IOC_READ
@@ -30,11 +31,12 @@ IRREGULAR_TYPES = (0x54, 0x89, 0x8B)  # 'T' (TIO*), SIO*, wireless SIO*: expect 
 # syscall buffer path stop with the pc just after the `syscall`/`svc #0` of the traced entry.
 RR_PAGE_ADDR = 0x70000000
 RR_PAGE_SYSCALL_PC = {a.name: a.rr_page_syscall_pc for a in ARCHES}   # per arch: arch.py
-LIBRRPAGE_SINCE = (5, 5, 0)  # since 5.5.0 the page is librrpage.so with symbols and unwind info
+LIBRRPAGE_SINCE = RRVersion(5, 5, 0)  # since 5.5.0 the page is librrpage.so with symbols and unwind info
 
 TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rr_ioctls.json")
 _SIZE_BITS = 0x3FFF << 16
-Version = Tuple[int, int, int]
+MASTER_KEY = (1 << 30,)  # sorts after every release
+Version = Tuple[int, int, int]  # an RRVersion, or the plain (major, minor, patch) tuple a caller passes
 
 
 def in_rr_page(pc: int, arch: str = "x86-64") -> bool:
@@ -101,17 +103,20 @@ class RrTable:
         return "rr master %s %s" % (self.master_date, self.master_commit)
 
     def key(self, point: str) -> Tuple[int, ...]:
-        """Sort key of a tag or 'master'."""
+        """Sort key of a tag (its RRVersion) or 'master' (MASTER_KEY)."""
         if point == "master":
-            return (1 << 30,)
-        return tuple(int(x) for x in point.split("."))
+            return MASTER_KEY
+        v = RRVersion.from_tag(point)
+        if v is None:
+            raise ValueError("rr_ioctls.json: %r is not a release tag" % point)
+        return v
 
     def has(self, e: RrEntry, version: Optional[Version]) -> bool:
         """Is the entry in that release (None: on master)? A version after the last release checked
         counts as the last release (rr master builds also call themselves that)."""
         if version is None:
             return True
-        v = tuple(version)
+        v = RRVersion.of(version)
         if e.first == "master":
             return False
         if e.points is not None:  # not in every release since its first: the newest release <= v decides
@@ -156,6 +161,7 @@ class RrHandling:
 def handling(request: int, version: Optional[Version] = None) -> RrHandling:
     """Follow prepare_ioctl's order for this request in that rr release (None: master)."""
     t = table()
+    version = None if version is None else RRVersion.of(version)
     r = int(request) & 0xFFFFFFFF
     d = decode_ioc(r)
     m = r & ~_SIZE_BITS
@@ -171,13 +177,13 @@ def handling(request: int, version: Optional[Version] = None) -> RrHandling:
         if ae is not None and t.has(ae, version):
             shadowed.append(ae)
         first = t.irregular.get(d.type)
-        if first is not None and (version is None or tuple(version) >= t.key(first)):
+        if first is not None and (version is None or version >= t.key(first)):
             return RrHandling("irregular", None, first, "expects", "expects EINVAL (or ENOTTY)", shadowed)
         return RrHandling("ignorable", None, None, "passes", "presumes it ignorable and lets it run unrecorded",
                           shadowed)
     for rg in t.ranges:
         if d.type == rg["type"] and rg["nr_min"] <= d.nr <= rg["nr_max"] and (
-                version is None or tuple(version) >= t.key(rg["first"])):
+                version is None or version >= t.key(rg["first"])):
             return RrHandling("range", None, rg["first"], rg["action"], rg["what"] + " (the %s range, type '%s' nr "
                               "0x%02x-0x%02x)" % (rg.get("names") or "named", chr(rg["type"]), rg["nr_min"], rg["nr_max"]))
     e = t.after_read.get(m)
@@ -195,11 +201,11 @@ def first_handling(request: int) -> Optional[RrHandling]:
     return None
 
 
-def handles(request: int, rr_version: Tuple[int, int, int]) -> bool:
+def handles(request: int, rr_version: Version) -> bool:
     """True when that rr release handles the request by name (records, passes or emulates it), so it never
     stops on it. A request rr merely passes as "presumed ignorable" is not handled by name: see
     rr_verdict().ignorable."""
-    return handling(request, tuple(rr_version)).kind in ("entry", "range")
+    return handling(request, rr_version).kind in ("entry", "range")
 
 
 def refused_open(request: int, fd_link: Optional[str] = None) -> Optional[str]:
@@ -260,8 +266,8 @@ class RrVerdict:
     unreachable: List[str] = field(default_factory=list)  # labels rr lists for it but never reaches
 
 
-def _vstr(v) -> Optional[str]:
-    return None if v is None else "%d.%d.%d" % tuple(v)
+def _vstr(v: Optional[RRVersion]) -> Optional[str]:
+    return None if v is None else str(v)
 
 
 def _would_stop(result: Optional[int]) -> Optional[bool]:
@@ -285,7 +291,7 @@ def ethtool_verdict(cmd: int, result: Optional[int], rr_version: Optional[Versio
     """rr's "unknown ETHTOOL command N" (SIOCETHTOOL, since rr 5.4.0's prepare_ethtool_ioctl)."""
     t = table()
     c = t.ethtool.get(int(cmd))
-    ver = tuple(rr_version) if rr_version is not None else None
+    ver = RRVersion.of(rr_version) if rr_version is not None else None
     stop, outcome = _outcome(result)
     v = RrVerdict(list(EXPECTED_ERRNOS), False, None, stop, "", rr_version=_vstr(ver), rr_name="SIOCETHTOOL",
                   match="exact")
@@ -331,7 +337,7 @@ def ethtool_verdict(cmd: int, result: Optional[int], rr_version: Optional[Versio
     return v
 
 
-def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Tuple[int, int, int]] = None,
+def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Version] = None,
                fd_link: Optional[str] = None, names: Optional[List[str]] = None,
                ethtool_cmd: Optional[int] = None) -> RrVerdict:
     """What rr does with this ioctl given its raw result (negative errno; None: not known). With
@@ -343,7 +349,7 @@ def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Tuple[i
     r = int(request) & 0xFFFFFFFF
     d = decode_ioc(r)
     label = " or ".join(names) if names else "0x%08x" % r
-    ver = tuple(rr_version) if rr_version is not None else None
+    ver = RRVersion.of(rr_version) if rr_version is not None else None
     top = handling(r, None)                   # on master
     by_name = top if top.kind in ("entry", "range") else None
     first = by_name.first if by_name else None
@@ -556,13 +562,5 @@ def parse_assertion(text: str) -> RrAssertion:
                        addr=_num(m.group(6)), expected=expected)
 
 
-_VERSION = re.compile(r"(?:rr\s+version\s+)?v?(\d{1,6})\.(\d{1,6})(?:\.(\d{1,6}))?(?!\d)")
-
-
-def parse_rr_version(text: str) -> Optional[Tuple[int, int, int]]:
-    """'rr version 5.8.0' or '5.8.0' (also '5.9.0-12-gdeadbeef', '5.9') -> (5, 8, 0); None if no version."""
-    s = (text or "").strip()
-    m = re.search(r"rr\s+version\s+v?(\d{1,6})\.(\d{1,6})(?:\.(\d{1,6}))?(?!\d)", s) or _VERSION.match(s)
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+# 'rr version 5.8.0' or '5.8.0' (also '5.9.0-12-gdeadbeef', '5.9') -> RRVersion(5, 8, 0); None if no version.
+parse_rr_version = RRVersion.parse

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .arch import X86_64, arch_of
+from .versions import RRVersion
 
 MAX_CHARS = 256 << 20          # what is read at most (explain's MAX_INPUT)
 MAX_LINE = 1 << 16             # a longer line is cut here (no rr line is this long)
@@ -200,7 +201,7 @@ class Notice:
 class Release:
     """The rr release a log came from, inferred from a source line in rr's FATAL header."""
     text: str                       # 'rr 5.8.0' / 'a build of rr from git after 5.8.0' / ...
-    version: Optional[Tuple[int, int, int]]   # what the verdict uses (None: not usable)
+    version: Optional[RRVersion]    # what the verdict uses (None: not usable)
     releases: List[str]
     builds_after: List[str]
     source: str                     # 'record_syscall.cc:6556'
@@ -729,7 +730,8 @@ def lines_table() -> dict:
 
 
 def _vkey(v: str) -> Tuple[int, ...]:
-    return tuple(int(x) for x in v.split(".")) if re.fullmatch(r"\d+\.\d+\.\d+", v) else (-1,)
+    """A tag's RRVersion; (-1,) (before every release) for anything that is not a release tag."""
+    return RRVersion.from_tag(v) or (-1,)
 
 
 def release_for(marker: str, line: int) -> Optional[dict]:
@@ -1010,7 +1012,7 @@ def log_json(log: RrLog, primary: Optional[Assertion] = None) -> Dict[str, Any]:
     r = log.release
     calls = log.ioctl_calls()
     return {
-        "release": ({"text": r.text, "version": "%d.%d.%d" % r.version if r.version else None,
+        "release": ({"text": r.text, "version": str(r.version) if r.version else None,
                      "releases": r.releases, "builds_after": r.builds_after, "source": r.source, "how": r.how,
                      "inferred": True} if r else None),
         "arch": log.arch,

@@ -15,16 +15,9 @@ import pytest
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary
 from gdb_rr_dmabuf.go_runtime.buildinfo import (BUILDINFO_MAGIC, Module, go_unquote, make_blob,
                                                 parse_modinfo, read_buildinfo, read_raw_buildinfo)
-from tests.support.toolchains import ALL_GO, build_go, build_variants, go_root
+from tests.support.toolchains import ALL_GO, build_go, go_root
 
-VARIANTS = ('default', 'stripped', 'pie', 'external', 'pie-external-stripped')  # tests.support.toolchains.BUILD_VARIANTS
 NEWEST = ALL_GO[-1]
-
-
-@pytest.fixture(scope="module", params=ALL_GO)
-def gobuild(request):
-    version = request.param
-    return version, build_variants("inlines", version, VARIANTS)
 
 
 def go_version_m(exe: Path, version: str, json_out: bool) -> str:
@@ -43,8 +36,8 @@ def _mod(d: Optional[dict]) -> Optional[Module]:
 
 
 @pytest.mark.slow
-def test_matches_go_version_m(gobuild):
-    version, exes = gobuild
+def test_matches_go_version_m(inlines_builds):
+    version, exes = inlines_builds
     for variant, exe in exes.items():
         bi = GoBinary.open(str(exe)).buildinfo
         assert bi is not None, variant

@@ -2,14 +2,8 @@
 declared in pyproject.toml): `check` and `explain` through it, in the temporary HOME of test_install."""
 import subprocess
 
-import pytest
 
-from tests.test_install import installed  # noqa: F401  (the module fixture: install.sh run in a temp HOME)
-
-pytestmark = pytest.mark.gdb
-
-
-def test_command_on_path_runs_check_and_explain(installed):  # noqa: F811
+def test_command_on_path_runs_check_and_explain(installed):  # tests/conftest.py: install.sh in a temp HOME
     src, home, env, first, second = installed
     cmd = home / ".local" / "bin" / "gdb-rr-dmabuf"
     assert cmd.is_file() and "install.sh: the command: %s (check, explain)" % cmd in first

@@ -28,10 +28,8 @@ import pytest
 
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary
 from tests.support.gdbrun import run_gdb
-from tests.support.toolchains import CACHE, apt_download, go_tool, unpack_debs
-from tests.test_e2e_callers import SIGQUIT_CMDS, TFrame, Traceback, parse_traceback
-
-pytestmark = pytest.mark.gdb
+from tests.support.gotraceback import SIGQUIT_CMDS, TFrame, Traceback, parse_traceback
+from tests.support.toolchains import go_tool, package_root
 
 
 @dataclass
@@ -55,11 +53,6 @@ SUBJECTS = [
             True, 4000),
     Subject("runc", "usr/sbin/runc", ["--root", "{tmp}", "list"], "getdents64", "", False, True, 10000),
 ]
-
-
-def package_root(package: str) -> Path:
-    deb = apt_download(package)
-    return unpack_debs([package], CACHE / "debian" / deb.stem)
 
 
 @dataclass

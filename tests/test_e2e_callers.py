@@ -22,125 +22,31 @@ cgo path live; Go 1.23.4 over gdbserver (target extended-remote); from core file
 """
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shutil
 import struct
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
 from gdb_rr_dmabuf.errors import TargetReadError
 from gdb_rr_dmabuf.target import Target
 from tests.support.cores import SKIP_RESTARTS
+from tests.support.demo import (CALLERS_CMDS, EXPORT_SYNC_FILE, GPU, KERNEL_CMD, MODULE, RENDER, Demo, go_frames,
+                                kernel_ioctl_threads, parse_demo, relabelled_demo, run_demo)
 from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
+from tests.support.gotraceback import SIGQUIT_CMDS, TFrame, Traceback, parse_traceback
 from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_c, build_go, go_tool
 
-pytestmark = pytest.mark.gdb
-
-EXPORT_SYNC_FILE = "0xc0086202"
 SECCOMP_IOCTL_NOTIF_RECV = "0xc0502100"
-GPU = "example.com/dmademo/internal/gpu"
-RENDER = "example.com/dmademo/render"
-MODULE = "example.com/dmademo"
-# After go-callers: let the thread take SIGQUIT (gdb must pass it, not stop on it); the Go runtime
-# prints every goroutine's stack and exits with status 2.
-SIGQUIT_CMDS = ["delete", "handle SIGQUIT nostop noprint pass", "signal SIGQUIT"]
-CALLERS_CMDS = ["go-callers --json", "go-callers"]
-# Before go-callers: what the kernel says each thread of the stopped process is doing (the goroutine
-# may have moved to another thread between printing its TID and the ioctl, so the printed TID is not
-# the ground truth for the thread).
-KERNEL_CMD = ("python print('KERNEL', [(t, open('/proc/%d/task/%s/syscall' % (gdb.selected_inferior().pid, t))"
-              ".read().split()[:3]) for t in __import__('os').listdir('/proc/%d/task' % gdb.selected_inferior().pid)])")
 
 
 # ----------------------------------------------------------------------------- Go traceback text
-
-@dataclass
-class TFrame:
-    function: str
-    file: str
-    line: int
-    pc: Optional[int]  # only in tracebacks of a runtime throw (fp= sp= pc=)
-    inlined: bool  # "(...)" arguments and no +0x offset
-
-
-@dataclass
-class Traceback:
-    goid: int
-    status: str
-    frames: List[TFrame] = field(default_factory=list)
-    created_by: Optional[str] = None
-    parent: Optional[int] = None
-    created_file: Optional[str] = None
-    created_line: Optional[int] = None
-
-
-_HEADER = re.compile(r"^goroutine (\d+)(?: gp=\S+)?(?: m=\S+)?(?: mp=\S+)? \[([^\]]*)\]:$")
-_FUNC = re.compile(r"^(\S.*)\(([^()]*)\)$")
-_WHERE = re.compile(r"^\t(\S+):(\d+)(?: \+0x[0-9a-f]+)?(?: fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=(0x[0-9a-f]+))?$")
-_CREATED = re.compile(r"^created by (\S+?)(?: in goroutine (\d+))?$")
-
-
-def parse_traceback(text: str, goid: Optional[int] = None) -> Traceback:
-    """The block of goroutine `goid` (or the first block) in Go traceback text."""
-    lines = text.splitlines()
-    start = None
-    for i, ln in enumerate(lines):
-        m = _HEADER.match(ln)
-        if m and (goid is None or int(m.group(1)) == goid):
-            start = i
-            break
-    if start is None:
-        raise AssertionError("no traceback of goroutine %s in:\n%s" % (goid, text[-4000:]))
-    m = _HEADER.match(lines[start])
-    tb = Traceback(int(m.group(1)), m.group(2))
-    i = start + 1
-    while i + 1 < len(lines) and lines[i].strip():
-        ln, nxt = lines[i], lines[i + 1]
-        cm = _CREATED.match(ln)
-        wm = _WHERE.match(nxt)
-        if wm is None:
-            raise AssertionError("unexpected traceback lines %r / %r" % (ln, nxt))
-        if cm:
-            tb.created_by, tb.parent = cm.group(1), int(cm.group(2)) if cm.group(2) else None
-            tb.created_file, tb.created_line = wm.group(1), int(wm.group(2))
-            break
-        fm = _FUNC.match(ln)
-        if fm is None:
-            raise AssertionError("unexpected traceback line %r" % ln)
-        tb.frames.append(TFrame(fm.group(1), wm.group(1), int(wm.group(2)),
-                                int(wm.group(3), 16) if wm.group(3) else None,
-                                fm.group(2) == "..." and "+0x" not in nxt))
-        i += 2
-    assert tb.frames, "empty traceback of goroutine %d" % tb.goid
-    return tb
-
-
-@dataclass
-class Demo:
-    """What the demo printed about itself before the ioctl."""
-    pid: int
-    tid: int
-    goid: int
-    stack: Traceback  # its own runtime.Stack
-
-
-def parse_demo(out: str) -> Demo:
-    m = re.search(r"^DEMO PID (\d+) TID (\d+)$", out, re.M)
-    g = re.search(r"^DEMO goroutine (\d+) \[running\]:$", out, re.M)
-    s = re.search(r"^DEMO STACK BEGIN\n(.*?)^DEMO STACK END$", out, re.S | re.M)
-    assert m and g and s, "the demo printed no ground truth:\n%s" % out[-4000:]
-    tb = parse_traceback(s.group(1))
-    assert tb.goid == int(g.group(1)) and tb.status == "running"
-    assert tb.frames[0].function == RENDER + ".groundTruth", tb.frames
-    return Demo(int(m.group(1)), int(m.group(2)), int(g.group(1)), tb)
-
 
 def shown_by_go(function: str) -> bool:
     """Whether Go's default traceback (runtime.Stack) shows a frame of this function: not the
@@ -196,23 +102,6 @@ class Run:
 
 
 _RUNS: Dict[str, Run] = {}
-
-
-def run_demo(scripts: List[str], exe: Path, env: Dict[str, str], ienv: Dict[str, str], commands: List[str],
-             args: Sequence[str] = ()) -> Tuple[GdbResult, str]:
-    """run_gdb with the program's output in its own file: (gdb's result, what the program wrote)."""
-    with tempfile.TemporaryDirectory(prefix="e2e-callers-") as tmp:
-        log = Path(tmp) / "program.log"
-        res = run_gdb(scripts, exe, args=list(args) + [">" + str(log), "2>&1"], env=env, inferior_env=ienv,
-                      commands=commands)
-        return res, log.read_text(errors="replace")
-
-
-def kernel_ioctl_threads(res: GdbResult, sec: str, request: str = EXPORT_SYNC_FILE) -> List[int]:
-    """The threads that the kernel says are in ioctl(.., request, ..) (x86-64: syscall 16)."""
-    m = re.search(r"^KERNEL (\[.*\])$", res.section(sec), re.M)
-    assert m, res.section(sec)
-    return [int(tid) for tid, sc in ast.literal_eval(m.group(1)) if sc[:1] == ["16"] and sc[2:3] == [request]]
 
 
 def run_cell(cell: Cell) -> Run:
@@ -272,10 +161,6 @@ def run_cell(cell: Cell) -> Run:
 @pytest.fixture(params=CELLS, ids=[c.id for c in CELLS])
 def run(request) -> Run:
     return run_cell(request.param)
-
-
-def go_frames(j: dict) -> List[dict]:
-    return [f for f in j["frames"] if f["kind"] == "go"]
 
 
 def where(f) -> Tuple[str, str, int]:
@@ -586,19 +471,6 @@ def test_thread_that_runs_no_go():
 
 # Go releases outside the known layouts: a real binary whose build info and runtime.buildVersion say
 # so (same length, so the program still runs); the nearest known layout is the right one for it.
-def relabelled_demo(tmp_path, real: str, claimed: str):
-    """A copy of the demo built by Go `real` whose two version strings (build info and runtime) say
-    `claimed` instead (same length, so nothing else moves)."""
-    exe = build_go("demo", real)
-    data = exe.read_bytes()
-    old, new = ("go" + real).encode(), ("go" + claimed).encode()
-    assert len(old) == len(new) and data.count(old) == 2, data.count(old)
-    copy = tmp_path / "demo"
-    copy.write_bytes(data.replace(old, new))
-    copy.chmod(0o755)
-    return copy
-
-
 @pytest.mark.parametrize("real,claimed,nearest,why", [("1.27.3", "1.28.3", "1.27", "newer than"),
                                                      ("1.19.8", "1.17.8", "1.18", "older than")])
 def test_go_version_out_of_range(tmp_path, real, claimed, nearest, why):

@@ -28,8 +28,7 @@ from tests.support.cores import EXPORT_SYNC_FILE_EXIT, make_core
 from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
 from tests.support.toolchains import build_c, build_go
 
-pytestmark = [pytest.mark.gdb,
-              pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
+pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
 ENOTTY = 25
 SIM_LINK = "/memfd:simulated-fence (deleted)"          # the C fixture's simulated kernel

@@ -18,10 +18,8 @@ from typing import List
 import pytest
 
 from tests.support.gdbrun import run_gdb, physical_frames
-from tests.support.toolchains import DEFAULT_GO, build_go, go_root
-from tests.test_debian_go import package_root
+from tests.support.toolchains import DEFAULT_GO, build_go, go_root, package_root
 
-pytestmark = pytest.mark.gdb
 
 CHAIN = ["runtime.sched_getaffinity", "runtime.getproccount", "runtime.osinit", "runtime.rt0_go"]
 

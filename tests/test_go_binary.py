@@ -13,16 +13,9 @@ import pytest
 
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
-from tests.support.toolchains import ALL_GO, DEFAULT_GO, build_c, build_go, build_variants, go_root
+from tests.support.toolchains import DEFAULT_GO, build_c, build_go, go_root
 
-VARIANTS = ('default', 'stripped', 'pie', 'external', 'pie-external-stripped')  # tests.support.toolchains.BUILD_VARIANTS
 HAVE_BINUTILS = shutil.which("readelf") is not None and shutil.which("nm") is not None
-
-
-@pytest.fixture(scope="module", params=ALL_GO)
-def gobuild(request):
-    version = request.param
-    return version, build_variants("inlines", version, VARIANTS)
 
 
 def run(*cmd: str, env=None) -> str:
@@ -60,8 +53,8 @@ def nm_symbols(exe: Path, dynamic: bool = False) -> Dict[str, int]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_BINUTILS, reason="needs readelf and nm")
-def test_elf_facts_match_binutils(gobuild):
-    version, exes = gobuild
+def test_elf_facts_match_binutils(inlines_builds):
+    version, exes = inlines_builds
     for variant, exe in exes.items():
         b = GoBinary.open(str(exe))
         r = readelf_facts(exe)
@@ -79,8 +72,8 @@ def test_elf_facts_match_binutils(gobuild):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAVE_BINUTILS, reason="needs readelf and nm")
-def test_symbols_match_nm(gobuild):
-    version, exes = gobuild
+def test_symbols_match_nm(inlines_builds):
+    version, exes = inlines_builds
     for variant, exe in exes.items():
         b = GoBinary.open(str(exe))
         syms = nm_symbols(exe)
@@ -102,8 +95,8 @@ def test_symbols_match_nm(gobuild):
 
 
 @pytest.mark.slow
-def test_static_data_and_versions(gobuild):
-    version, exes = gobuild
+def test_static_data_and_versions(inlines_builds):
+    version, exes = inlines_builds
     for variant, exe in exes.items():
         b = GoBinary.open(str(exe))
         assert b.go_version == "go" + version
@@ -131,11 +124,11 @@ def test_static_data_and_versions(gobuild):
 
 
 @pytest.mark.slow
-def test_load_bias_matches_running_program(gobuild):
+def test_load_bias_matches_running_program(inlines_builds):
     """The fixture prints a function's run-time entry; ld.so prints the same process' auxv
     (LD_SHOW_AUXV=1, dynamically linked builds). load_bias(auxv) must map the link-time entry of
     that function onto the run-time one; static builds run at their link-time addresses."""
-    version, exes = gobuild
+    version, exes = inlines_builds
     for variant, exe in exes.items():
         b = GoBinary.open(str(exe))
         out = subprocess.run([str(exe)], stdout=subprocess.PIPE, universal_newlines=True, check=True,

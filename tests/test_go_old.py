@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.demo import (CALLERS_CMDS, EXPORT_SYNC_FILE, GPU, KERNEL_CMD, go_frames, kernel_ioctl_threads,
+                                parse_demo, relabelled_demo, run_demo)
 from tests.support.toolchains import build_go
-from tests.test_e2e_callers import (CALLERS_CMDS, EXPORT_SYNC_FILE, GPU, KERNEL_CMD, go_frames,
-                                    kernel_ioctl_threads, parse_demo, relabelled_demo, run_demo)
-
-pytestmark = pytest.mark.gdb
 
 
 @pytest.mark.parametrize("claimed", ["1.18.8", "1.20.8"])
@@ -67,7 +65,7 @@ def test_go119_pclntab_matches_addr2line(variant):
     import shutil
     from gdb_rr_dmabuf.go_runtime.binary import GoBinary
     from tests.support.toolchains import BUILD_VARIANTS
-    from tests.test_pclntab import fixture_funcs, normalized, ours, spread_pcs
+    from tests.support.pcs import fixture_funcs, normalized, ours, spread_pcs
     if variant == "arm64":
         exe = build_go("inlines", "1.19.8", env={"GOARCH": "arm64"}, cgo=False)
     else:

@@ -15,8 +15,8 @@ import subprocess
 import pytest
 
 from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, gdb_env, listening
+from tests.support.gmany import INFERIOR_ENV, compare
 from tests.support.toolchains import DEFAULT_GO, SUPPORTED_GO, build_go
-from tests.test_goroutines_list import INFERIOR_ENV, compare
 
 pytestmark = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch")),
                                 reason="needs qemu-user and gdb-multiarch (tools/bootstrap.sh installs them)")

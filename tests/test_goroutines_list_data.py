@@ -84,6 +84,7 @@ def test_json_matches_the_readme():
     assert documented == keys(j), (documented ^ keys(j))
 
 
+@pytest.mark.gdb  # the cores are written by gdb (tests/support/gstates.py)
 @pytest.mark.parametrize("mode", ["go", "cgo", "cthread", "callback"])
 def test_selected_thread_of_every_kind(mode):
     """gstates' cores (tests/test_goroutines.py): the goroutine of the selected thread is the one the program
@@ -91,7 +92,7 @@ def test_selected_thread_of_every_kind(mode):
     list is read all the same."""
     from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines
     from gdb_rr_dmabuf.target import CoreTarget
-    from tests.test_goroutines import get_stop
+    from tests.support.gstates import get_stop
     from tests.support.toolchains import DEFAULT_GO
     stop = get_stop(DEFAULT_GO, mode)
     t = CoreTarget(stop.core, executable=stop.exe)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 
 from tests.support.gdbrun import gdbserver, run_gdb
+from tests.support.gmany import ARGS, INFERIOR_ENV, REQUEST, gmany
 from tests.support.rrstub import RRStub
 from tests.support.toolchains import DEFAULT_GO
-from tests.test_goroutines_list import ARGS, INFERIOR_ENV, REQUEST, gmany
 
 CMDS = ["go-goroutines --json --stacks", "go-goroutines"]
 

@@ -4,7 +4,6 @@
 --help`), and gdb itself started the way rr says to start it (with the line install.sh prints) on a
 gdbserver."""
 import json
-import os
 import re
 import shlex
 import shutil
@@ -13,45 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.gdbrun import REPO, gdbserver
+from tests.support.gdbrun import gdbserver
+from tests.support.install import run_install as _install
 from tests.support.toolchains import build_go
 
-pytestmark = [pytest.mark.gdb,
-              pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
-PIP_CACHE = REPO / ".cache" / "pip-user-install"  # downloads kept between runs: the test stays quick
-
-
-def _user_env(home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GDB_RR_DMABUF", "VIRTUAL_ENV",
-                                                                     "XDG_"))}
-    env.update(HOME=str(home), PIP_CACHE_DIR=str(PIP_CACHE), LC_ALL="C")
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
-    return env
-
-
-def _install(src: Path, env: dict, *args: str) -> str:
-    p = subprocess.run(["bash", str(src / "tools" / "install.sh")] + list(args), env=env, cwd=str(env["HOME"]),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
-    assert p.returncode == 0, p.stdout
-    return p.stdout
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("install")
-    src, home = tmp / "gdb-rr-dmabuf", tmp / "home"
-    home.mkdir()
-    src.mkdir()
-    shutil.copy2(str(REPO / "gdbinit.py"), str(src / "gdbinit.py"))
-    shutil.copytree(str(REPO / "gdb_rr_dmabuf"), str(src / "gdb_rr_dmabuf"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (src / "tools").mkdir()
-    shutil.copy2(str(REPO / "tools" / "install.sh"), str(src / "tools" / "install.sh"))
-    env = _user_env(home)
-    first = _install(src, env, "--gdbinit")
-    second = _install(src, env, "--gdbinit")
-    yield src, home, env, first, second
-    shutil.rmtree(str(tmp), ignore_errors=True)
+pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
 
 def _gdb_python_version(env) -> str:

@@ -27,10 +27,8 @@ import pytest
 from tests.fixtures.lab import stops
 from tests.support.gdbrun import physical_frames
 from tests.support.lab import lab_vm_arm64  # noqa: F401  (the session fixture)
+from tests.support.suggestions import LOSSES, NOT_CHECKABLE, env_of_command
 from tests.support.toolchains import DEFAULT_GO, go_root
-from tests.test_lab_loop import LOSSES, NOT_CHECKABLE, env_of_command
-
-pytestmark = pytest.mark.lab
 
 FULL = ["demo", "demo-direct", "eglgo", "vkgo", "egl_c"]           # every mode
 VARIANTS = ["demo-stripped", "demo-pie", "eglgo-stripped", "eglgo-pie"]   # the remote mode

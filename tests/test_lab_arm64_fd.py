@@ -33,8 +33,6 @@ from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, gdb_env
 from tests.support.lab import lab_vm_arm64  # noqa: F401  (the session fixture)
 from tests.support.toolchains import CACHE, DEFAULT_GO, FIXTURES, _digest, build_go
 
-pytestmark = pytest.mark.lab
-
 CROSS_CC = "aarch64-linux-gnu-gcc"
 EXPORT = "0xc0086202"
 

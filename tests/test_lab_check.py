@@ -23,8 +23,6 @@ from tests.fixtures.lab import stops
 from tests.support.gdbrun import REPO
 from tests.support.lab import lab_vm, lab_vm_arm64  # noqa: F401  (the session fixtures)
 
-pytestmark = pytest.mark.lab
-
 NAMES = list(stops.PROGRAMS)  # demo, eglgo, vkgo, egl_c
 EXPECT_CALLER = {"demo": "example.com/dmademo/internal/gpu.ExportSyncFile",
                  "eglgo": "example.com/labegl/internal/egl.NewDisplay.func1",

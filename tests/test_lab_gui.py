@@ -20,12 +20,10 @@ import pytest
 from gdb_rr_dmabuf import advice
 from tests.fixtures.lab import gui, stops
 from tests.support.gdbrun import physical_frames
+from tests.support.gotraceback import parse_traceback
 from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
+from tests.support.suggestions import NOT_CHECKABLE, env_of_command
 from tests.support.toolchains import go_root
-from tests.test_e2e_callers import parse_traceback
-from tests.test_lab_loop import NOT_CHECKABLE, env_of_command
-
-pytestmark = pytest.mark.lab
 
 MODES = list(gui.MODES)
 CASES = [(m, n) for n in gui.STOPPED for m in MODES]

@@ -15,8 +15,6 @@ from tests.support import lab as labsupport
 from tests.support import strace
 from tests.support.lab import LabError, lab_vm, lab_vm_arm64, lablib  # noqa: F401  (the session fixtures)
 
-pytestmark = pytest.mark.lab
-
 
 def _qemus_with(text: str):
     found = []

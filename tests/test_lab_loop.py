@@ -9,56 +9,16 @@ the suggestion must say what is lost, and that loss must be what happened. A sug
 checked this way (upgrade rr, guard the call in the program's source) must say so in its source line.
 """
 import re
-import shlex
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import pytest
 
 from tests.fixtures.lab import stops
 from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
-
-pytestmark = pytest.mark.lab
-
-NOT_CHECKABLE = "not checked by re-running the program in the lab"
-# What a suggestion may say is lost, and how the program's own output shows that loss.
-LOSSES = {"no Vulkan device is left": r"^LAB FAIL no Vulkan physical device$|"
-                                      r"^LAB FAIL vkEnumeratePhysicalDevices: VkResult -3$"}
-_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+from tests.support.suggestions import LOSSES, NOT_CHECKABLE, env_of_command
 
 
-def env_of_command(cmd: str) -> Optional[Dict[str, str]]:
-    """The environment a command gives the program: `rr record [-v N=V | --env=N=V | --env N=V]... PROG`
-    or `N=V... PROG`. None when it sets nothing or does more than run the program (a rebuild, ...)."""
-    if "&&" in cmd or ";" in cmd or "|" in cmd:
-        return None
-    argv = shlex.split(cmd)
-    env: Dict[str, str] = {}
-    if argv[:2] == ["rr", "record"]:
-        i = 2
-        while i < len(argv) and argv[i].startswith("-"):
-            a = argv[i]
-            if a in ("-v", "--env") and i + 1 < len(argv):
-                m = _ASSIGN.match(argv[i + 1])
-                i += 2
-            elif a.startswith("--env="):
-                m = _ASSIGN.match(a[len("--env="):])
-                i += 1
-            else:
-                return None                      # another rr option: nothing to check without rr
-            if not m:
-                return None
-            env[m.group(1)] = m.group(2)
-        if i >= len(argv):
-            return None
-    else:
-        while argv and _ASSIGN.match(argv[0]):
-            m = _ASSIGN.match(argv.pop(0))
-            env[m.group(1)] = m.group(2)
-        if not argv:
-            return None
-    return env or None
-
-
+@pytest.mark.unit  # no VM: the parser alone
 def test_env_of_command_parses_what_the_rules_print():
     assert env_of_command("rr record -v GALLIUM_DRIVER=softpipe /p/prog") == {"GALLIUM_DRIVER": "softpipe"}
     assert env_of_command("rr record -v VK_LOADER_DRIVERS_DISABLE='*lvp*' ./vk") == {"VK_LOADER_DRIVERS_DISABLE": "*lvp*"}

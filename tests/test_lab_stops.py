@@ -14,8 +14,6 @@ import pytest
 from tests.fixtures.lab import stops
 from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
 
-pytestmark = pytest.mark.lab
-
 MODES = list(stops.MODES)
 GO = [n for n in stops.NAMES if stops.PROGRAMS[n].go]
 MESA = [n for n in stops.NAMES if stops.PROGRAMS[n].path in ("egl", "vulkan")]

@@ -27,9 +27,9 @@ from gdb_rr_dmabuf.go_runtime import pclntab as P
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
 from gdb_rr_dmabuf.go_runtime.pclntab import (PcLnTab, find_moduledata, load_pclntab, locate_pclntab,
                                               split_func_name)
+from tests.support.pcs import FIX, fixture_funcs, normalized, ours, spread_pcs
 from tests.support.toolchains import ALL_GO, BUILD_VARIANTS, CACHE, DEFAULT_GO, build_go, build_variants, go_root
 
-FIX = "example.com/fix.inlines"
 # Stripped variant -> the unstripped build with the same code layout (ground truth by name+offset).
 TWINS = {"pie-external-stripped": "pie-external"}
 
@@ -61,32 +61,6 @@ def addr2line(version: str, exe: Path, pcs: List[int]) -> List[Tuple[str, str, i
         file, _, line = lines[2 * i + 1].rpartition(":")
         out.append((name, file, int(line)))
     return out
-
-
-def normalized(a2l: Tuple[str, str, int]) -> Tuple[str, Optional[str], Optional[int]]:
-    """addr2line's answer in our terms: '?' -> no function; '' / -1 (no pc table value) -> None."""
-    name, file, line = a2l
-    if name == "?" or line == -1 or file == "":
-        return name, None, None
-    return name, file, line
-
-
-def spread_pcs(tab: PcLnTab, n: int = 200) -> List[int]:
-    span = tab.text_end - tab.text_start
-    return [tab.text_start + (span * k) // n for k in range(n)]
-
-
-def fixture_funcs(tab: PcLnTab) -> List[P.Func]:
-    names = sorted(n for n in tab.names() if n.startswith(FIX) or n.startswith("main."))
-    return [tab.lookup(n) for n in names]
-
-
-def ours(tab: PcLnTab, pc: int) -> Tuple[str, Optional[str], Optional[int]]:
-    f = tab.func_for_pc(pc)
-    if f is None:
-        return "?", None, None
-    file, line = tab.file_line(f, pc)
-    return f.name, file, line
 
 
 # ------------------------------------------------------------------------------- addr2line

@@ -8,8 +8,6 @@ with --verbose, nothing said twice, wrapping at the width given, no colour codes
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import List, Set
 
 import pytest
 
@@ -18,8 +16,8 @@ from gdb_rr_dmabuf.callers import CallersReport
 from gdb_rr_dmabuf.go_runtime.goroutines import GInfo
 from gdb_rr_dmabuf.go_runtime.unwind import StackFrame
 from gdb_rr_dmabuf.report import callers_json, suggestion_json, why_json
+from tests.support.reports import README, all_keys, log_keys, readme_keys, steps
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 # rr's assertion as rr prints it (src/record_syscall.cc, see shared/knowledge/rr.md).
 RR_LINE = ("Expected EINVAL for 'ioctl' but got result %d (errno %s); Unknown ioctl(0x%08x): type:0x%x nr:0x%x "
            "dir:0x%x size:%d addr:0x7ffd1234abc0")
@@ -45,34 +43,6 @@ def log_report(request: int, result: int = 0, errno: str = "SUCCESS"):
     rep = why.analyse_log(rr_line(request, result, errno))
     rep.suggestions = evidence.advise_report(rep, None, None)
     return rep
-
-
-def readme_keys(block_start: str) -> Set[str]:
-    """The quoted key names of one `--json` block of the README (up to the next blank line)."""
-    text = README.read_text()
-    i = text.index(block_start)
-    block = text[i:text.index("\n\n", text.index("\n\n", i) + 2)]
-    return set(re.findall(r'(?<![:|] )(?<!\[)"([a-z_]+)"', block.split("\n", 1)[1]))  # keys, not values
-
-
-def log_keys() -> Set[str]:
-    """The keys of the README's LOG object (dmabuf-why --json on rr's whole log)."""
-    text = README.read_text()
-    i = text.index("    LOG = {")
-    block = text[i:text.index("\n\n", i)]
-    return set(re.findall(r'(?<![:|] )(?<!\[)"([a-z_]+)"', block))
-
-
-def all_keys(obj) -> Set[str]:
-    out: Set[str] = set()
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.add(k)
-            out |= all_keys(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            out |= all_keys(v)
-    return out
 
 
 # ----------------------------------------------------------------------------- headline
@@ -114,21 +84,6 @@ def test_request_alone_says_when_rr_aborts():
 
 
 # ----------------------------------------------------------------------------- what to do
-
-def steps(text: str) -> List[List[str]]:
-    """The numbered items under 'What to do', each as its lines."""
-    lines = text.splitlines()
-    at = lines.index("What to do")
-    items: List[List[str]] = []
-    for ln in lines[at + 1:]:
-        if re.match(r"  \d+\. ", ln):
-            items.append([ln])
-        elif ln.startswith("     ") and items:
-            items[-1].append(ln)
-        else:
-            break
-    return items
-
 
 def test_steps_are_one_line_with_commands_and_detail_only_when_verbose():
     rep = log_report(0xC0086202)

@@ -23,11 +23,10 @@ from typing import Dict, List
 import pytest
 
 from tests.support.gdbrun import REPO, SCRIPTS, gdb_env, gdbserver, run_gdb
+from tests.support.reports import steps as _steps  # the numbered items under "What to do"
 from tests.support.toolchains import build_go
-from tests.test_render import steps as _steps  # the numbered items under "What to do"
 
-pytestmark = [pytest.mark.gdb,
-              pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")]
+pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
 
 EXPORT_SYNC_FILE = "0xc0086202"
 DEMO_ENV = {"DMADEMO_PATH": "cgo", "DMADEMO_KERNEL": "simulate"}

@@ -341,7 +341,7 @@ def test_aarch64_ioctls_in_the_trace_dump():
 
 
 def test_readme_documents_the_log_object():
-    from tests.test_render import all_keys, log_keys
+    from tests.support.reports import all_keys, log_keys
     documented = log_keys()
     have = set()
     for name in ("rr1673", "rr3899", "rr3743", "rr2929"):

@@ -21,8 +21,6 @@ from tests.support.gdbrun import REPO
 from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
 from tests.support.rrstub import FLAVOURS, RRStub
 
-pytestmark = pytest.mark.lab
-
 CMDS = ["python print('GDBT-VERSION', gdb.VERSION)", "x/2gx $sp", "dmabuf-why --json", "go-callers --json"]
 # For gdb 13 on the host the three flavours answer alike (it never sends `x`; rr's qSupported is the same in
 # each; test_rr_stub.py checks where they differ): by default the seed's release only, every one with

@@ -35,6 +35,7 @@ def test_the_fix_is_said_only_where_x_can_be_the_cause():
     assert gdb_major("16.3") == 16 and gdb_major("") == 0
 
 
+@pytest.mark.gdb
 def test_host_gdb_13_has_no_x_packet():
     out = subprocess.run(["gdb", "-nx", "-q", "-batch", "-ex", "show version", "-ex",
                           "show remote binary-upload-packet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

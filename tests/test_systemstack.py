@@ -27,8 +27,6 @@ import pytest
 from tests.support.gdbrun import REPO, SCRIPTS, GdbResult, gdb_env, listening, run_gdb, physical_frames
 from tests.support.toolchains import DEFAULT_GO, FIXTURES, build_go, go_root
 
-pytestmark = pytest.mark.gdb
-
 VERSIONS = [DEFAULT_GO, "1.19.8"]
 SRC = FIXTURES / "go" / "sysstack" / "main.go"
 IENV = {"GOGC": "off", "GOMAXPROCS": "1"}

@@ -35,7 +35,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import UserError
 from .goroutines import (MAX_GOID, MAX_STACK, GInfo, _plausible_ptr, decode_g, g_read_size, read_m)
-from .layouts import G_DEAD, G_RUNNING, G_SCAN, G_STATUS, G_SYSCALL, G_WAITING, Layout, parse_go_version
+from ..versions import GoVersion
+from .layouts import G_DEAD, G_RUNNING, G_SCAN, G_STATUS, G_SYSCALL, G_WAITING, Layout
 
 # At most this many allgs entries are read (Go's default thread limit is 10,000; a program with a million
 # goroutines is possible but reading them all at a stop is not what a user asks for: --limit says so).
@@ -59,14 +60,14 @@ def release_strings(go_version: Optional[str]) -> Tuple[dict, Optional[str]]:
     """(the release's {'wait_reasons': [...], 'status_strings': {...}}, a note when another release's
     table stands in: the nearest older one known, else the oldest)."""
     rel = _tables()["releases"]
-    parsed = parse_go_version(go_version)
-    known = sorted(rel, key=lambda k: int(k.split(".")[1]))
+    parsed = GoVersion.parse(go_version)
+    known = sorted(rel, key=GoVersion.parse)
     if parsed is None:
         return rel[known[-1]], "Go version unknown: wait reasons named as in Go %s" % known[-1]
-    want = "1.%d" % parsed[1]
+    want = str(parsed)
     if want in rel:
         return rel[want], None
-    older = [k for k in known if int(k.split(".")[1]) < parsed[1]]
+    older = [k for k in known if GoVersion.parse(k) < parsed]
     use = older[-1] if older else known[0]
     return rel[use], ("Go %s's wait reasons were not read from its source; named as in Go %s, which may "
                       "differ" % (want, use))

@@ -21,12 +21,12 @@ A field missing from a release's dict does not exist there (g.syscallbp before 1
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 from ..errors import UserError
 from ..arch import SUPPORTED_ARCHES, normalize_arch
+from ..versions import GoVersion
 
 
 @dataclass(frozen=True)
@@ -211,23 +211,8 @@ def status_name(status: int) -> str:
     return ("scan+" + name) if status & G_SCAN else name
 
 
-def _minor_key(go: str) -> int:
-    return int(go.split(".")[1])
-
-
-_VERSION_RE = re.compile(r"go1\.(\d+)")
-
-
-def parse_go_version(go_version: Optional[str]) -> Optional[Tuple[int, int]]:
-    """'go1.23.4' / 'go1.24rc1' / 'devel go1.25-abc' / '1.23.4' -> (1, 23); None when unreadable."""
-    if not go_version:
-        return None
-    m = _VERSION_RE.search(go_version)
-    if m is None:
-        m = re.match(r"\s*1\.(\d+)", go_version)
-    if m is None:
-        return None
-    return 1, int(m.group(1))
+# 'go1.23.4' / 'go1.24rc1' / 'devel go1.25-abc' / '1.23.4' -> GoVersion(1, 23); None when unreadable.
+parse_go_version = GoVersion.parse
 
 
 def layout_note(layout: Layout) -> Optional[str]:
@@ -248,23 +233,22 @@ def layout_for(go_version: Optional[str], arch: str) -> Tuple[Layout, Optional[s
     if a not in ARCHES:
         raise UserError("Go runtime layouts are not known for architecture %s" % arch,
                         "gdb-rr-dmabuf reads x86-64 and aarch64 Go programs")
-    known = sorted({go for go, _ in KNOWN}, key=_minor_key)
-    lo, hi = known[0], known[-1]
-    parsed = parse_go_version(go_version)
+    known = sorted({GoVersion.parse(go) for go, _ in KNOWN})
+    lo, hi = str(known[0]), str(known[-1])
+    parsed = GoVersion.parse(go_version)
     if parsed is None:
         return KNOWN[(hi, a)], ("the Go version of the binary is unknown; assuming Go %s runtime layouts, "
                                 "goroutine details may be wrong" % hi)
-    minor = parsed[1]
-    go = "1.%d" % minor
+    go = str(parsed)
     if (go, a) in KNOWN:
         return KNOWN[(go, a)], None
-    nearest = lo if minor < _minor_key(lo) else hi
-    if minor < _minor_key(lo):
+    nearest = lo if parsed < known[0] else hi
+    if parsed < known[0]:
         why = "older than"
-    elif minor > _minor_key(hi):
+    elif parsed > known[-1]:
         why = "newer than"
     else:  # a gap in the table (none today)
-        nearest = min(known, key=lambda k: abs(_minor_key(k) - minor))
+        nearest = str(min(known, key=lambda k: abs(k.minor - parsed.minor)))
         why = "not among"
     return KNOWN[(nearest, a)], ("Go %s is %s the releases whose runtime layouts are known (%s..%s); using "
                                  "Go %s's, goroutine details may be wrong" % (go, why, lo, hi, nearest))

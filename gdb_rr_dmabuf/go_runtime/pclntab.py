@@ -26,7 +26,6 @@ from __future__ import annotations
 import array
 import bisect
 from collections import OrderedDict
-import re
 import struct
 import sys
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..arch import ARCHES
 from ..errors import NOT_GO_PROGRAM, NotGoProgram, UserError
+from ..versions import GoVersion
 
 MAGIC_118 = 0xFFFFFFF0
 MAGIC_120 = 0xFFFFFFF1
@@ -135,10 +135,8 @@ _MAX_NAME = 1 << 16
 
 def go_minor(version: Optional[str]) -> Optional[int]:
     """18 for 'go1.18', 'go1.18.3', 'go1.21rc2', 'devel go1.27-abcdef ...'; None if not parseable."""
-    if not version:
-        return None
-    m = re.search(r"(?:^|go)1\.(\d+)", version[:256])
-    return int(m.group(1)) if m and len(m.group(1)) <= 6 else None
+    v = GoVersion.parse(version)
+    return None if v is None else v.minor
 
 
 def funcid_table(go_version: Optional[str]) -> Optional[List[str]]:

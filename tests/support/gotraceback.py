@@ -9,6 +9,11 @@ parsed: the ground truth go-goroutines is checked against.
 
 The header's "gp=... m=..." part appears when the runtime prints at level 2 (as it does for SIGQUIT);
 "[running]" goroutines of other threads have no frames ("goroutine running on other thread").
+
+parse_traceback reads one goroutine's block (the first, or a given id) with each frame's pc (printed in a
+runtime throw's traceback: fp= sp= pc=) and its inlined mark ("(...)" and no +0x offset): the ground truth
+go-callers is checked against (tests/test_e2e_callers.py, test_debian_go.py, the lab's GUI programs).
+SIGQUIT_CMDS are the gdb commands that make a stopped Go program print its traceback and exit.
 """
 from __future__ import annotations
 
@@ -85,3 +90,70 @@ def parse(text: str) -> Dict[int, TracedGoroutine]:
             continue
         i += 1
     return out
+
+
+# ----------------------------------------------------------------- one goroutine, with pcs and inlined marks
+
+# After go-callers: let the thread take SIGQUIT (gdb must pass it, not stop on it); the Go runtime
+# prints every goroutine's stack and exits with status 2.
+SIGQUIT_CMDS = ["delete", "handle SIGQUIT nostop noprint pass", "signal SIGQUIT"]
+
+
+@dataclass
+class TFrame:
+    function: str
+    file: str
+    line: int
+    pc: Optional[int]  # only in tracebacks of a runtime throw (fp= sp= pc=)
+    inlined: bool  # "(...)" arguments and no +0x offset
+
+
+@dataclass
+class Traceback:
+    goid: int
+    status: str
+    frames: List[TFrame] = field(default_factory=list)
+    created_by: Optional[str] = None
+    parent: Optional[int] = None
+    created_file: Optional[str] = None
+    created_line: Optional[int] = None
+
+
+_ONE_HEADER = re.compile(r"^goroutine (\d+)(?: gp=\S+)?(?: m=\S+)?(?: mp=\S+)? \[([^\]]*)\]:$")
+_FUNC = re.compile(r"^(\S.*)\(([^()]*)\)$")
+_WHERE = re.compile(r"^\t(\S+):(\d+)(?: \+0x[0-9a-f]+)?(?: fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=(0x[0-9a-f]+))?$")
+
+
+def parse_traceback(text: str, goid: Optional[int] = None) -> Traceback:
+    """The block of goroutine `goid` (or the first block) in Go traceback text."""
+    lines = text.splitlines()
+    start = None
+    for i, ln in enumerate(lines):
+        m = _ONE_HEADER.match(ln)
+        if m and (goid is None or int(m.group(1)) == goid):
+            start = i
+            break
+    if start is None:
+        raise AssertionError("no traceback of goroutine %s in:\n%s" % (goid, text[-4000:]))
+    m = _ONE_HEADER.match(lines[start])
+    tb = Traceback(int(m.group(1)), m.group(2))
+    i = start + 1
+    while i + 1 < len(lines) and lines[i].strip():
+        ln, nxt = lines[i], lines[i + 1]
+        cm = _CREATED.match(ln)
+        wm = _WHERE.match(nxt)
+        if wm is None:
+            raise AssertionError("unexpected traceback lines %r / %r" % (ln, nxt))
+        if cm:
+            tb.created_by, tb.parent = cm.group(1), int(cm.group(2)) if cm.group(2) else None
+            tb.created_file, tb.created_line = wm.group(1), int(wm.group(2))
+            break
+        fm = _FUNC.match(ln)
+        if fm is None:
+            raise AssertionError("unexpected traceback line %r" % ln)
+        tb.frames.append(TFrame(fm.group(1), wm.group(1), int(wm.group(2)),
+                                int(wm.group(3), 16) if wm.group(3) else None,
+                                fm.group(2) == "..." and "+0x" not in nxt))
+        i += 2
+    assert tb.frames, "empty traceback of goroutine %d" % tb.goid
+    return tb

@@ -3,12 +3,9 @@ Python 3.13, gdbserver, strace) per pytest session, booted with qemu (KVM if it 
 
 The lab itself (build from Debian packages, cache, boot) lives in tools/lab/ (lablib.py; CLI tools/lab/lab).
 
-Use it from a test module (marker `lab`):
+Use it from a test module of kind `lab` (named in tests/conftest.py KIND_MODULES, which marks its tests):
 
-    import pytest
     from tests.support.lab import lab_vm  # noqa: F401  (the session fixture; import it by name)
-
-    pytestmark = pytest.mark.lab
 
     def test_something(lab_vm):                                  # x86-64; lab_vm_arm64 for arm64
         rc, out, err = lab_vm.run(["uname", "-r"])               # argv list, or a shell string
@@ -16,8 +13,8 @@ Use it from a test module (marker `lab`):
 
 The arm64 VM (fixture `lab_vm_arm64`, also marked `lab`): trixie arm64 under qemu-system-aarch64 (TCG: the
 host is x86-64); its rootfs is unpacked only (no maintainer scripts, see lablib._fix_extracted). One per
-session, booted only when a test asks for it; both VMs may be up at once. Import it by name and mark the
-module `lab` the same way:  from tests.support.lab import lab_vm_arm64  # noqa: F401
+session, booted only when a test asks for it; both VMs may be up at once. Import it by name the same way
+(kind `lab` too):  from tests.support.lab import lab_vm_arm64  # noqa: F401
 
 The fixture builds (cached under .cache/lab/, ~0 s when warm, < 3 min cold) and boots one VM for the whole
 session and kills it at the end (also on Ctrl-C or failure: by pid, atexit, and the kernel's

@@ -80,6 +80,12 @@ def unpack_debs(packages: Sequence[str], dest: Path) -> Path:
     return dest
 
 
+def package_root(package: str) -> Path:
+    """A Debian 12 package's files, unpacked once under .cache/debian/ (never installed)."""
+    deb = apt_download(package)
+    return unpack_debs([package], CACHE / "debian" / deb.stem)
+
+
 def go_root(version: str = DEFAULT_GO) -> Path:
     """Install (once) and return GOROOT for a Go release."""
     if version in DEBIAN_GO:
