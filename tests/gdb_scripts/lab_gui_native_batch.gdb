@@ -1,6 +1,7 @@
 # In the x86-64 lab VM (gdb 16.3, Python 3.13), after load_plugin.gdb: several GUI programs in ONE gdb
 # (gdb's start-up and the plugin's import are paid once). For each program of $LABT_PROGRAMS (JSON
-# [{name, exe, env, out, core}]), between `BEGIN prog NAME` and `END prog NAME`: run it with its
+# [{name, exe, env, out, core, before}]), between `BEGIN prog NAME` and `END prog NAME`: run BEFORE (a shell
+# command, if given), then the program with its
 # environment and its output in OUT, stop just after the ioctl $GDBT_REQUEST returned ($rsi = the request,
 # $rax = the result; a restarted return gone past), print the process's /proc fd links, its executable's
 # first mapping and the thread (section "proc", ground truth read here, not by our code), run the
@@ -30,6 +31,8 @@ for _labt_p in json.loads(os.environ["LABT_PROGRAMS"]):
             gdb.execute("set environment %s=%s" % (_k, _v))
         _labt_keys = sorted(_labt_p["env"])
         _labt_bp.enabled = True
+        if _labt_p.get("before"):
+            gdb.execute("shell " + _labt_p["before"])
         gdb.execute("file " + _labt_p["exe"])
         gdb.execute("run > %s 2>&1" % _labt_p["out"])
         gdb.execute("continue")
