@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from . import elf
 from .errors import TargetReadError, UserError
 
 from .arch import SUPPORTED_ARCHES, X86_64, AARCH64, arch_of, by_elf_machine, normalize_arch  # noqa: F401
@@ -230,19 +231,6 @@ class MemoryTarget(Target):
 _PRSTATUS_PID_OFF = 32
 _PRSTATUS_REG_OFF = 112
 
-# ELF constants (elf.h) for the hand-written, bounded reader below.
-_ET_CORE = 4
-_EM_OTHER = {3: "i386", 40: "arm", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390", 243: "riscv",
-             258: "loongarch"}
-_PT_LOAD = 1
-_PT_NOTE = 4
-_PN_XNUM = 0xFFFF
-_NT_PRSTATUS = 1
-_NT_AUXV = 6
-_NT_FILE = 0x46494C45
-_NT_ARM_TLS = 0x401
-_PHDR = struct.Struct("<IIQQQQQQ")  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
-
 # Bounds that hold whatever counts a damaged core claims: the work done opening a core never depends
 # on the size of the file, only on these. Real cores stay far below them (Linux's default
 # vm.max_map_count is 65530 mappings, Go's default thread limit 10000 threads, ~6 notes a thread).
@@ -277,24 +265,6 @@ class _FileMap:
 def _bad_core(path: str, why: str) -> UserError:
     return UserError("%s is a damaged core file (%s)" % (path, why),
                      "write the core again (gdb's gcore, or the kernel's core dump) and check it is complete")
-
-
-class _Window:
-    """Bytes [0, size) of a file region read through a 1 MiB window (larger when one read asks more)."""
-
-    def __init__(self, f, base: int, size: int):
-        self.f = f
-        self.base = base
-        self.size = size
-        self.lo = 0
-        self.buf = b""
-
-    def get(self, pos: int, n: int) -> bytes:
-        if pos < self.lo or pos + n > self.lo + len(self.buf):
-            self.f.seek(self.base + pos)
-            self.buf = self.f.read(max(0, min(max(n, 1 << 20), self.size - pos)))
-            self.lo = pos
-        return self.buf[pos - self.lo:pos - self.lo + n]
 
 
 class CoreTarget(Target):
@@ -346,38 +316,44 @@ class CoreTarget(Target):
     # ------------------------------------------------------------------------------------ parsing
     def _parse(self, f) -> None:
         path = self.path
-        ehdr = f.read(64)
-        if len(ehdr) < 4 or ehdr[:4] != b"\x7fELF":
-            raise UserError("%s is not an ELF file" % path, "give a core file written by gcore or the kernel")
-        if len(ehdr) < 64:
-            raise _bad_core(path, "the ELF header is cut off")
-        if ehdr[4] != 2:
-            raise UserError("%s is a 32-bit ELF file" % path, "gdb-rr-dmabuf reads 64-bit x86-64 and aarch64 cores")
-        if ehdr[5] != 1:
+        try:
+            h = elf.parse_header(f.read(64))
+        except elf.HeaderError as e:
+            if e.kind == "magic":
+                raise UserError("%s is not an ELF file" % path, "give a core file written by gcore or the kernel")
+            if e.kind == "short":
+                raise _bad_core(path, "the ELF header is cut off")
+            if e.kind == "class":
+                raise UserError("%s is a 32-bit ELF file" % path, "gdb-rr-dmabuf reads 64-bit x86-64 and aarch64 cores")
             raise UserError("%s is a big-endian ELF file" % path,
                             "gdb-rr-dmabuf reads little-endian x86-64 and aarch64 cores")
-        e_type, e_machine = struct.unpack_from("<HH", ehdr, 16)
-        if e_type != _ET_CORE:
-            kinds = {1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN"}
-            raise UserError("%s is not a core file (ELF type %s)" % (path, kinds.get(e_type, e_type)),
+        if h.elfclass != 64:
+            raise UserError("%s is a 32-bit ELF file" % path, "gdb-rr-dmabuf reads 64-bit x86-64 and aarch64 cores")
+        if not h.little_endian:
+            raise UserError("%s is a big-endian ELF file" % path,
+                            "gdb-rr-dmabuf reads little-endian x86-64 and aarch64 cores")
+        if h.e_type != elf.ET_CORE:
+            raise UserError("%s is not a core file (ELF type %s)" % (path, elf.ET_NAMES.get(h.e_type, h.e_type)),
                             "give a core file written by gcore or the kernel")
-        a = by_elf_machine(e_machine)
+        a = by_elf_machine(h.e_machine)
         if a is None:
+            other = elf.OTHER_MACHINES.get(h.e_machine)
             raise UserError("core file architecture %s is not supported"
-                            % _EM_OTHER.get(e_machine, "EM %d" % e_machine),
+                            % (other[1] if other else "EM %d" % h.e_machine),
                             "gdb-rr-dmabuf reads x86-64 and aarch64 targets")
         self.arch = a.name
-        e_phoff, e_shoff = struct.unpack_from("<QQ", ehdr, 32)
-        e_phentsize, e_phnum, e_shentsize, _e_shnum = struct.unpack_from("<HHHH", ehdr, 54)
-        if e_phnum == _PN_XNUM:  # more than 65534 segments: the count is in section header 0's sh_info
-            if e_shentsize < 64 or not 0 < e_shoff <= self._file_size - 64:
+        phdr = elf.phdr_struct(64, True)
+        e_phnum, e_phentsize, e_phoff = h.e_phnum, h.e_phentsize, h.e_phoff
+        if e_phnum == elf.PN_XNUM:  # more than 65534 segments: the count is in section header 0's sh_info
+            shdr = elf.shdr_struct(64, True)
+            if not elf.table_fits(h.e_shoff, h.e_shentsize, 1, 1, self._file_size, shdr.size):
                 raise _bad_core(path, "PN_XNUM program header count without a section header 0")
-            f.seek(e_shoff)
-            e_phnum = struct.unpack_from("<I", f.read(64), 44)[0]
+            f.seek(h.e_shoff)
+            e_phnum = elf.extended_numbers(h, shdr.unpack(f.read(shdr.size)))[0]
         if e_phnum == 0:
             raise _bad_core(path, "no program headers")
-        if e_phentsize < _PHDR.size:
-            raise _bad_core(path, "program header size %d, want %d" % (e_phentsize, _PHDR.size))
+        if e_phentsize < phdr.size:
+            raise _bad_core(path, "program header size %d, want %d" % (e_phentsize, phdr.size))
         if e_phnum > MAX_CORE_SEGMENTS:
             raise _bad_core(path, "%d program headers, more than the %d this reader accepts"
                             % (e_phnum, MAX_CORE_SEGMENTS))
@@ -391,9 +367,9 @@ class CoreTarget(Target):
         note_budget = MAX_NOTE_BYTES
         notes: List[Tuple[int, int]] = []
         cut = 0
-        for i in range(e_phnum):
-            p_type, _flags, offset, vaddr, _pa, filesz, memsz, _align = _PHDR.unpack_from(table, i * e_phentsize)
-            if p_type == _PT_LOAD:
+        for p_type, _flags, offset, vaddr, _pa, filesz, memsz, _align in elf.program_headers(
+                table, 0, e_phentsize, e_phnum, 64, True):
+            if p_type == elf.PT_LOAD:
                 # Not read now: a Go program's core is often gigabytes of reserved arenas.
                 present = filesz
                 if offset >= self._file_size:
@@ -403,7 +379,7 @@ class CoreTarget(Target):
                 if present < filesz:
                     cut += 1
                 self._segments.append(_Segment(vaddr, memsz, offset, min(present, memsz)))
-            elif p_type == _PT_NOTE:
+            elif p_type == elf.PT_NOTE:
                 if offset >= self._file_size or not filesz:
                     continue
                 n = min(filesz, self._file_size - offset, note_budget)
@@ -415,35 +391,21 @@ class CoreTarget(Target):
                                  "reads as unavailable" % (path, cut, "" if cut == 1 else "s"))
         count = 0
         for offset, n in notes:
-            count = self._notes(_Window(f, offset, n), n, count)
+            # Read a window at a time, so a damaged segment costs what its notes say, not its size.
+            # Every note Linux or gdb writes has a short name ("CORE", "LINUX"): a name size of 0 or
+            # over 256 means the rest of the segment is damaged or zero-filled.
+            for name, ntype, desc in elf.notes(elf.Window(f, offset, n).get, n, True, MAX_NOTES - count, 256):
+                if name is None:
+                    self.warnings.append("a note without a name in the core: the notes after it are ignored")
+                    break
+                count += 1
+                self._note(name, ntype, desc)
             if count >= MAX_NOTES:
                 self.warnings.append("core file %s: more than %d notes; the rest is ignored" % (path, MAX_NOTES))
                 break
 
-    def _notes(self, data: "_Window", end: int, count: int) -> int:
-        """Parse the notes of one PT_NOTE segment (`end` bytes, read a window at a time, so a damaged
-        segment costs what its notes say, not its size); returns the running count (MAX_NOTES bound)."""
-        pos = 0
-        while pos + 12 <= end and count < MAX_NOTES:
-            namesz, descsz, ntype = struct.unpack("<III", data.get(pos, 12))
-            if not 0 < namesz <= 256:
-                # Every note Linux or gdb writes has a short name ("CORE", "LINUX"): past this point
-                # the segment is damaged or zero-filled, and walking it would cost its size.
-                self.warnings.append("a note without a name in the core: the notes after it are ignored")
-                return count
-            pos += 12
-            name = data.get(pos, min(namesz, 64)).split(b"\0", 1)[0]
-            pos += (namesz + 3) & ~3
-            if pos + descsz > end:
-                return count  # a note that claims more than there is: the rest is garbage
-            desc = data.get(pos, descsz)
-            pos += (descsz + 3) & ~3
-            count += 1
-            self._note(name, ntype, desc)
-        return count
-
     def _note(self, name: bytes, ntype: int, desc: bytes) -> None:
-        if ntype == _NT_PRSTATUS and name == b"CORE":
+        if ntype == elf.NT_PRSTATUS and name == b"CORE":
             names = arch_of(self.arch).gregs
             if len(desc) < _PRSTATUS_REG_OFF + 8 * len(names):
                 self.warnings.append("a thread's registers (NT_PRSTATUS) are cut off: thread left out")
@@ -451,13 +413,13 @@ class CoreTarget(Target):
             pid = struct.unpack_from("<i", desc, _PRSTATUS_PID_OFF)[0]
             vals = struct.unpack_from("<%dQ" % len(names), desc, _PRSTATUS_REG_OFF)
             self.threads.append(CoreThread(pid, dict(zip(names, vals))))
-        elif ntype == _NT_ARM_TLS and name == b"LINUX" and self.threads:
+        elif ntype == elf.NT_ARM_TLS and name == b"LINUX" and self.threads:
             # aarch64 thread pointer (tpidr_el0) of the thread whose NT_PRSTATUS came just before.
             if len(desc) >= 8:
                 self.threads[-1].regs["tpidr"] = struct.unpack_from("<Q", desc, 0)[0]
-        elif ntype == _NT_AUXV and name == b"CORE":
+        elif ntype == elf.NT_AUXV and name == b"CORE":
             self._auxv = parse_auxv(desc)
-        elif ntype == _NT_FILE and name == b"CORE":
+        elif ntype == elf.NT_FILE and name == b"CORE":
             self._nt_file(desc)
 
     def _nt_file(self, desc: bytes) -> None:

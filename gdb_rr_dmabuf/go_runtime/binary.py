@@ -18,41 +18,14 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import UserError
+from .. import elf
 from ..arch import arch_of, by_elf_machine, normalize_arch
 
-# ELF constants we need without going through pyelftools for bulk data.
-_SHT_SYMTAB = 2
-_SHT_NOTE = 7
-_SHT_NOBITS = 8
-_SHT_DYNSYM = 11
-_SHF_ALLOC = 0x2
-_SHF_WRITE = 0x1
-_SHF_EXECINSTR = 0x4
-_PT_LOAD = 1
-_PT_NOTE = 4
-_PT_TLS = 7
-_R_386_RELATIVE = 8
-_R_ARM_RELATIVE = 23
 AT_ENTRY = 9
 
 MAX_SECTIONS = 1 << 16  # section headers read at most (Go binaries have about 40)
 MAX_SEGMENTS = 1 << 12  # program headers read at most (executables have about 10)
 MAX_RELOCATIONS = 1 << 22
-_SH_TYPE_NAMES = {0: "SHT_NULL", 1: "SHT_PROGBITS", 2: "SHT_SYMTAB", 3: "SHT_STRTAB", 4: "SHT_RELA",
-                  5: "SHT_HASH", 6: "SHT_DYNAMIC", 7: "SHT_NOTE", 8: "SHT_NOBITS", 9: "SHT_REL",
-                  11: "SHT_DYNSYM", 14: "SHT_INIT_ARRAY", 15: "SHT_FINI_ARRAY", 16: "SHT_PREINIT_ARRAY",
-                  17: "SHT_GROUP", 18: "SHT_SYMTAB_SHNDX", 19: "SHT_RELR", 0x6ffffff6: "SHT_GNU_HASH",
-                  0x6ffffffd: "SHT_GNU_verdef", 0x6ffffffe: "SHT_GNU_verneed", 0x6fffffff: "SHT_GNU_versym"}
-
-_ELF_MACHINES = {   # other than arch.py's (supported) ones: how messages name them
-    "EM_386": "i386",
-    "EM_ARM": "arm",
-    "EM_RISCV": "riscv64",
-    "EM_PPC64": "ppc64",
-    "EM_S390": "s390x",
-    "EM_MIPS": "mips",
-    "EM_LOONGARCH": "loong64",
-}
 
 
 class _Section:
@@ -157,7 +130,7 @@ class GoBinary:
                             % os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         try:
             self._parse_headers(shown)
-        except (ELFError, struct.error) as e:  # the ELF header, parsed by pyelftools, is damaged
+        except (ELFError, elf.HeaderError, struct.error) as e:  # the ELF header is damaged
             raise UserError("%s is not a readable ELF file (%s)" % (shown, str(e).splitlines()[0] if str(e) else
                                                                       type(e).__name__),
                             "point at an intact executable")
@@ -177,18 +150,19 @@ class GoBinary:
         mmap.find out of range."""
         from elftools.elf.elffile import ELFFile
 
-        elf = ELFFile(_MemStream(self._data))
-        self.elfclass = elf.elfclass
-        self.ptr_size = 8 if elf.elfclass == 64 else 4
-        self.little_endian = elf.little_endian
-        self._end = "<" if elf.little_endian else ">"
+        elf_ = ELFFile(_MemStream(self._data))   # checks the ELF header; its errors are our message's
+        self.elfclass = elf_.elfclass
+        self.ptr_size = 8 if elf_.elfclass == 64 else 4
+        self.little_endian = elf_.little_endian
+        self._end = "<" if elf_.little_endian else ">"
         self._ptrfmt = self._end + ("Q" if self.ptr_size == 8 else "I")
-        machine = elf["e_machine"]
+        machine = elf_["e_machine"]
         self.machine = machine
         a = by_elf_machine(machine)
+        other = elf.OTHER_MACHINE_BY_NAME.get(machine)
         self.arch = a.name if a is not None else normalize_arch(
-            _ELF_MACHINES.get(machine, str(machine).replace("EM_", "").lower()))
-        self.elf_type = elf["e_type"]
+            other[2] if other is not None else str(machine).replace("EM_", "").lower())
+        self.elf_type = elf_["e_type"]
         if self.elf_type == "ET_CORE":
             raise UserError("%s is a core file, not an executable" % shown,
                             "point at the program's executable (a core is loaded with gdb's `core FILE`)")
@@ -196,46 +170,23 @@ class GoBinary:
             raise UserError("%s is not an executable (ELF type %s)" % (shown, self.elf_type),
                             "point at the program's executable")
         self.is_pie = self.elf_type == "ET_DYN"
-        self.entry = int(elf["e_entry"])
+        self.entry = int(elf_["e_entry"])
         flen = len(self._data)
-        e = self._end
-        if self.ptr_size == 8:
-            shdr = struct.Struct(e + "IIQQQQIIQQ")  # name type flags addr offset size link info align entsize
-            phdr = struct.Struct(e + "IIQQQQQQ")  # type flags offset vaddr paddr filesz memsz align
-        else:
-            shdr = struct.Struct(e + "IIIIIIIIII")
-            phdr = struct.Struct(e + "IIIIIIII")  # type offset vaddr paddr filesz memsz flags align
-
-        def table(off: int, entsize: int, count: int, cap: int) -> int:
-            """How many entries of a header table fit in the file (0 when the table is unusable)."""
-            if entsize < (shdr.size if cap == MAX_SECTIONS else phdr.size):
-                return 0
-            if off <= 0 or off >= flen:
-                return 0
-            return max(0, min(count, cap, (flen - off) // entsize))
-
-        shoff, shentsize = int(elf["e_shoff"]), int(elf["e_shentsize"])
-        shnum, shstrndx = int(elf["e_shnum"]), elf["e_shstrndx"]
-        phoff, phentsize, phnum = int(elf["e_phoff"]), int(elf["e_phentsize"]), int(elf["e_phnum"])
+        d = self._data
+        cls, little = self.ptr_size * 8, self.little_endian
+        shsize, phsize = elf.shdr_struct(cls, little).size, elf.phdr_struct(cls, little).size
+        h = elf.parse_header(bytes(d[:64]))
+        shoff, shentsize = h.e_shoff, h.e_shentsize
         sh0 = None
-        if table(shoff, shentsize, 1, MAX_SECTIONS):
-            sh0 = shdr.unpack_from(self._data, shoff)
-            if shnum == 0:
-                shnum = sh0[5]  # more than 0xff00 sections: the count is in section 0's sh_size
-            if phnum == 0xFFFF:
-                phnum = sh0[7]  # PN_XNUM: in sh_info
-            if shstrndx == "SHN_XINDEX" or shstrndx == 0xFFFF:
-                shstrndx = sh0[6]
-        if not isinstance(shstrndx, int):
-            shstrndx = 0
-        raw: List[tuple] = []
-        n = table(shoff, shentsize, shnum, MAX_SECTIONS)
-        for i in range(n):
-            raw.append(shdr.unpack_from(self._data, shoff + i * shentsize))
+        if elf.table_fits(shoff, shentsize, 1, MAX_SECTIONS, flen, shsize):
+            sh0 = next(elf.section_headers(d, shoff, shentsize, 1, cls, little))
+        phnum, shnum, shstrndx = elf.extended_numbers(h, sh0)
+        n = elf.table_fits(shoff, shentsize, shnum, MAX_SECTIONS, flen, shsize)
+        raw = list(elf.section_headers(d, shoff, shentsize, n, cls, little))
         strtab = None
         if 0 < shstrndx < len(raw):
-            h = raw[shstrndx]
-            lo, hi = self._clamp(h[4], h[5]) if h[1] != _SHT_NOBITS else (0, 0)
+            sh = raw[shstrndx]
+            lo, hi = elf.clamp(sh[4], sh[5], flen) if sh[1] != elf.SHT_NOBITS else (0, 0)
             if hi > lo:
                 strtab = (lo, hi)
         self.sections: List[_Section] = []
@@ -244,21 +195,20 @@ class GoBinary:
         self.build_id = None
         self.go_build_id = None
         ent_default = 24 if self.ptr_size == 8 else 16
-        for h in raw:
-            name_off, sh_type, flags, addr, offset, size, link, _info, _align, entsize = h
+        for name_off, sh_type, flags, addr, offset, size, link, _info, _align, entsize in raw:
             name = self._name(strtab, name_off)
-            tname = _SH_TYPE_NAMES.get(sh_type, "SHT_%#x" % sh_type)
-            if sh_type != _SHT_NOBITS:
-                lo, hi = self._clamp(offset, size)
+            tname = elf.SHT_NAMES.get(sh_type, "SHT_%#x" % sh_type)
+            if sh_type != elf.SHT_NOBITS:
+                lo, hi = elf.clamp(offset, size, flen)
                 offset, size = lo, hi - lo
             s = _Section(name, int(addr), int(size), int(offset), tname, int(flags))
             self.sections.append(s)
             self._by_name.setdefault(s.name, s)
-            if sh_type == _SHT_SYMTAB:
+            if sh_type == elf.SHT_SYMTAB:
                 symtab = (s, int(link), int(entsize) if ent_default <= entsize <= 4096 else ent_default)
-            elif sh_type == _SHT_DYNSYM:
+            elif sh_type == elf.SHT_DYNSYM:
                 dynsym = (s, int(link), int(entsize) if ent_default <= entsize <= 4096 else ent_default)
-            elif sh_type == _SHT_NOTE:
+            elif sh_type == elf.SHT_NOTE:
                 self._scan_notes(s.offset, s.size)
         self._symtabs = []
         for entry in (symtab, dynsym):
@@ -270,66 +220,40 @@ class GoBinary:
         self.segments: List[_Segment] = []
         self.tls = None
         notes_from_segments = self.build_id is None and self.go_build_id is None
-        for i in range(table(phoff, phentsize, phnum, MAX_SEGMENTS)):
-            v = phdr.unpack_from(self._data, phoff + i * phentsize)
-            if self.ptr_size == 8:
-                p_type, p_flags, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_align = v
-            else:
-                p_type, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_flags, p_align = v
-            if p_type == _PT_LOAD:
-                lo, hi = self._clamp(p_offset, p_filesz)
+        n = elf.table_fits(h.e_phoff, h.e_phentsize, phnum, MAX_SEGMENTS, flen, phsize)
+        for p_type, p_flags, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_align in elf.program_headers(
+                d, h.e_phoff, h.e_phentsize, n, cls, little):
+            if p_type == elf.PT_LOAD:
+                lo, hi = elf.clamp(p_offset, p_filesz, flen)
                 self.segments.append(_Segment(int(p_vaddr), int(p_memsz), min(hi - lo, int(p_memsz)), lo,
                                               int(p_flags)))
-            elif p_type == _PT_TLS:
+            elif p_type == elf.PT_TLS:
                 self.tls = (int(p_vaddr), int(p_memsz), int(p_align))
-            elif p_type == _PT_NOTE and notes_from_segments:
-                lo, hi = self._clamp(p_offset, p_filesz)
+            elif p_type == elf.PT_NOTE and notes_from_segments:
+                lo, hi = elf.clamp(p_offset, p_filesz, flen)
                 self._scan_notes(lo, hi - lo)
         self.segments.sort(key=lambda s: s.vaddr)
         self._seg_starts = [s.vaddr for s in self.segments]
         # File-backed allocated sections, sorted, for read_static and scans.
-        self._alloc = sorted((s for s in self.sections if s.flags & _SHF_ALLOC and not s.nobits and s.size),
+        self._alloc = sorted((s for s in self.sections if s.flags & elf.SHF_ALLOC and not s.nobits and s.size),
                              key=lambda s: s.addr)
         self._alloc_starts = [s.addr for s in self._alloc]
-
-    def _clamp(self, offset: int, size: int) -> Tuple[int, int]:
-        """[lo, hi) of the file bytes an (offset, size) pair from a header can mean: inside the file."""
-        flen = len(self._data)
-        lo = min(max(0, offset), flen)
-        return lo, min(flen, lo + max(0, size))
 
     def _name(self, strtab: Optional[Tuple[int, int]], off: int) -> str:
         """A section name from the section name table, at most 256 bytes ('' when out of range)."""
         if strtab is None:
             return ""
-        lo, hi = strtab
-        start = lo + off
-        if start >= hi:
-            return ""
-        stop = min(hi, start + 256)
-        end = self._map.find(b"\0", start, stop)
-        return bytes(self._data[start:end if end >= 0 else stop]).decode("utf-8", "replace")
+        return elf.string_at(self._map, strtab[0], strtab[1], off).decode("utf-8", "replace")
 
     def _scan_notes(self, offset: int, size: int) -> None:
         """Read GNU build-id and Go build id notes from raw note bytes (bounded by the region)."""
         d = self._data
-        end = min(len(d), offset + size)
-        pos = offset
-        e = self._end
-        for _ in range(64):
-            if pos + 12 > end:
-                return
-            namesz, descsz, ntype = struct.unpack_from(e + "III", d, pos)
-            pos += 12
-            name = bytes(d[pos:pos + namesz]).rstrip(b"\0")
-            pos += (namesz + 3) & ~3
-            if pos + descsz > end:
-                return
-            desc = bytes(d[pos:pos + descsz])
-            pos += (descsz + 3) & ~3
-            if name == b"GNU" and ntype == 3 and self.build_id is None:
+        end = min(len(d), offset + size) - offset
+        for name, ntype, desc in elf.notes(lambda pos, n: bytes(d[offset + pos:offset + pos + n]), end,
+                                           self.little_endian, 64):
+            if name == b"GNU" and ntype == elf.NT_GNU_BUILD_ID and self.build_id is None:
                 self.build_id = desc.hex()
-            elif name == b"Go" and ntype == 4 and self.go_build_id is None:
+            elif name == b"Go" and ntype == elf.NT_GO_BUILDID and self.go_build_id is None:
                 self.go_build_id = desc.rstrip(b"\0").decode("utf-8", "replace")
 
     # ----------------------------------------------------------------------------------- access
@@ -409,13 +333,13 @@ class GoBinary:
             return self._relocs
         relocs: Dict[int, int] = {}
         a = arch_of(self.arch)
-        others = {"i386": _R_386_RELATIVE, "arm": _R_ARM_RELATIVE}
+        others = {"i386": elf.R_386_RELATIVE, "arm": elf.R_ARM_RELATIVE}
         want = a.elf_relative_reloc if a is not None else others.get(self.arch)
         if want is not None and self.is_pie:
             for s in self.sections:
                 if s.type != "SHT_RELA" or s.nobits or not s.size:
                     continue
-                if not s.flags & _SHF_ALLOC:
+                if not s.flags & elf.SHF_ALLOC:
                     continue
                 data = self._data[s.offset:s.offset + s.size]
                 if len(relocs) >= MAX_RELOCATIONS:
@@ -514,7 +438,7 @@ class GoBinary:
             # No section: the linker puts the blob at the start of the writable data; search a bounded
             # window of each writable section (as debug/buildinfo does with the data segment).
             for s in self._alloc:
-                if s.flags & _SHF_WRITE:
+                if s.flags & elf.SHF_WRITE:
                     window = self._data[s.offset:s.offset + min(s.size, 1 << 16)]
                     if bytes(window).find(BUILDINFO_MAGIC) >= 0:
                         return read_buildinfo(self.read_static, s.addr, min(s.size, 1 << 16),
@@ -576,14 +500,14 @@ class GoBinary:
             return False
 
     def writable_sections(self) -> List[_Section]:
-        return [s for s in self._alloc if s.flags & _SHF_WRITE]
+        return [s for s in self._alloc if s.flags & elf.SHF_WRITE]
 
     def readonly_data_sections(self) -> List[_Section]:
-        return [s for s in self._alloc if not s.flags & (_SHF_WRITE | _SHF_EXECINSTR)]
+        return [s for s in self._alloc if not s.flags & (elf.SHF_WRITE | elf.SHF_EXECINSTR)]
 
     def is_text(self, vaddr: int) -> bool:
         s = self.section_at(vaddr)
-        return s is not None and bool(s.flags & _SHF_EXECINSTR)
+        return s is not None and bool(s.flags & elf.SHF_EXECINSTR)
 
     def __repr__(self) -> str:
         return "<GoBinary %s %s%s>" % (self.path, self.arch, " pie" if self.is_pie else "")
