@@ -155,7 +155,8 @@ def program_headers(buf, off: int, entsize: int, count: int, elfclass: int,
             yield s.unpack_from(buf, off + i * entsize)
         return
     for i in range(count):
-        p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align = s.unpack_from(buf, off + i * entsize)
+        p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align = s.unpack_from(
+            buf, off + i * entsize)
         yield p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
 
 

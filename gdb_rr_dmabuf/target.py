@@ -315,55 +315,9 @@ class CoreTarget(Target):
 
     # ------------------------------------------------------------------------------------ parsing
     def _parse(self, f) -> None:
+        """Segments and notes, from the program header table."""
         path = self.path
-        try:
-            h = elf.parse_header(f.read(64))
-        except elf.HeaderError as e:
-            if e.kind == "magic":
-                raise UserError("%s is not an ELF file" % path, "give a core file written by gcore or the kernel")
-            if e.kind == "short":
-                raise _bad_core(path, "the ELF header is cut off")
-            if e.kind == "class":
-                raise UserError("%s is a 32-bit ELF file" % path, "gdb-rr-dmabuf reads 64-bit x86-64 and aarch64 cores")
-            raise UserError("%s is a big-endian ELF file" % path,
-                            "gdb-rr-dmabuf reads little-endian x86-64 and aarch64 cores")
-        if h.elfclass != 64:
-            raise UserError("%s is a 32-bit ELF file" % path, "gdb-rr-dmabuf reads 64-bit x86-64 and aarch64 cores")
-        if not h.little_endian:
-            raise UserError("%s is a big-endian ELF file" % path,
-                            "gdb-rr-dmabuf reads little-endian x86-64 and aarch64 cores")
-        if h.e_type != elf.ET_CORE:
-            raise UserError("%s is not a core file (ELF type %s)" % (path, elf.ET_NAMES.get(h.e_type, h.e_type)),
-                            "give a core file written by gcore or the kernel")
-        a = by_elf_machine(h.e_machine)
-        if a is None:
-            other = elf.OTHER_MACHINES.get(h.e_machine)
-            raise UserError("core file architecture %s is not supported"
-                            % (other[1] if other else "EM %d" % h.e_machine),
-                            "gdb-rr-dmabuf reads x86-64 and aarch64 targets")
-        self.arch = a.name
-        phdr = elf.phdr_struct(64, True)
-        e_phnum, e_phentsize, e_phoff = h.e_phnum, h.e_phentsize, h.e_phoff
-        if e_phnum == elf.PN_XNUM:  # more than 65534 segments: the count is in section header 0's sh_info
-            shdr = elf.shdr_struct(64, True)
-            if not elf.table_fits(h.e_shoff, h.e_shentsize, 1, 1, self._file_size, shdr.size):
-                raise _bad_core(path, "PN_XNUM program header count without a section header 0")
-            f.seek(h.e_shoff)
-            e_phnum = elf.extended_numbers(h, shdr.unpack(f.read(shdr.size)))[0]
-        if e_phnum == 0:
-            raise _bad_core(path, "no program headers")
-        if e_phentsize < phdr.size:
-            raise _bad_core(path, "program header size %d, want %d" % (e_phentsize, phdr.size))
-        if e_phnum > MAX_CORE_SEGMENTS:
-            raise _bad_core(path, "%d program headers, more than the %d this reader accepts"
-                            % (e_phnum, MAX_CORE_SEGMENTS))
-        if e_phoff >= self._file_size or e_phoff + e_phnum * e_phentsize > self._file_size:
-            raise _bad_core(path, "the program headers (%d at offset 0x%x) go past the end of the file"
-                            % (e_phnum, e_phoff))
-        f.seek(e_phoff)
-        table = f.read(e_phnum * e_phentsize)
-        if len(table) < e_phnum * e_phentsize:
-            raise _bad_core(path, "the program headers are cut off")
+        table, e_phnum, e_phentsize = self._program_headers(f)
         note_budget = MAX_NOTE_BYTES
         notes: List[Tuple[int, int]] = []
         cut = 0
@@ -403,6 +357,58 @@ class CoreTarget(Target):
             if count >= MAX_NOTES:
                 self.warnings.append("core file %s: more than %d notes; the rest is ignored" % (path, MAX_NOTES))
                 break
+
+    def _program_headers(self, f) -> Tuple[bytes, int, int]:
+        """Check the ELF header (a 64-bit little-endian core of an arch we read) and read the program
+        header table within the bounds: (its bytes, entry count, entry size)."""
+        path = self.path
+        raw = f.read(64)
+        try:
+            h = elf.parse_header(raw)
+        except elf.HeaderError as e:
+            if e.kind == "magic":
+                raise UserError("%s is not an ELF file" % path, "give a core file written by gcore or the kernel")
+            h = None  # cut off, or an EI_CLASS / EI_DATA that is not ELF's: said below
+        if len(raw) < 64:
+            raise _bad_core(path, "the ELF header is cut off")
+        if raw[4] != elf.ELFCLASS64:
+            raise UserError("%s is a 32-bit ELF file" % path, "gdb-rr-dmabuf reads 64-bit x86-64 and aarch64 cores")
+        if raw[5] != elf.ELFDATA2LSB or h is None:
+            raise UserError("%s is a big-endian ELF file" % path,
+                            "gdb-rr-dmabuf reads little-endian x86-64 and aarch64 cores")
+        if h.e_type != elf.ET_CORE:
+            raise UserError("%s is not a core file (ELF type %s)" % (path, elf.ET_NAMES.get(h.e_type, h.e_type)),
+                            "give a core file written by gcore or the kernel")
+        a = by_elf_machine(h.e_machine)
+        if a is None:
+            other = elf.OTHER_MACHINES.get(h.e_machine)
+            raise UserError("core file architecture %s is not supported"
+                            % (other[1] if other else "EM %d" % h.e_machine),
+                            "gdb-rr-dmabuf reads x86-64 and aarch64 targets")
+        self.arch = a.name
+        phdr = elf.phdr_struct(64, True)
+        e_phnum, e_phentsize, e_phoff = h.e_phnum, h.e_phentsize, h.e_phoff
+        if e_phnum == elf.PN_XNUM:  # more than 65534 segments: the count is in section header 0's sh_info
+            shdr = elf.shdr_struct(64, True)
+            if not elf.table_fits(h.e_shoff, h.e_shentsize, 1, 1, self._file_size, shdr.size):
+                raise _bad_core(path, "PN_XNUM program header count without a section header 0")
+            f.seek(h.e_shoff)
+            e_phnum = elf.extended_numbers(h, shdr.unpack(f.read(shdr.size)))[0]
+        if e_phnum == 0:
+            raise _bad_core(path, "no program headers")
+        if e_phentsize < phdr.size:
+            raise _bad_core(path, "program header size %d, want %d" % (e_phentsize, phdr.size))
+        if e_phnum > MAX_CORE_SEGMENTS:
+            raise _bad_core(path, "%d program headers, more than the %d this reader accepts"
+                            % (e_phnum, MAX_CORE_SEGMENTS))
+        if e_phoff >= self._file_size or e_phoff + e_phnum * e_phentsize > self._file_size:
+            raise _bad_core(path, "the program headers (%d at offset 0x%x) go past the end of the file"
+                            % (e_phnum, e_phoff))
+        f.seek(e_phoff)
+        table = f.read(e_phnum * e_phentsize)
+        if len(table) < e_phnum * e_phentsize:
+            raise _bad_core(path, "the program headers are cut off")
+        return table, e_phnum, e_phentsize
 
     def _note(self, name: bytes, ntype: int, desc: bytes) -> None:
         if ntype == elf.NT_PRSTATUS and name == b"CORE":

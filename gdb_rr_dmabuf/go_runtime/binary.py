@@ -171,17 +171,25 @@ class GoBinary:
                             "point at the program's executable")
         self.is_pie = self.elf_type == "ET_DYN"
         self.entry = int(elf_["e_entry"])
-        flen = len(self._data)
-        d = self._data
-        cls, little = self.ptr_size * 8, self.little_endian
-        shsize, phsize = elf.shdr_struct(cls, little).size, elf.phdr_struct(cls, little).size
-        h = elf.parse_header(bytes(d[:64]))
-        shoff, shentsize = h.e_shoff, h.e_shentsize
+        h = elf.parse_header(bytes(self._data[:64]))
+        cls, little = h.elfclass, h.little_endian
+        shsize = elf.shdr_struct(cls, little).size
         sh0 = None
-        if elf.table_fits(shoff, shentsize, 1, MAX_SECTIONS, flen, shsize):
-            sh0 = next(elf.section_headers(d, shoff, shentsize, 1, cls, little))
+        if elf.table_fits(h.e_shoff, h.e_shentsize, 1, MAX_SECTIONS, len(self._data), shsize):
+            sh0 = next(elf.section_headers(self._data, h.e_shoff, h.e_shentsize, 1, cls, little))
         phnum, shnum, shstrndx = elf.extended_numbers(h, sh0)
-        n = elf.table_fits(shoff, shentsize, shnum, MAX_SECTIONS, flen, shsize)
+        self._read_sections(h, shnum, shstrndx)
+        self._read_segments(h, phnum)
+        # File-backed allocated sections, sorted, for read_static and scans.
+        self._alloc = sorted((s for s in self.sections if s.flags & elf.SHF_ALLOC and not s.nobits and s.size),
+                             key=lambda s: s.addr)
+        self._alloc_starts = [s.addr for s in self._alloc]
+
+    def _read_sections(self, h: elf.Header, shnum: int, shstrndx: int) -> None:
+        """Sections (names, extents clamped to the file), symbol tables, build ids from SHT_NOTE."""
+        d, flen, cls, little = self._data, len(self._data), h.elfclass, h.little_endian
+        shoff, shentsize = h.e_shoff, h.e_shentsize
+        n = elf.table_fits(shoff, shentsize, shnum, MAX_SECTIONS, flen, elf.shdr_struct(cls, little).size)
         raw = list(elf.section_headers(d, shoff, shentsize, n, cls, little))
         strtab = None
         if 0 < shstrndx < len(raw):
@@ -217,12 +225,17 @@ class GoBinary:
             sec, link, entsize = entry
             if 0 <= link < len(self.sections) and not self.sections[link].nobits:
                 self._symtabs.append((sec, self.sections[link], entsize))
+
+    def _read_segments(self, h: elf.Header, phnum: int) -> None:
+        """PT_LOAD segments (file extents clamped), PT_TLS, and build ids from PT_NOTE when the
+        sections gave none."""
+        flen, cls, little = len(self._data), h.elfclass, h.little_endian
         self.segments: List[_Segment] = []
         self.tls = None
         notes_from_segments = self.build_id is None and self.go_build_id is None
-        n = elf.table_fits(h.e_phoff, h.e_phentsize, phnum, MAX_SEGMENTS, flen, phsize)
+        n = elf.table_fits(h.e_phoff, h.e_phentsize, phnum, MAX_SEGMENTS, flen, elf.phdr_struct(cls, little).size)
         for p_type, p_flags, p_offset, p_vaddr, _pa, p_filesz, p_memsz, p_align in elf.program_headers(
-                d, h.e_phoff, h.e_phentsize, n, cls, little):
+                self._data, h.e_phoff, h.e_phentsize, n, cls, little):
             if p_type == elf.PT_LOAD:
                 lo, hi = elf.clamp(p_offset, p_filesz, flen)
                 self.segments.append(_Segment(int(p_vaddr), int(p_memsz), min(hi - lo, int(p_memsz)), lo,
@@ -234,10 +247,6 @@ class GoBinary:
                 self._scan_notes(lo, hi - lo)
         self.segments.sort(key=lambda s: s.vaddr)
         self._seg_starts = [s.vaddr for s in self.segments]
-        # File-backed allocated sections, sorted, for read_static and scans.
-        self._alloc = sorted((s for s in self.sections if s.flags & elf.SHF_ALLOC and not s.nobits and s.size),
-                             key=lambda s: s.addr)
-        self._alloc_starts = [s.addr for s in self._alloc]
 
     def _name(self, strtab: Optional[Tuple[int, int]], off: int) -> str:
         """A section name from the section name table, at most 256 bytes ('' when out of range)."""
