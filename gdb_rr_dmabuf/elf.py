@@ -42,6 +42,8 @@ NT_ARM_TLS = 0x401
 NT_GNU_BUILD_ID = 3
 NT_GO_BUILDID = 4
 
+AT_ENTRY = 9   # auxv (NT_AUXV, /proc/PID/auxv): the entry point; minus e_entry, a PIE's load bias
+
 # R_*_RELATIVE of 32-bit machines we do not debug but whose binaries we still read (ours: arch.py).
 R_386_RELATIVE = 8
 R_ARM_RELATIVE = 23
@@ -111,27 +113,27 @@ def parse_header(raw: bytes) -> Header:
 
 # Header tables -----------------------------------------------------------------------------------
 _STRUCTS: Dict[Tuple[str, int, bool], struct.Struct] = {}
+# Elf64_Phdr: type flags offset vaddr paddr filesz memsz align; Elf32_Phdr: type offset vaddr paddr filesz
+# memsz flags align (program_headers puts both in the 64-bit order). Elf64_Shdr and Elf32_Shdr: name type
+# flags addr offset size link info align entsize.
+_FORMATS = {"phdr": ("IIQQQQQQ", "IIIIIIII"), "shdr": ("IIQQQQIIQQ", "IIIIIIIIII")}
+
+
+def _table_struct(kind: str, elfclass: int, little_endian: bool) -> struct.Struct:
+    key = (kind, elfclass, little_endian)
+    s = _STRUCTS.get(key)
+    if s is None:
+        fmt64, fmt32 = _FORMATS[kind]
+        s = _STRUCTS[key] = struct.Struct(("<" if little_endian else ">") + (fmt64 if elfclass == 64 else fmt32))
+    return s
 
 
 def phdr_struct(elfclass: int, little_endian: bool) -> struct.Struct:
-    """Elf64_Phdr: type flags offset vaddr paddr filesz memsz align; Elf32_Phdr: type offset vaddr paddr
-    filesz memsz flags align (program_headers puts both in the 64-bit order)."""
-    key = ("p", elfclass, little_endian)
-    s = _STRUCTS.get(key)
-    if s is None:
-        s = _STRUCTS[key] = struct.Struct(("<" if little_endian else ">")
-                                          + ("IIQQQQQQ" if elfclass == 64 else "IIIIIIII"))
-    return s
+    return _table_struct("phdr", elfclass, little_endian)
 
 
 def shdr_struct(elfclass: int, little_endian: bool) -> struct.Struct:
-    """Elf64_Shdr and Elf32_Shdr: name type flags addr offset size link info align entsize."""
-    key = ("s", elfclass, little_endian)
-    s = _STRUCTS.get(key)
-    if s is None:
-        s = _STRUCTS[key] = struct.Struct(("<" if little_endian else ">")
-                                          + ("IIQQQQIIQQ" if elfclass == 64 else "IIIIIIIIII"))
-    return s
+    return _table_struct("shdr", elfclass, little_endian)
 
 
 def table_fits(off: int, entsize: int, count: int, cap: int, file_size: int, min_entsize: int) -> int:

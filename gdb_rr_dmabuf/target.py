@@ -153,9 +153,6 @@ class Target:
             return False
 
 
-AT_ENTRY = 9
-
-
 def parse_auxv(raw: bytes, limit: int = 1024) -> Dict[int, int]:
     """64-bit auxv bytes (pairs of u64, ending with AT_NULL) -> dict; at most `limit` entries (a real
     auxv has about 30)."""

@@ -21,8 +21,6 @@ from ..errors import UserError
 from .. import elf
 from ..arch import arch_of, by_elf_machine, normalize_arch
 
-AT_ENTRY = 9
-
 MAX_SECTIONS = 1 << 16  # section headers read at most (Go binaries have about 40)
 MAX_SEGMENTS = 1 << 12  # program headers read at most (executables have about 10)
 MAX_RELOCATIONS = 1 << 22
@@ -553,7 +551,7 @@ def load_bias(binary: GoBinary, auxv: Dict[int, int]) -> int:
     """Run-time minus link-time address of the executable: auxv[AT_ENTRY] - e_entry for PIE, else 0."""
     if not binary.is_pie:
         return 0
-    at_entry = (auxv or {}).get(AT_ENTRY)
+    at_entry = (auxv or {}).get(elf.AT_ENTRY)
     if not at_entry:
         return 0
     return at_entry - binary.entry
