@@ -81,7 +81,7 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
                         tid=target.tid, kind="no-go", on_system_stack=False, in_cgo=False, found_via=None)
     if warn:
         rep.warnings.append(warn)
-    rep.warnings.extend(getattr(target, "warnings", ()))  # what the target itself found damaged (a core's notes)
+    rep.warnings.extend(target.warnings)  # what the target itself found damaged (a core's notes)
     if binary.is_pie and not auxv:
         rep.warnings.append("PIE executable but no auxv from the target: addresses assumed unrelocated")
     unw = GoUnwinder(target, binary, bias, bi)

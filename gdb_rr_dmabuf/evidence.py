@@ -127,9 +127,9 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
             ev.target_kind = "log"
             ev.proc_readable = False
     if target is not None:
-        ev.executable = ev.executable or getattr(target, "program", None) or target.executable
+        ev.executable = ev.executable or target.program or target.executable
         ev.fd_links = target.fd_links()
-        ev.target_kind = getattr(target, "kind", None)
+        ev.target_kind = target.kind
         ev.proc_readable = bool(ev.fd_links) or ev.fd_link is not None
     if callers_rep is not None:
         ev.native_frames = [(f.function, f.objfile) for f in callers_rep.native]

@@ -61,7 +61,7 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep = _base_report("thread", target.arch, request)
     rep.syscall = sc
     rep.tid = target.tid
-    rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
+    rep.executable = target.program or target.executable  # the path where it runs
     rep.notes.extend(sc.notes)
     if fd is None and arch_of(sc.arch).result_overwrites_arg0 and sc.state in ("exit", "interrupted"):
         from .fdrecover import recover_for
@@ -147,7 +147,7 @@ def _log_report(log, a, target: Optional[Target]) -> WhyReport:
         rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d (\"unknown ETHTOOL command\")" % la.ethtool_cmd)
     if target is not None:
         rep.tid = target.tid
-        rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
+        rep.executable = target.program or target.executable  # the path where it runs
         if la.addr is not None:
             rep.argument = decode_argument(la.request, target, la.addr, at_exit=True, arch=arch, result=la.result)
     else:
