@@ -4,13 +4,16 @@ nearest frame outside the runtime, the standard library and cgo wrappers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from .errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 from .arch import SUPPORTED_ARCHES, arch_of
 from .target import Target
 from .go_runtime.unwind import DEFAULT_DEPTH, GoUnwinder, StackFrame, cut_native
 from .rr import in_rr_page
+
+if TYPE_CHECKING:  # for the annotations only
+    from .go_runtime.goroutines import GInfo
 
 
 @dataclass
@@ -33,7 +36,7 @@ class CallersReport:
     in_cgo: bool
     found_via: Optional[str]
     extra_m: bool = False                      # a C-created thread that called into Go before (cgo callback)
-    goroutine: Any = None                      # goroutines.GInfo
+    goroutine: Optional[GInfo] = None
     created_by: Optional[CreatedBy] = None
     native: List[StackFrame] = field(default_factory=list)
     go: List[StackFrame] = field(default_factory=list)
