@@ -68,55 +68,74 @@ def _doing(v: "RrVerdict") -> str:
     return "%s by name%s (compares %s): it %s" % (label, rrname, _COMPARES[v.match], by_name.what)
 
 
+def _handled(v: "RrVerdict") -> List[str]:
+    """rr_version handles it by name."""
+    h = v.in_version
+    rrname = (" (rr's label %s)" % v.rr_name) if (v.rr_name and v.rr_name not in v.names and v.by_name is not None
+                                                  and v.by_name.entry) else ""
+    return ["rr %s handles %s by name%s (since %s%s; compares %s): it %s, so it does not stop with "
+            "\"Unknown ioctl\" on it." % (
+                v.rr_version, request_label(v), rrname, h.first, " or earlier" if h.first == rr_facts("oldest") else "",
+                {"exact": "the exact number", "masked": "the number without its size bits"}.get(
+                    h.entry.match if h.entry else "", "its type and nr"), h.what)]
+
+
+def _generic_in_release(v: "RrVerdict") -> List[str]:
+    """rr_version decides by its generic rules; which releases handle it by name, if any."""
+    by_name = v.by_name
+    out = [_generic_text(v, "rr %s" % v.rr_version)]
+    if by_name is not None and v.master_only:
+        last = rr_facts("last_release")
+        out.append("Only rr master after %s handles it by name (it %s; %s); a build from source also calls "
+                   "itself %s." % (last, by_name.what, rr_facts("master"), last))
+    elif by_name is not None:
+        out.append("rr %s and later handle it by name: rr %s." % (by_name.first, by_name.what))
+    return out
+
+
+def _every_release(v: "RrVerdict") -> List[str]:
+    """No release given; every release since the oldest checked handles it by name."""
+    return ["Every rr release since %s (the oldest checked) handles %s: so rr does not stop with "
+            "\"Unknown ioctl\" on it." % (rr_facts("oldest"), _doing(v))]
+
+
+def _no_release_stops(v: "RrVerdict") -> List[str]:
+    """No release given; the releases without the by-name entry presume it ignorable."""
+    first = v.by_name.first
+    return ["No rr release stops on %s with \"Unknown ioctl\": releases before %s presume it ignorable (no "
+            "_IOC_READ bit), and rr %s and later handle %s." % (request_label(v), first, first, _doing(v))]
+
+
+def _span_of_releases(v: "RrVerdict") -> List[str]:
+    """No release given; the releases without a by-name entry (v.span) decide by the generic rule v.rule."""
+    by_name, span = v.by_name, v.span
+    if v.rule.kind == "ignorable" or (by_name is None and span == "every release"):
+        who = "rr"
+    elif span == "every release":
+        who = "every rr release"
+    else:
+        who = "rr releases " + span.replace("releases ", "")
+    out = [_generic_text(v, who)]
+    if by_name is not None and v.master_only:
+        out.append("Only rr master after %s handles %s (%s)." % (rr_facts("last_release"), _doing(v),
+                                                                      rr_facts("master")))
+    elif by_name is not None:
+        out.append("rr %s and later handle %s." % (by_name.first, _doing(v)))
+    elif v.rule.kind != "ignorable":
+        out.append("No rr release handles it by name (as of %s)." % rr_facts("master"))
+    return out
+
+
+# rr.RrVerdict.answer -> its sentences
+_ANSWERS = {"handled": _handled, "generic": _generic_in_release, "every_release": _every_release,
+            "no_release_stops": _no_release_stops, "span": _span_of_releases}
+
+
 def explanation(v: "RrVerdict") -> str:
     """rr_verdict's true sentences, from its facts."""
     if v.ethtool is not None:
         return _ethtool_explanation(v)
-    label = request_label(v)
-    by_name = v.by_name
-    sentences: List[str] = []
-    if v.answer == "handled":   # that release handles it by name
-        h = v.in_version
-        rrname = (" (rr's label %s)" % v.rr_name) if (v.rr_name and v.rr_name not in v.names and by_name is not None
-                                                      and by_name.entry) else ""
-        sentences.append("rr %s handles %s by name%s (since %s%s; compares %s): it %s, so it does not stop with "
-                         "\"Unknown ioctl\" on it." % (
-                             v.rr_version, label, rrname, h.first, " or earlier" if h.first == rr_facts("oldest") else "",
-                             {"exact": "the exact number", "masked": "the number without its size bits"}.get(
-                                 h.entry.match if h.entry else "", "its type and nr"), h.what))
-    elif v.answer == "generic":   # that release decides by its generic rules
-        sentences.append(_generic_text(v, "rr %s" % v.rr_version))
-        if by_name is not None:
-            if v.master_only:
-                sentences.append("Only rr master after %s handles it by name (it %s; %s); a build from source "
-                                 "also calls itself %s." % (rr_facts("last_release"), by_name.what, rr_facts("master"),
-                                                            rr_facts("last_release")))
-            else:
-                sentences.append("rr %s and later handle it by name: rr %s." % (by_name.first, by_name.what))
-    elif v.answer == "every_release":
-        sentences.append("Every rr release since %s (the oldest checked) handles %s: so rr does not stop with "
-                         "\"Unknown ioctl\" on it." % (rr_facts("oldest"), _doing(v)))
-    elif v.answer == "no_release_stops":
-        sentences.append("No rr release stops on %s with \"Unknown ioctl\": releases before %s presume it "
-                         "ignorable (no _IOC_READ bit), and rr %s and later handle %s." % (
-                             label, by_name.first, by_name.first, _doing(v)))
-    else:   # "span": the releases without a by-name entry decide by the generic rules
-        span = v.span
-        if v.rule.kind == "ignorable" or (by_name is None and span == "every release"):
-            who = "rr"
-        elif span == "every release":
-            who = "every rr release"
-        else:
-            who = "rr releases " + span.replace("releases ", "")
-        sentences.append(_generic_text(v, who))
-        if by_name is not None:
-            if v.master_only:
-                sentences.append("Only rr master after %s handles %s (%s)." % (rr_facts("last_release"), _doing(v),
-                                                                              rr_facts("master")))
-            else:
-                sentences.append("rr %s and later handle %s." % (by_name.first, _doing(v)))
-        elif v.rule.kind != "ignorable":
-            sentences.append("No rr release handles it by name (as of %s)." % rr_facts("master"))
+    sentences = _ANSWERS[v.answer](v)
     if v.shadowed:
         sentences.append("rr's prepare_ioctl lists %s but never reaches %s." % (
             ", ".join(e.label for e in v.shadowed), "it" if len(v.shadowed) == 1 else "them"))
