@@ -209,43 +209,39 @@ def handles(request: int, rr_version: Version) -> bool:
     return handling(request, rr_version).kind in ("entry", "range")
 
 
-def refused_open(request: int, fd_link: Optional[str] = None) -> Optional[str]:
+@dataclass
+class OpenRefusal:
+    """rr refuses to open the device a request goes to (facts; wording.open_policy words them)."""
+    device: str                   # 'fd' (the fd's link is such a device) | 'drm' | 'nvidia' (the request's type)
+    since: Dict[str, str]         # rr's refused path ('/dev/dri/' a prefix) -> its first release ('?': not listed)
+    fd_link: Optional[str] = None  # 'fd': the fd's link
+    path: Optional[str] = None    # 'fd': the refused path it matches
+    prefix: bool = False          # 'fd': that path is a prefix ('/dev/dri/' covers /dev/dri/*)
+
+
+def open_refusal(request: int, fd_link: Optional[str] = None) -> Optional[OpenRefusal]:
     """When the request belongs to a device rr refuses to open (src/preload/preload_interface.h
-    is_blacklisted_filename; record_syscall.cc closes the new fd and returns -ENOENT), one true sentence."""
+    is_blacklisted_filename; record_syscall.cc closes the new fd and returns -ENOENT): which, since when."""
     t = table()
     d = decode_ioc(int(request) & 0xFFFFFFFF)
     paths = t.policy_paths()
-
-    def since(path: str) -> str:
-        for p in paths:
-            if p["path"] == path:
-                return p["first"]
-        return "?"
-
-    def refused(link: str) -> Optional[Dict[str, Any]]:
-        for p in paths:
-            if (p["kind"] == "prefix" and link.startswith(p["path"])) or (p["kind"] == "exact" and link == p["path"]):
-                return p
-        return None
-
-    tail = ("it reached the program some way rr did not see as an open of it (for example inherited from the "
-            "process that started rr, or passed over a Unix socket)")
+    first = {p["path"]: p["first"] for p in reversed(paths)}   # the first row of a path decides
     if fd_link:
-        p = refused(fd_link)
-        if p is None:
-            return None
-        return ("The fd is %s: rr refuses to open %s%s (since rr %s%s: it closes the new fd and returns "
-                "ENOENT, \"Cowardly refusing to open\"), so %s." % (
-                    fd_link, p["path"], "*" if p["kind"] == "prefix" else "", p["first"],
-                    " or earlier" if p["first"] == t.oldest else "", tail))
+        for p in paths:
+            if fd_link.startswith(p["path"]) if p["kind"] == "prefix" else (p["kind"] == "exact" and fd_link == p["path"]):
+                return OpenRefusal("fd", {p["path"]: p["first"]}, fd_link, p["path"], p["kind"] == "prefix")
+        return None
     if d.type == ord("d"):
-        return ("DRM ioctls (type 'd') go to /dev/dri/* devices, and rr refuses to open /dev/dri/* (since rr %s or "
-                "earlier: it closes the new fd and returns ENOENT); if this fd is one, %s." % (since("/dev/dri/"), tail))
+        return OpenRefusal("drm", {"/dev/dri/": first.get("/dev/dri/", "?")})
     if d.type == ord("F") and d.dir == 3:
-        return ("NVIDIA's driver uses type 'F' read/write ioctls on /dev/nvidiactl and /dev/nvidiaN; rr refuses to "
-                "open /dev/nvidiactl (since rr %s or earlier) and /dev/nvidia-uvm (since %s), not /dev/nvidiaN; if this "
-                "fd is /dev/nvidiactl, %s." % (since("/dev/nvidiactl"), since("/dev/nvidia-uvm"), tail))
+        return OpenRefusal("nvidia", {k: first.get(k, "?") for k in ("/dev/nvidiactl", "/dev/nvidia-uvm")})
     return None
+
+
+def refused_open(request: int, fd_link: Optional[str] = None) -> Optional[str]:
+    """open_refusal as one true sentence (wording.open_policy), None when rr opens the device."""
+    r = open_refusal(request, fd_link)
+    return None if r is None else wording.open_policy(r)
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The one place that words rr's verdict: rr.rr_verdict decides (an RrVerdict of facts: the request, its
 names, the release that first handles it by name or None, master only, the user's release if known, would
 rr stop) and this module turns those facts into the sentences the user reads: the verdict's explanation,
-the why-headline's verdict, the notes on a call rr lets through, the advice's rr_* placeholders and the
-stop hint gdbinit.py prints. Pure Python (no gdb); rr's table is asked only for its release labels."""
+the why-headline's verdict, rr's refusal to open a device, the notes on a call rr lets through, the
+advice's rr_* placeholders and the stop hint gdbinit.py prints. Pure Python (no gdb); rr's table is asked
+only for its release labels."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, List, Optional
@@ -11,7 +12,7 @@ from .errnos import describe_result
 from .ioctl.ioc import IOC_READ, decode_ioc
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .rr import RrVerdict
+    from .rr import OpenRefusal, RrVerdict
 
 
 def rr_facts(what: str) -> str:
@@ -167,6 +168,27 @@ def _ethtool_explanation(v: "RrVerdict") -> str:
     else:
         text += " No rr release handles it (as of %s)." % rr_facts("master")
     return text
+
+
+_OPENED_ELSEWHERE = ("it reached the program some way rr did not see as an open of it (for example inherited from "
+                     "the process that started rr, or passed over a Unix socket)")
+
+
+def open_policy(r: "OpenRefusal") -> str:
+    """rr refuses to open the device (rr.open_refusal), so the fd came some other way: one sentence."""
+    if r.device == "fd":
+        first = r.since[r.path]
+        return ("The fd is %s: rr refuses to open %s%s (since rr %s%s: it closes the new fd and returns "
+                "ENOENT, \"Cowardly refusing to open\"), so %s." % (
+                    r.fd_link, r.path, "*" if r.prefix else "", first,
+                    " or earlier" if first == rr_facts("oldest") else "", _OPENED_ELSEWHERE))
+    if r.device == "drm":
+        return ("DRM ioctls (type 'd') go to /dev/dri/* devices, and rr refuses to open /dev/dri/* (since rr %s or "
+                "earlier: it closes the new fd and returns ENOENT); if this fd is one, %s." % (
+                    r.since["/dev/dri/"], _OPENED_ELSEWHERE))
+    return ("NVIDIA's driver uses type 'F' read/write ioctls on /dev/nvidiactl and /dev/nvidiaN; rr refuses to "
+            "open /dev/nvidiactl (since rr %s or earlier) and /dev/nvidia-uvm (since %s), not /dev/nvidiaN; if this "
+            "fd is /dev/nvidiactl, %s." % (r.since["/dev/nvidiactl"], r.since["/dev/nvidia-uvm"], _OPENED_ELSEWHERE))
 
 
 # --------------------------------------------------------------------------------------------------
