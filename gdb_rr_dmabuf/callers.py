@@ -4,13 +4,16 @@ nearest frame outside the runtime, the standard library and cgo wrappers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from .errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 from .arch import SUPPORTED_ARCHES, arch_of
 from .target import Target
 from .go_runtime.unwind import DEFAULT_DEPTH, GoUnwinder, StackFrame, cut_native
 from .rr import in_rr_page
+
+if TYPE_CHECKING:  # for the annotations only
+    from .go_runtime.goroutines import GInfo
 
 
 @dataclass
@@ -33,7 +36,7 @@ class CallersReport:
     in_cgo: bool
     found_via: Optional[str]
     extra_m: bool = False                      # a C-created thread that called into Go before (cgo callback)
-    goroutine: Any = None                      # goroutines.GInfo
+    goroutine: Optional[GInfo] = None
     created_by: Optional[CreatedBy] = None
     native: List[StackFrame] = field(default_factory=list)
     go: List[StackFrame] = field(default_factory=list)
@@ -81,7 +84,7 @@ def analyse_callers(target: Target, depth: int = DEFAULT_DEPTH) -> CallersReport
                         tid=target.tid, kind="no-go", on_system_stack=False, in_cgo=False, found_via=None)
     if warn:
         rep.warnings.append(warn)
-    rep.warnings.extend(getattr(target, "warnings", ()))  # what the target itself found damaged (a core's notes)
+    rep.warnings.extend(target.warnings)  # what the target itself found damaged (a core's notes)
     if binary.is_pie and not auxv:
         rep.warnings.append("PIE executable but no auxv from the target: addresses assumed unrelocated")
     unw = GoUnwinder(target, binary, bias, bi)

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .errors import NotGoProgram, UserError
 from .target import Target
 from .versions import RRVersion
+from . import wording
 
 ENV_RR_VERSION = "GDB_RR_DMABUF_RR_VERSION"
 
@@ -127,9 +128,9 @@ def collect(target: Optional[Target], why_rep=None, callers_rep=None, rr_version
             ev.target_kind = "log"
             ev.proc_readable = False
     if target is not None:
-        ev.executable = ev.executable or getattr(target, "program", None) or target.executable
+        ev.executable = ev.executable or target.program or target.executable
         ev.fd_links = target.fd_links()
-        ev.target_kind = getattr(target, "kind", None)
+        ev.target_kind = target.kind
         ev.proc_readable = bool(ev.fd_links) or ev.fd_link is not None
     if callers_rep is not None:
         ev.native_frames = [(f.function, f.objfile) for f in callers_rep.native]
@@ -175,7 +176,7 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
                 notes.append("go-callers: %s" % e.what)
     rr_version, source = resolve_rr_version(rr_version)
     if rr_version and source:
-        notes.append("rr %s (from %s)" % (rr_version, source))
+        notes.append(wording.rr_source_note(rr_version, source))
     if why_rep is not None:
         reverdict(why_rep, rr_version)
     ev = collect(target, why_rep, callers_rep, rr_version)
@@ -184,24 +185,17 @@ def analyse(target: Optional[Target], *, want_why: bool, want_callers: bool, at:
     if why_rep is not None and why_rep.verdict is not None and why_rep.verdict.would_stop is False:
         if getattr(why_rep.verdict, "handled_by_name", None):
             # That rr release handles it by name (no upgrade advice fires); the program's own fix still holds.
-            notes.append("%s, so this call is not one that stops that rr" % _why_passes(why_rep))
+            notes.append(_passes_note("handled", why_rep))
         else:
             # Advice is about the call that stopped rr; this one would not have.
             suggestions = []
-            notes.append("rr lets this call through (%s), so it is not what stopped rr: no advice for it"
-                         % _why_passes(why_rep))
+            notes.append(_passes_note("not_what_stopped", why_rep))
     return why_rep, callers_rep, suggestions, notes
 
 
-def _why_passes(why_rep) -> str:
-    v = why_rep.verdict
-    if getattr(v, "handled_by_name", None) or (v.rr_version is None and v.stops_in == "none" and v.supported_since):
-        return "rr %s handles it by name: it %s" % (v.rr_version or "since %s" % v.supported_since, v.what)
-    if v.ignorable:
-        return "no _IOC_READ bit: rr treats it as ignorable"
-    if why_rep.result is not None and why_rep.result < 0:
-        return "it failed with %s, which rr expects for an unknown ioctl" % (why_rep.errno or why_rep.result)
-    return "rr handles it"
+def _passes_note(kind: str, why_rep) -> str:
+    """wording.passes_note for a report whose verdict lets the call through."""
+    return wording.passes_note(kind, why_rep.verdict, why_rep.result, why_rep.errno)
 
 
 def resolve_rr_version(arg: Optional[str]) -> Tuple[Optional[str], str]:
@@ -238,7 +232,7 @@ def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optiona
     else:
         rr_version, source = resolve_rr_version(rr_version)
         if rr_version and source:
-            why_rep.notes.append("rr %s (from %s)" % (rr_version, source))
+            why_rep.notes.append(wording.rr_source_note(rr_version, source))
     for other in getattr(why_rep, "others", None) or []:  # the log's other "Unknown ioctl" assertions
         other.suggestions = advise_report(other, rr_version if source == "--rr-version" else None, rules_file)
     reverdict(why_rep, rr_version)
@@ -246,12 +240,9 @@ def advise_report(why_rep, rr_version: Optional[str] = None, rules_file: Optiona
     if why_rep.verdict is not None and why_rep.verdict.would_stop is False:
         if getattr(why_rep, "rrlog", None) is not None and why_rep.log is not None and why_rep.source == "log":
             # rr's own log shows the abort: the build that printed it is not the release the table describes
-            why_rep.notes.append(
-                "rr's log shows this rr aborting on the call, yet %s: the rr that printed the log differs from "
-                "that release (a build from git, or a bug such a build had); record with the newest rr release"
-                % _why_passes(why_rep))
+            why_rep.notes.append(_passes_note("log_differs", why_rep))
             return []
-        why_rep.notes.append("rr lets this call through (%s): no advice for it" % _why_passes(why_rep))
+        why_rep.notes.append(_passes_note("no_advice", why_rep))
         return []
     from .advice import advise, load_rules
     return advise(ev, load_rules(rules_file))

@@ -494,9 +494,8 @@ def recover_for(target, sc, names: Sequence[str]) -> FdRecovery:
     """recover_fd over a Target: its memory, registers, frames (fd_frames), the stop hook's entry record
     and /proc links, whichever the target has."""
     regs = target.registers()
-    frames = getattr(target, "fd_frames", None) or ()
-    get = getattr(target, "entry_record", None)
-    entry = get() if callable(get) else None
+    frames = target.fd_frames  # called only when needed
+    entry = target.entry_record()
     try:
         links = target.fd_links()
     except Exception:

@@ -117,12 +117,8 @@ def _outcome(rep) -> str:
     return "failed with %s" % (rep.errno or "errno %d" % -rep.result)
 
 
-# What a release that handles a request by name does with it (rr.RrVerdict.action), as a verb.
-_RR_ACTION_WORDS = {"records": "records", "passes": "lets through", "emulates": "emulates"}
-
-
 def why_headline(rep) -> str:
-    """The first line: the ioctl, what it did, and whether (and which) rr stops on it."""
+    """The first line: the ioctl, what it did, and whether (and which) rr stops on it (wording's words)."""
     name = _ioctl_label(rep)
     sc = rep.syscall
     v = rep.verdict
@@ -134,33 +130,8 @@ def why_headline(rep) -> str:
     subject = "ioctl %s%s" % (name, (" " + did) if did else "")
     if v is None:
         return subject
-    expected = " or ".join(v.expected)
-    since = v.supported_since
-    doing = _RR_ACTION_WORDS.get(getattr(v, "action", None) or "records", "handles")
-    if since:
-        later = "%s %s it" % (since, doing)
-    elif getattr(v, "master_only", False):
-        later = "only rr master after the last release %s it" % doing
-    else:
-        later = "no rr release handles it by name"
-    span = getattr(v, "stops_in", None)
-    if getattr(v, "rr_version", None):
-        who = "rr %s" % v.rr_version
-    elif span and span not in ("none", "every release"):
-        who = "rr " + span.replace("releases ", "")
-    elif since:
-        who = "rr before %s" % since
-    else:
-        who = "rr"
-    if v.would_stop:
-        return "%s: %s aborts on that, %s" % (subject, who, later)
-    if v.would_stop is None:
-        return "%s: %s aborts unless it fails with %s, %s" % (subject, who, expected, later)
-    if v.ignorable:
-        return "%s: no _IOC_READ bit, so rr lets it run: not what stopped rr" % subject
-    if rep.result is not None and rep.result < 0:
-        return "%s: rr accepts that, so it is not what stopped rr" % subject
-    return "%s: %s" % (subject, v.explanation)
+    from .wording import headline_verdict
+    return "%s: %s" % (subject, headline_verdict(v, rep.result))
 
 
 _FD_SOURCE = {"entry-stop": "from this call's entry stop", "syscall-slot": "from the stack slot x0 was loaded from",

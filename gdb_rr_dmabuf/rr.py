@@ -23,6 +23,7 @@ from .errnos import describe_result, errno_number
 from .errors import UserError
 from .ioctl.ioc import IOC_READ, decode_ioc
 from .versions import RRVersion
+from . import wording
 
 EXPECTED_ERRNOS = ["EINVAL", "ENOTTY"]
 IRREGULAR_TYPES = (0x54, 0x89, 0x8B)  # 'T' (TIO*), SIO*, wireless SIO*: expect EINVAL even without _IOC_READ
@@ -208,55 +209,52 @@ def handles(request: int, rr_version: Version) -> bool:
     return handling(request, rr_version).kind in ("entry", "range")
 
 
-def refused_open(request: int, fd_link: Optional[str] = None) -> Optional[str]:
+@dataclass
+class OpenRefusal:
+    """rr refuses to open the device a request goes to (facts; wording.open_policy words them)."""
+    device: str                   # 'fd' (the fd's link is such a device) | 'drm' | 'nvidia' (the request's type)
+    since: Dict[str, str]         # rr's refused path ('/dev/dri/' a prefix) -> its first release ('?': not listed)
+    fd_link: Optional[str] = None  # 'fd': the fd's link
+    path: Optional[str] = None    # 'fd': the refused path it matches
+    prefix: bool = False          # 'fd': that path is a prefix ('/dev/dri/' covers /dev/dri/*)
+
+
+def open_refusal(request: int, fd_link: Optional[str] = None) -> Optional[OpenRefusal]:
     """When the request belongs to a device rr refuses to open (src/preload/preload_interface.h
-    is_blacklisted_filename; record_syscall.cc closes the new fd and returns -ENOENT), one true sentence."""
+    is_blacklisted_filename; record_syscall.cc closes the new fd and returns -ENOENT): which, since when."""
     t = table()
     d = decode_ioc(int(request) & 0xFFFFFFFF)
     paths = t.policy_paths()
-
-    def since(path: str) -> str:
-        for p in paths:
-            if p["path"] == path:
-                return p["first"]
-        return "?"
-
-    def refused(link: str) -> Optional[Dict[str, Any]]:
-        for p in paths:
-            if (p["kind"] == "prefix" and link.startswith(p["path"])) or (p["kind"] == "exact" and link == p["path"]):
-                return p
-        return None
-
-    tail = ("it reached the program some way rr did not see as an open of it (for example inherited from the "
-            "process that started rr, or passed over a Unix socket)")
+    first = {p["path"]: p["first"] for p in reversed(paths)}   # the first row of a path decides
     if fd_link:
-        p = refused(fd_link)
-        if p is None:
-            return None
-        return ("The fd is %s: rr refuses to open %s%s (since rr %s%s: it closes the new fd and returns "
-                "ENOENT, \"Cowardly refusing to open\"), so %s." % (
-                    fd_link, p["path"], "*" if p["kind"] == "prefix" else "", p["first"],
-                    " or earlier" if p["first"] == t.oldest else "", tail))
+        for p in paths:
+            if fd_link.startswith(p["path"]) if p["kind"] == "prefix" else (p["kind"] == "exact" and fd_link == p["path"]):
+                return OpenRefusal("fd", {p["path"]: p["first"]}, fd_link, p["path"], p["kind"] == "prefix")
+        return None
     if d.type == ord("d"):
-        return ("DRM ioctls (type 'd') go to /dev/dri/* devices, and rr refuses to open /dev/dri/* (since rr %s or "
-                "earlier: it closes the new fd and returns ENOENT); if this fd is one, %s." % (since("/dev/dri/"), tail))
+        return OpenRefusal("drm", {"/dev/dri/": first.get("/dev/dri/", "?")})
     if d.type == ord("F") and d.dir == 3:
-        return ("NVIDIA's driver uses type 'F' read/write ioctls on /dev/nvidiactl and /dev/nvidiaN; rr refuses to "
-                "open /dev/nvidiactl (since rr %s or earlier) and /dev/nvidia-uvm (since %s), not /dev/nvidiaN; if this "
-                "fd is /dev/nvidiactl, %s." % (since("/dev/nvidiactl"), since("/dev/nvidia-uvm"), tail))
+        return OpenRefusal("nvidia", {k: first.get(k, "?") for k in ("/dev/nvidiactl", "/dev/nvidia-uvm")})
     return None
+
+
+def refused_open(request: int, fd_link: Optional[str] = None) -> Optional[str]:
+    """open_refusal as one true sentence (wording.open_policy), None when rr opens the device."""
+    r = open_refusal(request, fd_link)
+    return None if r is None else wording.open_policy(r)
 
 
 @dataclass
 class RrVerdict:
+    """What rr does with one ioctl, as facts; wording.explanation turns them into `explanation`."""
     expected: List[str]  # what rr accepts for an unknown ioctl it lets through: ['EINVAL', 'ENOTTY']
     ignorable: bool  # no _IOC_READ bit and type not in (0x54, 0x89, 0x8B): rr passes it
     supported_since: Optional[str]  # first release handling it by name ('5.9.0'), None if no release does
     would_stop: Optional[bool]  # True (success/other errno), False (EINVAL/ENOTTY, ignorable or handled), None
-    explanation: str  # true sentences
+    explanation: str  # true sentences (wording.explanation of the facts below)
     master_only: bool = False  # only rr master (after the last release) handles it by name
     handled_by_name: Optional[bool] = None  # in the given rr release; None when the release is not known
-    rr_version: Optional[str] = None
+    rr_version: Optional[str] = None  # the release the verdict is for; None: every release (not known)
     action: Optional[str] = None  # what rr does by name: records | passes | emulates
     what: Optional[str] = None
     rr_name: Optional[str] = None  # rr's label for it
@@ -264,6 +262,19 @@ class RrVerdict:
     stops_in: Optional[str] = None  # which releases stop on it: 'every release' | 'before 5.9.0' | 'none' ...
     open_policy: Optional[str] = None  # rr refuses opens of the device this request is for
     unreachable: List[str] = field(default_factory=list)  # labels rr lists for it but never reaches
+    # The facts the wording reads (not in --json):
+    request: int = 0  # the request, 32 bits
+    names: List[str] = field(default_factory=list)  # its names as the caller gave them ([]: say its number)
+    result: Optional[int] = None  # the raw result the verdict is for (None: not known)
+    answer: str = ""  # which answer: with rr_version 'handled' | 'generic'; without it 'every_release' |
+    #                   'no_release_stops' | 'span'; SIOCETHTOOL 'ethtool_handled' | 'ethtool_before' | 'ethtool'
+    by_name: Optional[RrHandling] = None  # master's by-name handling (entry or range), None: generic rules only
+    in_version: Optional[RrHandling] = None  # with rr_version: that release's handling
+    rule: Optional[RrHandling] = None  # the generic rule deciding where no by-name handling applies
+    span: Optional[str] = None  # the releases that rule decides in (_span), 'span' and 'ethtool' answers
+    shadowed: List[RrEntry] = field(default_factory=list)  # the entries behind `unreachable`
+    ethtool: Optional[str] = None  # SIOCETHTOOL's sub-command ('ETHTOOL_GLINKSETTINGS', 'ETHTOOL command 99')
+    ethtool_since: Optional[str] = None  # the first release with SIOCETHTOOL's sub-command list
 
 
 def _vstr(v: Optional[RRVersion]) -> Optional[str]:
@@ -277,24 +288,13 @@ def _would_stop(result: Optional[int]) -> Optional[bool]:
     return val not in (-errno_number("EINVAL"), -errno_number("ENOTTY"))
 
 
-def _outcome(result: Optional[int]) -> Tuple[Optional[bool], str]:
-    stop = _would_stop(result)
-    if stop is None:
-        return None, "it stops unless the call fails with EINVAL or ENOTTY"
-    val, name = describe_result(result)
-    if stop:
-        return True, "this result (%s) makes it stop" % (name or val)
-    return False, "it accepts this result (%s) and goes on" % name
-
-
 def ethtool_verdict(cmd: int, result: Optional[int], rr_version: Optional[Version] = None) -> RrVerdict:
     """rr's "unknown ETHTOOL command N" (SIOCETHTOOL, since rr 5.4.0's prepare_ethtool_ioctl)."""
     t = table()
     c = t.ethtool.get(int(cmd))
     ver = RRVersion.of(rr_version) if rr_version is not None else None
-    stop, outcome = _outcome(result)
-    v = RrVerdict(list(EXPECTED_ERRNOS), False, None, stop, "", rr_version=_vstr(ver), rr_name="SIOCETHTOOL",
-                  match="exact")
+    v = RrVerdict(list(EXPECTED_ERRNOS), False, None, _would_stop(result), "", rr_version=_vstr(ver),
+                  rr_name="SIOCETHTOOL", match="exact", request=SIOCETHTOOL, result=result, answer="ethtool")
     name = c["name"] if c else "ETHTOOL command %d" % cmd
     if c is not None:
         v.supported_since, v.action, v.what = c["first"], c["action"], c["what"]
@@ -302,38 +302,24 @@ def ethtool_verdict(cmd: int, result: Optional[int], rr_version: Optional[Versio
         if v.master_only:
             v.supported_since = None
     v.rr_name = "SIOCETHTOOL %s" % name
-    since = t.ethtool_since or t.oldest
+    v.ethtool = name
+    since = v.ethtool_since = t.ethtool_since or t.oldest
     if ver is not None:
         handled = c is not None and c["first"] != "master" and ver >= t.key(c["first"])
         v.handled_by_name = handled or ver < t.key(since)
         if handled or ver < t.key(since):
             v.would_stop = False
+            v.answer = "ethtool_handled" if handled else "ethtool_before"
             if not handled:
                 v.action, v.what = "records", "records every SIOCETHTOOL alike (struct ifreq and its buffers)"
-            v.explanation = (("rr %s handles SIOCETHTOOL's sub-command %s by name (since %s): it %s, so it does not "
-                              "stop on it." % (_vstr(ver), name, c["first"], c["what"])) if handled else
-                             ("rr %s (before %s) records every SIOCETHTOOL alike, whatever the sub-command, so it does "
-                              "not stop on it." % (_vstr(ver), since)))
+            v.explanation = wording.explanation(v)
             return v
     end = c["first"] if (c is not None and c["first"] != "master") else None
     stopping = [r for r in t.releases if t.key(since) <= t.key(r) and (end is None or t.key(r) < t.key(end))]
-    span = _span(stopping, t.releases) if stopping else "none"
-    if ver is not None:
-        who = "rr %s" % _vstr(ver)
-    else:
-        who = "rr " + (span if span[0].isdigit() else "releases " + span)
-    text = ("rr handles SIOCETHTOOL by its ETHTOOL sub-command since %s (before, it recorded every SIOCETHTOOL "
-            "alike); the sub-command list of %s does not have %s, so it expects EINVAL (ENOTTY is accepted too); "
-            "%s." % (since, who, name, outcome))
+    v.span = _span(stopping, t.releases) if stopping else "none"
     if ver is None:
-        v.stops_in = span
-    if end is not None:
-        text += " rr %s and later handle %s: rr %s." % (end, name, c["what"])
-    elif c is not None:
-        text += " Only rr master after %s handles %s (%s)." % (t.last_release, name, t.master_label)
-    else:
-        text += " No rr release handles it (as of %s)." % t.master_label
-    v.explanation = text
+        v.stops_in = v.span
+    v.explanation = wording.explanation(v)
     return v
 
 
@@ -342,13 +328,13 @@ def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Version
                ethtool_cmd: Optional[int] = None) -> RrVerdict:
     """What rr does with this ioctl given its raw result (negative errno; None: not known). With
     rr_version, for that release; without, which releases stop on it and which do not. ethtool_cmd: rr's
-    log named SIOCETHTOOL's sub-command ("unknown ETHTOOL command N")."""
+    log named SIOCETHTOOL's sub-command ("unknown ETHTOOL command N"). The facts decide here; the
+    explanation's sentences are wording.explanation's."""
     if ethtool_cmd is not None and (int(request) & 0xFFFFFFFF) == SIOCETHTOOL:
         return ethtool_verdict(ethtool_cmd, result, rr_version)
     t = table()
     r = int(request) & 0xFFFFFFFF
     d = decode_ioc(r)
-    label = " or ".join(names) if names else "0x%08x" % r
     ver = RRVersion.of(rr_version) if rr_version is not None else None
     top = handling(r, None)                   # on master
     by_name = top if top.kind in ("entry", "range") else None
@@ -359,93 +345,33 @@ def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Version
     ignorable = not (d.dir & IOC_READ) and not irregular
     unreach = ["%s (%s)" % (e.label, e.unreachable or "the no-_IOC_READ rule comes first") for e in top.shadowed]
     v = RrVerdict(list(EXPECTED_ERRNOS), ignorable, since, None, "", master_only=master_only,
-                  rr_version=_vstr(ver), open_policy=refused_open(r, fd_link), unreachable=unreach)
+                  rr_version=_vstr(ver), open_policy=refused_open(r, fd_link), unreachable=unreach,
+                  request=r, names=list(names or []), result=result, by_name=by_name, shadowed=list(top.shadowed))
     if by_name is not None:
         v.action, v.what = by_name.action, by_name.what
         v.rr_name = by_name.entry.label if by_name.entry else "type '%s' range" % d.type_char
         v.match = by_name.entry.match if by_name.entry else "range"
-    stop_res, outcome = _outcome(result)
-    rrname = (" (rr's label %s)" % v.rr_name) if v.rr_name and v.rr_name not in (names or []) and by_name and by_name.entry else ""
-    if by_name is not None:
-        cmp = {"exact": "the exact number", "masked": "the number with its size bits masked, so any size matches",
-               "range": "its type and nr"}[v.match]
-        doing = "%s by name%s (compares %s): it %s" % (label, rrname, cmp, by_name.what)
-    sentences: List[str] = []
-    generic_h = handling(r, ver) if ver is not None else None
-
-    def generic_text(who: str, h: RrHandling) -> Tuple[Optional[bool], str]:
-        plural = who.startswith("rr releases ")  # "rr releases 4.3.0 to 5.6.0 expect", "rr 5.8.0 expects"
-        if h.kind == "ignorable":
-            return False, ("%s has no _IOC_READ bit, so %s %s it ignorable and lets it run unrecorded: it "
-                           "does not cause an \"Unknown ioctl\" stop." % (label, who, "presume" if plural else "presumes"))
-        if d.dir & IOC_READ:
-            why = "%s has the _IOC_READ bit" % label
-        else:
-            why = "%s has no _IOC_READ bit but type 0x%02x, which rr treats as irregular" % (label, d.type)
-        return stop_res, "%s, so %s %s EINVAL (ENOTTY is accepted too); %s." % (why, who, "expect" if plural else "expects",
-                                                                               outcome)
-
-    if ver is not None:
-        h = generic_h
+    stop_res = _would_stop(result)
+    if ver is not None:   # that release: by name, or by its generic rules
+        h = v.in_version = handling(r, ver)
         v.handled_by_name = h.kind in ("entry", "range")
         if v.handled_by_name:
-            v.would_stop = False
-            sentences.append("rr %s handles %s by name%s (since %s%s; compares %s): it %s, so it does not stop with "
-                             "\"Unknown ioctl\" on it." % (
-                                 _vstr(ver), label, rrname, h.first, " or earlier" if h.first == t.oldest else "",
-                                 {"exact": "the exact number", "masked": "the number without its size bits"}.get(
-                                     h.entry.match if h.entry else "", "its type and nr"), h.what))
+            v.answer, v.would_stop = "handled", False
         else:
-            v.would_stop, text = generic_text("rr %s" % _vstr(ver), h)
-            sentences.append(text)
-            if by_name is not None:
-                if master_only:
-                    sentences.append("Only rr master after %s handles it by name (it %s; %s); a build from source "
-                                     "also calls itself %s." % (t.last_release, by_name.what, t.master_label,
-                                                                t.last_release))
-                else:
-                    sentences.append("rr %s and later handle it by name: rr %s." % (first, by_name.what))
-    else:
-        if by_name is not None and first == t.oldest:
-            v.would_stop = False
-            v.stops_in = "none"
-            sentences.append("Every rr release since %s (the oldest checked) handles %s: so rr does not stop with "
-                             "\"Unknown ioctl\" on it." % (t.oldest, doing))
+            v.answer, v.rule = "generic", h
+            v.would_stop = False if h.kind == "ignorable" else stop_res
+    elif by_name is not None and first == t.oldest:
+        v.answer, v.would_stop, v.stops_in = "every_release", False, "none"
+    else:   # every release: those without the by-name entry decide by the generic rules
+        g = top if by_name is None else _generic(r, d)
+        checking = [rel for rel in t.releases if handling(r, t.key(rel)).kind in ("generic", "irregular")]
+        if by_name is not None and not checking:
+            v.answer, v.would_stop, v.stops_in = "no_release_stops", False, "none"
         else:
-            g = top if by_name is None else _generic(r, d)  # what releases without the by-name entry do
-            checking = [rel for rel in t.releases if handling(r, t.key(rel)).kind in ("generic", "irregular")]
-            if by_name is not None and not checking:
-                v.would_stop = False
-                v.stops_in = "none"
-                sentences.append("No rr release stops on %s with \"Unknown ioctl\": releases before %s presume it "
-                                 "ignorable (no _IOC_READ bit), and rr %s and later handle %s." % (
-                                     label, first, first, doing))
-            else:
-                span = _span(checking, t.releases)
-                if g.kind == "ignorable" or (by_name is None and span == "every release"):
-                    who = "rr"
-                elif span == "every release":
-                    who = "every rr release"
-                else:
-                    who = "rr releases " + span.replace("releases ", "")
-                stop, text = generic_text(who, g)
-                v.would_stop = stop
-                sentences.append(text)
-                v.stops_in = "none" if g.kind == "ignorable" else span
-                if by_name is not None:
-                    if master_only:
-                        sentences.append("Only rr master after %s handles %s (%s)." % (t.last_release, doing,
-                                                                                      t.master_label))
-                    else:
-                        sentences.append("rr %s and later handle %s." % (first, doing))
-                elif g.kind != "ignorable":
-                    sentences.append("No rr release handles it by name (as of %s)." % t.master_label)
-    if unreach:
-        sentences.append("rr's prepare_ioctl lists %s but never reaches %s." % (
-            ", ".join(e.label for e in top.shadowed), "it" if len(top.shadowed) == 1 else "them"))
-    if v.open_policy and v.would_stop is not False:
-        sentences.append(v.open_policy)
-    v.explanation = " ".join(sentences)
+            v.answer, v.rule, v.span = "span", g, _span(checking, t.releases)
+            v.would_stop = False if g.kind == "ignorable" else stop_res
+            v.stops_in = "none" if g.kind == "ignorable" else v.span
+    v.explanation = wording.explanation(v)
     return v
 
 

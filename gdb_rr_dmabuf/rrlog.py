@@ -34,10 +34,13 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .arch import X86_64, arch_of
 from .versions import RRVersion
+
+if TYPE_CHECKING:  # for the annotations only (rr.py is imported when a message needs it)
+    from .rr import RrAssertion
 
 MAX_CHARS = 256 << 20          # what is read at most (explain's MAX_INPUT)
 MAX_LINE = 1 << 16             # a longer line is cut here (no rr line is this long)
@@ -110,7 +113,7 @@ class Assertion:
     rec_tid: Optional[int] = None
     time: Optional[int] = None
     line_no: int = 0                # the log's line (1-based)
-    ioctl: Any = None               # rr.RrAssertion when the message is rr's "Unknown ioctl" text
+    ioctl: Optional[RrAssertion] = None  # when the message is rr's "Unknown ioctl" text
     syscall: Optional[str] = None   # "Expected E for 'SYSCALL' ..."
     expected: Optional[str] = None
 

@@ -105,8 +105,7 @@ def pending_syscall(target: Target, state: Optional[str] = None) -> PendingSysca
     else:                       # aarch64: x7 marks entry/exit at a syscall stop
         nr = regs[nr_reg]
         if state is None:
-            hint = getattr(target, "syscall_stop_kind", None)
-            state = aarch64_stop_kind(regs, hint() if callable(hint) else None)
+            state = aarch64_stop_kind(regs, target.syscall_stop_kind())
             if state is None:
                 state = "exit"
                 notes.append("aarch64 registers cannot tell entry from exit here (x7 is %s%s): assumed the exit "

@@ -14,12 +14,15 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import elf
 from .errors import TargetReadError, UserError
 
 from .arch import SUPPORTED_ARCHES, X86_64, AARCH64, arch_of, by_elf_machine, normalize_arch  # noqa: F401
+
+if TYPE_CHECKING:  # for the annotations only: no import at run time
+    from .fdrecover import EntryRecord, FrameRegs
 
 ARCH_X86_64 = X86_64.name
 ARCH_AARCH64 = AARCH64.name
@@ -37,13 +40,26 @@ class NativeFrame:
 
 
 class Target:
-    """Base class: subclasses override read() and registers(); the rest has defaults."""
+    """Base class: subclasses override read() and registers(); the rest has defaults.
+
+    Every optional capability is declared here with the default that means "not supported", so callers
+    call it directly and never probe: a backend overrides what it has. Optional ones:
+      program             the path where the program runs (a remote stub's own name for it): None
+      warnings            what the target itself found damaged (a core's notes): ()
+      native_frames()     gdb's native backtrace: []
+      fd_link(s), auxv(), environ()   from /proc/<pid> when pid is set: None / {} otherwise
+      syscall_stop_kind() 'entry'/'exit' when a stop hook saw this very stop: None
+      entry_record()      the stop hook's record of this thread's syscall entry: None
+      fd_frames()         fdrecover.FrameRegs of the innermost frames (aarch64 fd recovery): []
+    """
 
     arch: str = ARCH_X86_64
     tid: Optional[int] = None
     pid: Optional[int] = None  # set only when /proc/<pid> on this machine is the target
     executable: Optional[str] = None
+    program: Optional[str] = None  # where it runs, when that differs from or adds to executable
     kind: str = "unknown"  # 'live', 'remote', 'core', 'memory'
+    warnings: Sequence[str] = ()  # what the target found damaged, for the reports' warnings
 
     @property
     def ptr_size(self) -> int:
@@ -116,6 +132,19 @@ class Target:
                 k, v = item.split(b"=", 1)
                 env[k.decode(errors="replace")] = v.decode(errors="replace")
         return env
+
+    def syscall_stop_kind(self) -> Optional[str]:
+        """'entry' or 'exit' when a stop hook saw this very stop as a syscall catchpoint stop; None when
+        the target cannot tell (then the registers decide)."""
+        return None
+
+    def entry_record(self) -> Optional["EntryRecord"]:
+        """The stop hook's record of the selected thread's syscall entry (fdrecover.EntryRecord), or None."""
+        return None
+
+    def fd_frames(self, limit: int = 5) -> List["FrameRegs"]:
+        """fdrecover.FrameRegs of the innermost frames, for the aarch64 fd recovery; [] when not available."""
+        return []
 
     # Convenience readers -------------------------------------------------------------------------
     def read_u32(self, addr: int) -> int:

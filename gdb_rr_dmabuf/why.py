@@ -3,17 +3,22 @@ rr's verdict and suggestions. Pure Python: the command only renders what this re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from . import rr as rrfacts
 from .errnos import describe_result
 from .errors import UserError
-from .ioctl.ioc import decode_ioc, parse_request
+from .ioctl.ioc import Ioc, decode_ioc, parse_request
 from .ioctl.names import names_for, narrow_by_link
 from .ioctl.structs import ArgDecode, decode_argument, spec_for
 from .syscall import PendingSyscall, pending_syscall
 from .arch import SUPPORTED_ARCHES, arch_of
 from .target import Target
+
+if TYPE_CHECKING:  # for the annotations only: no import at run time
+    from .fdrecover import FdRecovery
+    from .rr import RrAssertion, RrVerdict
+    from .rrlog import RrLog
 
 
 @dataclass
@@ -23,23 +28,23 @@ class WhyReport:
     request: int
     names: List[str]
     all_names: List[str]                          # before narrowing by the fd's link
-    ioc: Any                                      # ioctl.ioc.Ioc
+    ioc: Ioc
     syscall: Optional[PendingSyscall] = None
     fd: Optional[int] = None
     fd_link: Optional[str] = None
-    fd_recovery: Any = None                       # fdrecover.FdRecovery on an aarch64 exit stop
+    fd_recovery: Optional[FdRecovery] = None      # on an aarch64 exit stop
     argument: Optional[ArgDecode] = None
     arg_address: Optional[int] = None
     arg_struct: Optional[str] = None              # the request's struct, also when it was not read
     result: Optional[int] = None                  # raw return: >= 0 value, < 0 -errno
     errno: Optional[str] = None
-    verdict: Any = None                           # rr.RrVerdict
-    log: Any = None                               # rr.RrAssertion when --from-log was given
+    verdict: Optional[RrVerdict] = None
+    log: Optional[RrAssertion] = None             # when --from-log was given
     tid: Optional[int] = None
     executable: Optional[str] = None
     notes: List[str] = field(default_factory=list)
     suggestions: List[Any] = field(default_factory=list)   # advice.Suggestion or plain strings
-    rrlog: Any = None                             # rrlog.RrLog: everything rr's log said (--from-log, explain)
+    rrlog: Optional[RrLog] = None                 # everything rr's log said (--from-log, explain)
     others: List["WhyReport"] = field(default_factory=list)  # the log's other "Unknown ioctl" assertions
 
     @property
@@ -61,7 +66,7 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     rep = _base_report("thread", target.arch, request)
     rep.syscall = sc
     rep.tid = target.tid
-    rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
+    rep.executable = target.program or target.executable  # the path where it runs
     rep.notes.extend(sc.notes)
     if fd is None and arch_of(sc.arch).result_overwrites_arg0 and sc.state in ("exit", "interrupted"):
         from .fdrecover import recover_for
@@ -147,7 +152,7 @@ def _log_report(log, a, target: Optional[Target]) -> WhyReport:
         rep.notes.append("rr's log names SIOCETHTOOL's sub-command %d (\"unknown ETHTOOL command\")" % la.ethtool_cmd)
     if target is not None:
         rep.tid = target.tid
-        rep.executable = getattr(target, "program", None) or target.executable  # the path where it runs
+        rep.executable = target.program or target.executable  # the path where it runs
         if la.addr is not None:
             rep.argument = decode_argument(la.request, target, la.addr, at_exit=True, arch=arch, result=la.result)
     else:

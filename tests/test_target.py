@@ -2,7 +2,8 @@
 import pytest
 
 from gdb_rr_dmabuf.errors import TargetReadError
-from gdb_rr_dmabuf.target import MemoryTarget, normalize_arch, parse_auxv
+from gdb_rr_dmabuf.target import MemoryTarget, Target, normalize_arch, parse_auxv
+from gdb_rr_dmabuf.why import analyse_thread
 
 
 def test_memory_target_reads_inside_regions_only():
@@ -31,6 +32,33 @@ def test_parse_auxv():
                                        ("EM_AARCH64", "aarch64"), ("riscv:rv64", "riscv:rv64")])
 def test_normalize_arch(name, want):
     assert normalize_arch(name) == want
+
+
+class _Bare(Target):
+    """A backend with only what every Target must have: memory and registers."""
+
+    def __init__(self, regs, arch="aarch64", executable=None):
+        self._regs, self.arch, self.tid, self.executable = regs, arch, 42, executable
+
+    def read(self, addr, size):
+        raise TargetReadError(addr, size)
+
+    def registers(self):
+        return dict(self._regs)
+
+
+def test_a_backend_with_memory_and_registers_only_goes_through_dmabuf_why():
+    # aarch64, exit stop of DMA_BUF_IOCTL_EXPORT_SYNC_FILE that returned 0: the fd recovery asks the target for
+    # its frames and the stop hook's record; this backend has neither, and says so by the declared defaults
+    t = _Bare({"x0": 0, "x1": 0xC0086202, "x2": 0x1000, "x7": 1, "x8": 29, "pc": 0x4000}, executable="/bin/prog")
+    assert (t.program, tuple(t.warnings), t.syscall_stop_kind(), t.entry_record(), t.fd_frames()) == (
+        None, (), None, None, [])
+    rep = analyse_thread(t)
+    assert rep.names == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"] and rep.syscall.state == "exit"
+    assert rep.executable == "/bin/prog" and rep.fd is None
+    assert "the caller's frame: gdb's unwinder gives no caller frame" in rep.fd_recovery.tried
+    t.program = "/where/it/runs"   # a backend that knows where the program runs (gdb over a remote stub)
+    assert analyse_thread(t).executable == "/where/it/runs"
 
 
 # ------------------------------------------------------------------------------- CoreTarget, damaged

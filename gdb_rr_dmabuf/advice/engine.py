@@ -12,7 +12,8 @@ from ..evidence import Evidence, GoFrameEv, rr_handles
 from ..go_runtime.frames import (cgo_call, cgo_function, frame_package, go_full_name, module_text, where)
 from ..go_runtime.stdlib import is_std_package
 from .rules import KINDS, RULE_KINDS, Pattern, Rule, load_rules
-from .wording import SafeDict, rr_facts, variables
+from ..wording import master_only_evidence, unsupported_evidence, upgrade_evidence
+from .wording import SafeDict, variables
 
 # How much one kind of matching evidence counts towards a rule's score.
 WEIGHTS = {"native_functions": 3.0, "go_functions": 3.0, "go_packages": 2.0, "go_modules": 1.0,
@@ -368,7 +369,7 @@ def _eval_rr_upgrade(rule: Rule, ev: Evidence, items: _Items) -> Optional[Sugges
     kinds = {"requests": [_request_label(ev)]}
     conf = "medium"
     if handles is False:
-        kinds["rr_version"] = ["rr %s < %s (first release handling it)" % (ev.rr_version, ev.rr_supported_since)]
+        kinds["rr_version"] = [upgrade_evidence(ev.rr_version, ev.rr_supported_since)]
         conf = "high"
     else:
         kinds["rr_version"] = []
@@ -378,15 +379,13 @@ def _eval_rr_upgrade(rule: Rule, ev: Evidence, items: _Items) -> Optional[Sugges
 def _eval_rr_master_only(rule: Rule, ev: Evidence, items: _Items) -> Optional[Suggestion]:
     if not _request_known(ev) or not ev.rr_master_only:
         return None
-    return _finish(rule, ev, {"requests": [_request_label(ev) + ": only rr master after %s handles it"
-                                           % rr_facts("last_release")]}, confidence="medium")
+    return _finish(rule, ev, {"requests": [master_only_evidence(_request_label(ev))]}, confidence="medium")
 
 
 def _eval_rr_unsupported(rule: Rule, ev: Evidence, items: _Items) -> Optional[Suggestion]:
     if not _request_known(ev) or ev.rr_supported_since or ev.rr_master_only or not ev.rr_support_known:
         return None
-    return _finish(rule, ev, {"requests": [_request_label(ev) + ": no rr release handles it"]},
-                   confidence="medium")
+    return _finish(rule, ev, {"requests": [unsupported_evidence(_request_label(ev))]}, confidence="medium")
 
 
 def _eval_rr_open_refused(rule: Rule, ev: Evidence, items: _Items) -> Optional[Suggestion]:

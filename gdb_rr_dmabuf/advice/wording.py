@@ -1,5 +1,6 @@
 """The placeholders a rule's text may use ({exe}, {rr_upgrade_clause}, {caller_where}, ...) and their values
-for one stop: the wording about rr's release and the Go caller that the rules' sentences are built from."""
+for one stop: the wording about the Go caller that the rules' sentences are built from, and the rr_* ones,
+whose words (like every sentence about rr's verdict) are ../wording.py's."""
 from __future__ import annotations
 
 import shlex
@@ -7,6 +8,7 @@ from typing import Dict, Optional
 
 from ..evidence import Evidence, GoFrameEv, rr_handles
 from ..go_runtime.frames import frame_package, go_full_name, module_text, program_frame, where
+from ..wording import rr_placeholders
 
 CALLER_PLACEHOLDERS = ("caller_function", "caller_package", "caller_file", "caller_line", "caller_where",
                        "caller_module")
@@ -23,13 +25,6 @@ class SafeDict(dict):
         return "{" + key + "}"
 
 
-def rr_facts(what: str) -> str:
-    """'master' -> 'rr master 2026-08-17 5c202cd8', 'last_release' -> '5.9.0' (rr.py's table)."""
-    from ..rr import table
-    t = table()
-    return t.master_label if what == "master" else t.last_release
-
-
 def _exe(ev: Evidence) -> str:
     exe = ev.executable
     if not exe:
@@ -40,37 +35,10 @@ def _exe(ev: Evidence) -> str:
 
 
 def _rr_variables(ev: Evidence, req_name: str) -> Dict[str, str]:
-    """The rr_* placeholders: the user's release, the first release that handles the request, or why none."""
-    since = ev.rr_supported_since or ""
-    handles = rr_handles(ev)
-    if ev.rr_version:
-        vphrase = "this rr is %s" % ev.rr_version
-        if handles is False:
-            vphrase += ", which does not"
-        elif handles is True:
-            vphrase += ", which does"
-    else:
-        vphrase = "the version of the rr in use is not known (check with rr --version)"
-    rr_phrase = ""
-    clause = ""
-    reason = ""
-    if since and handles is not True:
-        rr_phrase = " before %s" % since
-        clause = ", or upgrade rr to %s or later, which handles %s" % (since, req_name)
-        reason = " (rr before %s cannot record it)" % since
-    elif ev.rr_master_only:
-        rr_phrase = " (no release yet)"
-        clause = (", or build rr from source: only rr master after %s handles %s"
-                  % (rr_facts("last_release"), req_name))
-        reason = " (no rr release records it yet; rr master does)"
-    elif not since and ev.rr_support_known:
-        rr_phrase = " (no release yet)"
-        clause = " (no rr release handles %s yet, so the guard is the way)" % req_name
-        reason = " (no rr release records it yet)"
-    return {"rr_since": since or ("master" if ev.rr_master_only else "?"),
-            "rr_version": ev.rr_version or "unknown", "rr_version_phrase": vphrase, "rr_phrase": rr_phrase,
-            "rr_upgrade_clause": clause, "rr_reason": reason, "rr_master": rr_facts("master"),
-            "rr_last_release": rr_facts("last_release"), "rr_open_policy": ev.rr_open_policy or "?"}
+    """The rr_* placeholders (the words are ../wording.py's): the user's release, the first release that
+    handles the request, or why none."""
+    return rr_placeholders(ev.rr_version, ev.rr_supported_since, rr_handles(ev), ev.rr_master_only,
+                           ev.rr_support_known, ev.rr_open_policy, req_name)
 
 
 def variables(ev: Evidence, caller: Optional[GoFrameEv],

@@ -358,33 +358,55 @@ def scan_ioctl_threads(limit: int = 256) -> List[tuple]:
 
 def ioctl_stop_hint() -> Optional[str]:
     """One line when the selected thread sits in an ioctl that rr would abort on (gdbinit.py prints it when
-    sourced at a stop), else None. Reads three registers of the selected thread alone (never another
-    thread: see SCAN_WARNING); nothing when no process is stopped."""
+    sourced at a stop), else None. Reads the syscall registers of the selected thread alone (never another
+    thread: see SCAN_WARNING); nothing when no process is stopped. syscall.py decodes them, rr.py decides
+    and wording.py words the line."""
     inferior = gdb.selected_inferior()
     t = gdb.selected_thread()
     if not inferior.is_valid() or inferior.pid == 0 or t is None or not t.is_valid() or t.is_running():
         return None
     from ..ioctl.names import names_for
     from ..rr import rr_verdict
-    from ..syscall import ENOSYS
-    got = _ioctl_of(t)
-    if got is None:
+    from ..syscall import pending_syscall
+    from ..wording import stop_hint
+    try:
+        regs = _SyscallRegisters()
+        sc = pending_syscall(regs)   # an entry stop (x86-64: -ENOSYS in the result) has no result: not run yet
+    except (UserError, gdb.error, ValueError):
         return None
-    arch, req, res = got
-    # an entry stop (x86-64 tells it by -ENOSYS in the result): not run yet
-    result = None if (arch_of(arch).entry_result_enosys and res == -ENOSYS) else res
-    v = rr_verdict(req, result)
+    a = arch_of(sc.arch)
+    if not sc.is_ioctl or sc.args[1] is None or a.syscall_result_reg not in regs.registers():
+        return None
+    req = sc.args[1] & 0xFFFFFFFF
+    v = rr_verdict(req, sc.result)
     if v.ignorable or v.would_stop is False:
         return None
-    names = names_for(req, arch)
-    name = " or ".join(names) if names else "0x%08x" % req
-    who = ("rr before %s" % v.supported_since) if v.supported_since else "rr"
-    lwp = t.ptid[1] or t.ptid[0]
-    if v.would_stop:
-        verdict = "which %s aborts on" % who
-    else:  # the entry stop: it has not returned yet
-        verdict = "which %s aborts on unless it fails with %s" % (who, " or ".join(v.expected))
-    return "thread %d (LWP %d) is in ioctl %s, %s: `dmabuf-why` explains it" % (t.num, lwp, name, verdict)
+    return stop_hint(t.num, t.ptid[1] or t.ptid[0], names_for(req, sc.arch), v)
+
+
+class _SyscallRegisters(Target):
+    """The selected thread's registers that syscall.pending_syscall reads (number, arguments, result, pc, and
+    aarch64's x7), read once from gdb's newest frame; those gdb cannot read are left out."""
+
+    def __init__(self):
+        frame = gdb.newest_frame()
+        self.arch = normalize_arch(frame.architecture().name())
+        self._frame = frame
+        self._regs: Optional[Dict[str, int]] = None
+
+    def registers(self) -> Dict[str, int]:
+        if self._regs is None:
+            a = arch_of(self.arch)
+            wanted = () if a is None else (a.syscall_nr_reg, a.syscall_result_reg, a.pc_reg) + a.syscall_arg_regs
+            if a is not None and "x7" in a.gdb_regs:
+                wanted += ("x7",)   # syscall.aarch64_stop_kind: the kernel's entry/exit marker
+            self._regs = {}
+            for n in wanted:
+                try:
+                    self._regs[n] = int(self._frame.read_register(n)) & _MASK64
+                except (gdb.error, ValueError):
+                    continue
+        return dict(self._regs)
 
 
 class _on_thread:

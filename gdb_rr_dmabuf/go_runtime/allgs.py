@@ -593,7 +593,7 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
     note = layout_note(layout)
     if note:
         rep.notes.append(note)
-    rep.warnings.extend(getattr(target, "warnings", ()))
+    rep.warnings.extend(target.warnings)
     table, tnote = release_strings(binary.go_version)
     if tnote:
         rep.notes.append(tnote)

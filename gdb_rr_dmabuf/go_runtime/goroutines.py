@@ -117,7 +117,7 @@ def _i32(buf: bytes, off: int) -> int:
 
 def _plausible_ptr(target, addr: int) -> bool:
     # user-space addresses: x86-64 47 bits, arm64 48 (the default VA size on Linux); others as x86-64
-    limit = (arch_of(getattr(target, "arch", None)) or X86_64).user_va_limit
+    limit = (arch_of(target.arch) or X86_64).user_va_limit
     return 4096 <= addr < limit and addr % 8 == 0
 
 
