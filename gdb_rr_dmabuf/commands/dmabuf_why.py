@@ -8,7 +8,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing costs gdb's start-up 5 ms; the annotations here are never evaluated
     from typing import List, Tuple
 
-from ..errors import NoProcessError, UserError
+from ..errors import NoProcessError, NotInIoctl, UserError
 from .base import Command
 
 DESCRIPTION = """Decode the pending ioctl of the selected thread (rr's emergency stop: after the call
@@ -96,8 +96,8 @@ class DmabufWhy(Command):
                 rep, callers_rep, sugg, notes = evidence.analyse(
                     target, want_why=True, want_callers=False, at=args.at, rr_version=args.rr_version,
                     rules_file=args.rules)
-            except UserError as e:
-                if args.thread is None and ("not ioctl" in e.what or "not stopped in a system call" in e.what):
+            except NotInIoctl as e:
+                if args.thread is None:
                     _point_at_other_threads(e)
                 raise
             rep.suggestions = sugg

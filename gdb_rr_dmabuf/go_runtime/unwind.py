@@ -66,6 +66,7 @@ class GoUnwind:
     stopped: str = ""                # why the unwind ended ('goexit', 'depth', 'unreadable stack at 0x..', ...)
     complete: bool = False           # reached goexit at the stack's top / the thread's first frame on g0
     end_checked: bool = False        # the final frame's sp was checked against the stack's top
+    at_depth_limit: bool = False     # stopped at the frame limit the caller gave (not by the stack)
     warnings: List[str] = field(default_factory=list)
 
 
@@ -156,6 +157,7 @@ class GoUnwinder:
         while True:
             if physical >= depth:
                 res.stopped = "depth limit (%d frames; --depth raises it)" % depth
+                res.at_depth_limit = True
                 return res
             f = self.func_at(pc)
             if f is None:
