@@ -156,8 +156,7 @@ class GoUnwinder:
         leaf_step = False  # the last step left an arm64 frameless leaf: its caller has the same sp
         while True:
             if physical >= depth:
-                res.stopped = "depth limit (%d frames; --depth raises it)" % depth
-                res.at_depth_limit = True
+                res.stopped, res.at_depth_limit = "depth limit (%d frames; --depth raises it)" % depth, True
                 return res
             f = self.func_at(pc)
             if f is None:
