@@ -133,6 +133,7 @@ class LogTextOptions:
 
 
 def options_after_log_text(parser) -> LogTextOptions:
+    """From the parser's actions (argparse lists them only in _actions): a flag takes no value, the rest one."""
     return LogTextOptions({o: 0 if a.nargs == 0 else 1 for a in parser._actions for o in a.option_strings
                            if o not in _SOURCES})
 
