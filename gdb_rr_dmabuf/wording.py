@@ -45,10 +45,10 @@ _COMPARES = {"exact": "the exact number", "masked": "the number with its size bi
              "range": "its type and nr"}
 
 
-def _generic_text(v: "RrVerdict", who: str) -> str:
-    """The sentence for the generic rule (v.rule) that decides in the releases `who` names."""
+def _generic_text(v: "RrVerdict", who: str, plural: bool = False) -> str:
+    """The sentence for the generic rule (v.rule) that decides in the releases `who` names (`plural`: "rr
+    releases 4.3.0 to 5.6.0 expect", else "rr 5.8.0 expects")."""
     label = request_label(v)
-    plural = who.startswith("rr releases ")  # "rr releases 4.3.0 to 5.6.0 expect", "rr 5.8.0 expects"
     if v.rule.kind == "ignorable":
         return ("%s has no _IOC_READ bit, so %s %s it ignorable and lets it run unrecorded: it "
                 "does not cause an \"Unknown ioctl\" stop." % (label, who, "presume" if plural else "presumes"))
@@ -110,13 +110,14 @@ def _no_release_stops(v: "RrVerdict") -> List[str]:
 def _span_of_releases(v: "RrVerdict") -> List[str]:
     """No release given; the releases without a by-name entry (v.span) decide by the generic rule v.rule."""
     by_name, span = v.by_name, v.span
+    plural = False
     if v.rule.kind == "ignorable" or (by_name is None and span == "every release"):
         who = "rr"
     elif span == "every release":
         who = "every rr release"
     else:
-        who = "rr releases " + span.replace("releases ", "")
-    out = [_generic_text(v, who)]
+        who, plural = "rr releases " + span.replace("releases ", ""), True
+    out = [_generic_text(v, who, plural)]
     if by_name is not None and v.master_only:
         out.append("Only rr master after %s handles %s (%s)." % (rr_facts("last_release"), _doing(v),
                                                                       rr_facts("master")))
