@@ -1,4 +1,4 @@
-"""Bounded ELF primitives shared by the core reader (target.CoreTarget) and the executable reader
+"""Bounded ELF primitives shared by the core reader (target_core.CoreTarget) and the executable reader
 (go_runtime.binary.GoBinary): the constants of elf.h they use, the ELF header, program and section
 header tables, notes and string tables.
 
