@@ -28,9 +28,9 @@ class PtraceTarget(Target):
         try:
             data = pt.read_memory(self.pid, addr, size)
         except (OSError, OverflowError, ValueError) as e:
-            raise TargetReadError("cannot read %d bytes at 0x%x (%s)" % (size, addr, e))
+            raise TargetReadError(addr, size, str(e))
         if len(data) != size:
-            raise TargetReadError("cannot read %d bytes at 0x%x" % (size, addr))
+            raise TargetReadError(addr, size)
         return data
 
     def registers(self) -> Dict[str, int]:

@@ -1,4 +1,6 @@
 """The Target seam: MemoryTarget reads and the convenience readers."""
+import os
+
 import pytest
 
 from gdb_rr_dmabuf.errors import TargetReadError
@@ -78,6 +80,22 @@ def test_each_backend_has_its_module_and_the_old_names_still_import():
              "print(sorted(m for m in sys.modules if m.startswith('gdb_rr_dmabuf.target_')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_ptrace_target_unreadable_memory_is_a_target_read_error():
+    """An unmapped address of a live process (this one, through /proc/PID/mem as `check` reads its tracee)
+    is a TargetReadError, which the analysers catch (it was a TypeError: the error built with one argument)."""
+    from gdb_rr_dmabuf.target_ptrace import PtraceTarget
+    pid = os.getpid()
+    t = PtraceTarget(pid, pid, "x86-64", {})
+    with pytest.raises(TargetReadError) as e:
+        t.read(0, 8)
+    assert str(e.value).startswith("cannot read 8 bytes at 0x0 (")
+    assert not t.can_read(0, 8)
+    data = b"the bytes of a live object"
+    import ctypes
+    buf = ctypes.create_string_buffer(data)
+    assert t.read(ctypes.addressof(buf), len(data)) == data
 
 
 # ------------------------------------------------------------------------------- CoreTarget, damaged
