@@ -244,14 +244,7 @@ class PcLnTab:
         else:
             raise self._corrupt("bad magic 0x%08x" % magic_le)
         self._e = e
-        self.magic = magic
-        self.format: PclntabFormat = PCLNTAB_FORMATS[magic]
-        self.version = self.format.go
-        self._func_size = self.format.func_size
-        self._start_line_at = self.format.func.get("startLine")
-        self._funcid_at = self.format.func["funcID"]
-        self._flag_at = self.format.func["flag"]
-        self._nfuncdata_at = self.format.func["nfuncdata"]
+        self._use_format(magic)
         pad1, pad2, min_lc, ptr_size = struct.unpack_from("4B", self._b, self._o + 4)
         if pad1 or pad2 or min_lc not in (1, 2, 4) or ptr_size not in (4, 8):
             raise self._corrupt("header pad=%d,%d quantum=%d ptrsize=%d" % (pad1, pad2, min_lc, ptr_size))
@@ -302,6 +295,17 @@ class PcLnTab:
             text_start = hdr_text  # Go 1.18-1.25 store it; 0 from Go 1.26 (the loader finds it)
         self.text_start = text_start
         self.text_end = text_start + self._entries[-1]
+
+    def _use_format(self, magic: int) -> None:
+        """The record layouts of the pclntab format with this magic (layouts.PCLNTAB_FORMATS), by field name."""
+        self.magic = magic
+        self.format: PclntabFormat = PCLNTAB_FORMATS[magic]
+        self.version = self.format.go
+        self._func_size = self.format.func_size
+        self._start_line_at = self.format.func.get("startLine")
+        self._funcid_at = self.format.func["funcID"]
+        self._flag_at = self.format.func["flag"]
+        self._nfuncdata_at = self.format.func["nfuncdata"]
 
     # ------------------------------------------------------------------------------------ strings
     def _cstring(self, off: int, limit: int) -> Optional[str]:
