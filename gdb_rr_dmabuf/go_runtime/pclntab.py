@@ -859,6 +859,7 @@ def find_moduledata(binary, pchdr: int, funcnametab: int, use_symbols: bool = Tr
     if addr:
         return ModuleData(binary, addr)
     p = binary.ptr_size
+    at_pchdr, at_names = moduledata_word("pcHeader") * p, moduledata_word("funcnametab") * p
     want = struct.pack(binary._ptrfmt, pchdr)
     buf = binary._map
     cands: List[int] = []
@@ -868,14 +869,14 @@ def find_moduledata(binary, pchdr: int, funcnametab: int, use_symbols: bool = Tr
         while pos >= 0 and guard < 10000:
             guard += 1
             if (pos - s.offset) % p == 0:
-                cands.append(s.addr + pos - s.offset)
+                cands.append(s.addr + pos - s.offset - at_pchdr)
             pos = buf.find(want, pos + 1, s.offset + s.size)
     relocs = binary.relocations()
     if relocs:
-        cands += [a for a, v in relocs.items() if v == pchdr]
+        cands += [a - at_pchdr for a, v in relocs.items() if v == pchdr]
     for a in cands:
         try:
-            if binary.read_ptr_static(a + moduledata_word("funcnametab") * p) == funcnametab:
+            if binary.read_ptr_static(a + at_names) == funcnametab:
                 return ModuleData(binary, a)
         except UserError:
             continue
