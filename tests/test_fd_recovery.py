@@ -14,7 +14,7 @@ from gdb_rr_dmabuf import fdrecover as fr
 from gdb_rr_dmabuf.render import why_text
 from gdb_rr_dmabuf.report import why_json
 from gdb_rr_dmabuf.syscall import pending_syscall
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 from gdb_rr_dmabuf.why import analyse_thread
 
 AS = "aarch64-linux-gnu-as"

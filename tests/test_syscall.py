@@ -3,7 +3,7 @@ import pytest
 
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.syscall import pending_syscall
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 
 M64 = (1 << 64) - 1
 

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..errors import UserError
 from .goroutines import (MAX_GOID, MAX_STACK, GInfo, _plausible_ptr, decode_g, g_read_size, read_m)
 from ..versions import GoVersion
-from .layouts import G_DEAD, G_RUNNING, G_SCAN, G_STATUS, G_SYSCALL, G_WAITING, Layout
+from .layouts import G_DEAD, G_RUNNING, G_SCAN, G_STATUS, G_SYSCALL, G_WAITING, Layout, release_key
 
 # At most this many allgs entries are read (Go's default thread limit is 10,000; a program with a million
 # goroutines is possible but reading them all at a stop is not what a user asks for: --limit says so).
@@ -67,8 +67,7 @@ def release_strings(go_version: Optional[str]) -> Tuple[dict, Optional[str]]:
     want = str(parsed)
     if want in rel:
         return rel[want], None
-    older = [k for k in known if GoVersion.parse(k) < parsed]
-    use = older[-1] if older else known[0]
+    use = release_key(rel, go_version)
     return rel[use], ("Go %s's wait reasons were not read from its source; named as in Go %s, which may "
                       "differ" % (want, use))
 
