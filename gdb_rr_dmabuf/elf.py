@@ -247,3 +247,131 @@ class Window:
             self.buf = self.f.read(max(0, min(max(n, 1 << 20), self.size - pos)))
             self.lo = pos
         return self.buf[pos - self.lo:pos - self.lo + n]
+
+
+# Function symbols --------------------------------------------------------------------------------
+SHT_STRTAB = 3
+STT_FUNC = 2
+MAX_SYMBOLS = 1 << 22        # entries read at most per file (libxul, the largest we know, has ~500k)
+MAX_SECTIONS_READ = 1 << 18  # section headers (linkers' -ffunction-sections objects reach ~100k)
+MAX_SYMBOL_NAME = 4096       # bytes of one name read at most (C++ names reach ~2k)
+MAX_COVERING = 256           # symbols covering one address whose names are read at most
+# Elf64_Sym: name info other shndx value size; Elf32_Sym: name value size info other shndx.
+_SYM_FORMATS = {64: "IBBHQQ", 32: "IIIBBH"}
+
+
+class SymbolsError(ValueError):
+    """Why a file's symbol tables cannot be read: one line naming the damage."""
+
+
+class FunctionSymbols:
+    """The STT_FUNC symbols with a value of a file's SHT_SYMTAB and SHT_DYNSYM tables: (value, size) and
+    where the name is; a name is read (bounded) only when asked for, so a lookup costs the symbols
+    compared, never the string tables' size. Values are link-time addresses (`pie`: ET_DYN, so relative
+    to the load base)."""
+
+    def __init__(self, pie: bool, entries: list, strtabs: list):
+        self.pie = pie
+        self._entries = entries     # (value, size, index into strtabs, name offset), sorted
+        self._strtabs = strtabs     # the string tables' bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _name(self, table: int, off: int) -> str:
+        tab = self._strtabs[table]
+        return string_at(tab, 0, len(tab), off, MAX_SYMBOL_NAME).decode("utf-8", "replace")
+
+    def __iter__(self) -> Iterator[Tuple[int, int, str]]:
+        """Every symbol as (value, size, name), in (value, size) order."""
+        for value, size, table, off in self._entries:
+            yield value, size, self._name(table, off)
+
+    def covering(self, addr: int) -> list:
+        """The symbols whose [value, value + max(size, 1)) holds addr, as (value, size, name) sorted, at
+        most MAX_COVERING of them (the first by value)."""
+        hits = []
+        for value, size, table, off in self._entries:
+            if value > addr:
+                break                       # sorted by value: no later symbol starts at or below addr
+            if addr < value + max(size, 1):
+                hits.append((value, size, table, off))
+                if len(hits) >= MAX_COVERING:
+                    break
+        return sorted((v, s, self._name(t, o)) for v, s, t, o in hits)
+
+    def name_at(self, addr: int) -> Optional[str]:
+        """The function holding addr: of the symbols covering it, in (value, size, name) order, the first
+        whose name is not a glibc internal alias (__GI_*), else the last one; None when none covers it."""
+        best = None
+        for _v, _s, name in self.covering(addr):
+            best = name
+            if not name.startswith("__GI_"):
+                break
+        return best
+
+
+def function_symbols(buf, max_symbols: int = MAX_SYMBOLS) -> FunctionSymbols:
+    """The function symbols of the ELF file in buf (bytes or mmap: len, slicing, find): the first
+    SHT_SYMTAB and the first SHT_DYNSYM, in that order. Reads at most max_symbols entries and copies
+    only the tables it reads. HeaderError for a damaged ELF header; SymbolsError (one line) when the
+    section header table, a symbol table or its string table lies outside the file or is malformed. A
+    file without sections or symbol tables has no symbols (no error)."""
+    flen = len(buf)
+    h = parse_header(bytes(buf[:EHDR64_SIZE]))
+    cls, little = h.elfclass, h.little_endian
+    shsize = shdr_struct(cls, little).size
+    if h.e_shoff == 0:
+        return FunctionSymbols(h.e_type == ET_DYN, [], [])
+    if h.e_shentsize < shsize or h.e_shoff + shsize > flen:
+        raise SymbolsError("the section header table (offset %d, entries of %d bytes) is not inside the file "
+                           "(%d bytes)" % (h.e_shoff, h.e_shentsize, flen))
+    sh0 = next(section_headers(buf, h.e_shoff, h.e_shentsize, 1, cls, little))
+    _phnum, shnum, _shstrndx = extended_numbers(h, sh0)
+    if shnum > MAX_SECTIONS_READ:
+        raise SymbolsError("%d sections claimed, more than the %d read" % (shnum, MAX_SECTIONS_READ))
+    if h.e_shoff + shnum * h.e_shentsize > flen:
+        raise SymbolsError("the section header table (%d entries at offset %d) runs past the end of the file "
+                           "(%d bytes)" % (shnum, h.e_shoff, flen))
+    shdrs = list(section_headers(buf, h.e_shoff, h.e_shentsize, shnum, cls, little))
+    tables = []
+    for want in (SHT_SYMTAB, SHT_DYNSYM):
+        for i, sh in enumerate(shdrs):
+            if sh[1] == want:
+                tables.append((i, sh))
+                break
+    sym = struct.Struct(("<" if little else ">") + _SYM_FORMATS[cls])
+    entries: list = []
+    strtabs: list = []
+    budget = max_symbols
+    for i, (_name, _type, _flags, _addr, offset, size, link, _info, _align, entsize) in tables:
+        what = "section %d (%s)" % (i, SHT_NAMES[_type])
+        if entsize < sym.size:
+            raise SymbolsError("%s has entries of %d bytes; an ELF%d symbol takes %d" % (what, entsize, cls,
+                                                                                        sym.size))
+        if offset + size > flen:
+            raise SymbolsError("%s (%d bytes at offset %d) runs past the end of the file (%d bytes)"
+                               % (what, size, offset, flen))
+        if not 0 < link < shnum or shdrs[link][1] != SHT_STRTAB:
+            raise SymbolsError("%s links to section %d, which is not a string table" % (what, link))
+        s_off, s_size = shdrs[link][4], shdrs[link][5]
+        if s_off + s_size > flen:
+            raise SymbolsError("the string table of %s (%d bytes at offset %d) runs past the end of the file "
+                               "(%d bytes)" % (what, s_size, s_off, flen))
+        count = min(size // entsize, budget)
+        budget -= count
+        raw = bytes(buf[offset:offset + count * entsize])
+        if entsize == sym.size:
+            rows = sym.iter_unpack(raw)
+        else:
+            rows = (sym.unpack_from(raw, k * entsize) for k in range(count))
+        t = len(strtabs)
+        if cls == 64:
+            entries.extend((value, sz, t, name) for name, info, _o, _x, value, sz in rows
+                           if info & 0xF == STT_FUNC and value)
+        else:
+            entries.extend((value, sz, t, name) for name, value, sz, info, _o, _x in rows
+                           if info & 0xF == STT_FUNC and value)
+        strtabs.append(bytes(buf[s_off:s_off + s_size]))
+    entries.sort()
+    return FunctionSymbols(h.e_type == ET_DYN, entries, strtabs)

@@ -1,12 +1,14 @@
 """PtraceTarget: the Target backend over a thread `check` holds stopped (ptrace): the same seam gdb's
 commands use. Memory through ptrace.read_memory, registers as check read them at the stop, the innermost
-native frame named from the mapped object's ELF symbols."""
+native frame named from the mapped object's ELF symbols (elf.function_symbols)."""
 from __future__ import annotations
 
+import mmap
 import os
-from typing import Any, Dict, List, Optional, Tuple
+import stat
+from typing import Dict, List, Optional, Tuple
 
-from . import ptrace as pt
+from . import elf, ptrace as pt
 from .arch import arch_of
 from .errors import TargetReadError
 from .target import NativeFrame, Target
@@ -56,7 +58,7 @@ class PtraceTarget(Target):
         return [symbolize(pc, self.maps())]
 
 
-_SYMS: Dict[str, Any] = {}
+_SYMS: Dict[str, elf.FunctionSymbols] = {}
 
 
 def symbolize(pc: int, maps: List[Tuple[int, int, str]]) -> NativeFrame:
@@ -71,31 +73,18 @@ def symbolize(pc: int, maps: List[Tuple[int, int, str]]) -> NativeFrame:
 
 
 def _symbol_in(path: str, pc: int, base: int) -> Optional[str]:
-    try:
-        syms = _SYMS.get(path)
-        if syms is None:
-            from elftools.elf.elffile import ELFFile
-            syms = []
+    """The function symbol holding pc in the object mapped from path at base (its lowest mapping), read
+    with elf.py's bounded symbol reader; None when the file is unreadable, damaged or has no symbol there."""
+    syms = _SYMS.get(path)
+    if syms is None:
+        try:
             with open(path, "rb") as f:
-                elf = ELFFile(f)
-                pie = elf.header["e_type"] == "ET_DYN"
-                for sec in ("symtab", "dynsym"):
-                    s = elf.get_section_by_name("." + sec)
-                    if s is None:
-                        continue
-                    for sym in s.iter_symbols():
-                        if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]:
-                            syms.append((sym["st_value"], sym["st_size"], sym.name))
-            syms.sort()
-            _SYMS[path] = (pie, syms)
-        pie, syms = _SYMS[path]
-        addr = pc - base if pie else pc
-        best = None
-        for v, size, name in syms:
-            if v <= addr < v + max(size, 1):
-                best = name
-                if name.startswith("__GI_") is False:
-                    break
-        return best
-    except Exception:
-        return None
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode) or not st.st_size:
+                    return None   # a device's or an empty file's mapping: no symbols
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    syms = elf.function_symbols(m)
+        except (OSError, ValueError):  # ValueError: elf.HeaderError, elf.SymbolsError, a bad mmap
+            return None
+        _SYMS[path] = syms
+    return syms.name_at(pc - base if syms.pie else pc)
