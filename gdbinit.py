@@ -1,9 +1,10 @@
 """Load gdb-rr-dmabuf into gdb:  (gdb) source /path/to/gdbinit.py   or   gdb ... -x /path/to/gdbinit.py
 
-Bootstrap only. pyelftools and pygments are taken from wherever gdb's Python already finds them
-(PYTHONPATH, a distribution package such as python3-pyelftools); only what is still missing is looked
-for in a venv built for gdb's Python: $GDB_RR_DMABUF_VENV if set, else .venv next to this file, else
-the one tools/install.sh makes (~/.local/share/gdb-rr-dmabuf/venv). Then the commands are registered
+Bootstrap only. The one runtime dependency, pygments (source colouring; without it the output is
+plain), is taken from wherever gdb's Python already finds it (PYTHONPATH, a distribution package such
+as python3-pygments); only when it is still missing is it looked for in a venv built for gdb's
+Python: $GDB_RR_DMABUF_VENV if set, else .venv next to this file, else the one tools/install.sh makes
+(~/.local/share/gdb-rr-dmabuf/venv). Then the commands are registered
 and one line is printed. Sourcing it again in the same gdb session prints neither the banner nor the
 warning again. When sourced at a stop where the selected thread is in an ioctl rr would abort on, one
 line says so and which command explains it. Only the selected thread is read (rr's emergency gdbserver
@@ -20,7 +21,9 @@ try:
 except NameError:  # gdb always sets __file__ when sourcing; be safe
     _here = os.getcwd()
 
-_DEPS = (("elftools", "pyelftools"), ("pygments", "pygments"))
+# (module, distribution): what the commands import from outside the standard library. ELF files are
+# read by gdb_rr_dmabuf/elf.py itself: no pyelftools.
+_DEPS = (("pygments", "pygments"),)
 
 
 def _venv_candidates():
@@ -89,8 +92,6 @@ def _gdb_rr_dmabuf_bootstrap():
     missing, cause = _find_dependencies(mine)
     if missing:
         effect = []
-        if "pyelftools" in missing:
-            effect.append("go-callers needs pyelftools")
         if "pygments" in missing:
             effect.append("no source colouring without pygments")
         warnings.append("gdb's Python %s cannot import %s (%s; %s): run %s/tools/install.sh"

@@ -623,8 +623,6 @@ class Engine:
             pass                                  # no Go caller to name: the listing says nothing of Go
         except UserError as e:
             f.go_note = e.what
-        except ImportError:
-            f.go_note = "pyelftools is not installed here: no Go caller"
         except Exception as e:  # best effort: the listing goes on
             f.go_note = "Go stack not read (%s)" % type(e).__name__
         self.res.findings.append(f)

@@ -1,5 +1,5 @@
-"""gdbinit.py in real gdb: where pyelftools/pygments come from, what it warns about (only what is
-really missing, once per session, with the cause), and the one line it prints when sourced at a stop
+"""gdbinit.py in real gdb: where pygments (the one runtime dependency) comes from, what it warns about
+(only what is really missing, once per session, with the cause), that no command needs pyelftools, and the one line it prints when sourced at a stop
 in an ioctl rr would abort on. Ground truth: gdb's own Python (find_spec, sys.path), and the kernel's
 /proc/PID/task/TID/syscall for which thread is in the ioctl."""
 import ast
@@ -29,9 +29,9 @@ def test_venv_for_another_python_is_refused_with_one_line(tmp_path):
     venv = tmp_path / "venv"
     site = venv / "lib" / "python3.9" / "site-packages"
     site.mkdir(parents=True)
-    (site / "elftools").mkdir()  # must not be picked up
+    (site / "pygments").mkdir()  # must not be picked up
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.9.18\n")
-    res = run_gdb(["hide_pyelftools", "load_plugin", "run_commands"], None,
+    res = run_gdb(["hide_pygments", "load_plugin", "run_commands"], None,
                   env={"GDB_RR_DMABUF_VENV": str(venv), "GDB_RR_DMABUF_QUIET": ""},
                   commands=["python import sys; print('SITE', [p for p in sys.path if 'python3.9' in p])",
                             "dmabuf-why --request 0xc0086202 --json"])
@@ -44,12 +44,12 @@ def test_venv_for_another_python_is_refused_with_one_line(tmp_path):
 
 
 def test_packages_gdb_already_imports_need_no_venv_and_no_warning(tmp_path):
-    """pyelftools and pygments on gdb's PYTHONPATH (as a distribution package would be): no venv is
-    looked for, nothing is said but the banner, and go-callers gets past its pyelftools check."""
+    """pygments on gdb's PYTHONPATH (as a distribution package would be): no venv is looked for, nothing is
+    said but the banner, and go-callers answers."""
     res = run_gdb(["load_plugin", "run_commands"], None,
                   env={"GDB_RR_DMABUF_VENV": str(tmp_path / "none"), "PYTHONPATH": _venv_site(),
                        "GDB_RR_DMABUF_QUIET": ""},
-                  commands=["python import importlib.util as u; print('SPEC', u.find_spec('elftools').origin)",
+                  commands=["python import importlib.util as u; print('SPEC', u.find_spec('pygments').origin)",
                             "go-callers"])
     assert res.section("c0").strip().startswith("SPEC " + _venv_site())
     assert _lines(res.output, "gdb-rr-dmabuf: warning") == [], res.output
@@ -58,24 +58,20 @@ def test_packages_gdb_already_imports_need_no_venv_and_no_warning(tmp_path):
                                          "rr's gdbserver or load a core file")
 
 
-def test_missing_pyelftools_is_said_once_with_its_cause_and_go_callers_names_it(tmp_path):
+def test_missing_pygments_is_said_once_with_its_cause_and_the_commands_answer(tmp_path):
     nowhere = tmp_path / "no-venv"
-    res = run_gdb(["hide_pyelftools", "load_plugin", "load_plugin", "run_commands"], build_go("demo"),
+    res = run_gdb(["hide_pygments", "load_plugin", "load_plugin", "run_commands"], build_go("demo"),
                   env={"GDB_RR_DMABUF_VENV": str(nowhere), "GDB_RR_DMABUF_QUIET": ""},
-                  commands=[LOAD, "python import importlib.util as u; print('PYGMENTS', u.find_spec('pygments') "
-                                  "is not None)", "go-callers", "go-callers --json"])
+                  commands=[LOAD, "go-callers", "go-callers --json", "dmabuf-why --request 0xc0086202 --json"])
     warnings = _lines(res.output, "gdb-rr-dmabuf: warning:")
     assert len(warnings) == 1, res.output          # three `source`s, one warning ...
     assert len(_lines(res.output, "gdb-rr-dmabuf 0.1.0")) == 1  # ... and one banner
     w = warnings[0]
-    assert "cannot import pyelftools" in w and "go-callers needs pyelftools" in w
-    assert "no venv at %s" % nowhere in w and w.endswith("run %s/tools/install.sh" % REPO)
-    has_pygments = res.section("c1").strip() == "PYGMENTS True"
-    assert ("pygments" in w.replace("pyelftools", "")) == (not has_pygments)  # only what is really missing
-    line = res.section("c2").strip()
-    assert line.startswith("go-callers: pyelftools is missing: gdb's Python 3.") and "install.sh" in line, line
-    assert "readable ELF" not in res.output and "No module named" not in res.output
-    assert res.json("c3")["error"]["what"].startswith("pyelftools is missing")
+    assert "cannot import pygments (no source colouring without pygments; no venv at %s)" % nowhere in w, w
+    assert w.endswith("run %s/tools/install.sh" % REPO) and "pyelftools" not in res.output
+    assert res.section("c1").strip().startswith("go-callers: no process to inspect"), res.output[-2000:]
+    assert res.json("c2")["error"]["what"] == "no process to inspect"
+    assert res.json("c3")["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"]
 
 
 def _thread_in_ioctl(res, sec: str):
@@ -159,15 +155,37 @@ def test_help_text_is_argparses_and_its_cache_follows_the_sources(tmp_path):
     assert s4.rstrip("\n") == f4.rstrip("\n") and "Decode THE pending ioctl" in s4
 
 
-def test_dmabuf_why_at_a_stop_without_pyelftools_still_answers():
-    """dmabuf-why needs no pyelftools: at the demo's stop, with pyelftools hidden, it decodes the call and
-    says in a note that the Go caller needs pyelftools (no internal error)."""
-    res = run_gdb(["hide_pyelftools", "stop_ioctl_exit", "load_plugin", "run_commands"], build_go("demo"),
-                  env={"GDB_RR_DMABUF_VENV": "/nonexistent", "GDB_RR_DMABUF_QUIET": "", "GDBT_REQUEST": "0xc0086202"},
+ANSWERS = ["dmabuf-why --json", "go-callers --json", "go-goroutines --json", "dmabuf-why"]
+
+
+def test_no_command_needs_pyelftools():
+    """pyelftools is a test dependency only. At the demo's stop, with pyelftools importable (on gdb's
+    PYTHONPATH), dmabuf-why, go-callers and go-goroutines answer in full and import nothing of it (not even
+    at their modules' first import); then, at the same stop, with it hidden (import fails) and the
+    executable read afresh, they answer the same."""
+    mods = ("python import sys; print('ELFTOOLS', sorted(m for m, v in sys.modules.items() "
+            "if m.split('.')[0] == 'elftools' and v is not None))")
+    hide = ("source %s; python from gdb_rr_dmabuf.go_runtime.binary import GoBinary; GoBinary.clear_cache()"
+            % (REPO / "tests" / "gdb_scripts" / "hide_pyelftools.gdb"))
+    res = run_gdb(["stop_ioctl_exit", "load_plugin", "run_commands"], build_go("demo"),
+                  env={"PYTHONPATH": _venv_site(), "GDB_RR_DMABUF_QUIET": "", "GDBT_REQUEST": "0xc0086202"},
                   inferior_env={"DMADEMO_KERNEL": "simulate", "DMADEMO_PATH": "cgo"},
-                  commands=["dmabuf-why", "dmabuf-why --json"])
+                  commands=["python import importlib.util as u; print('SPEC', u.find_spec('elftools').origin)"]
+                  + ANSWERS + [mods] + hide.split("; ", 1) + ANSWERS + [mods])
     assert "internal error" not in res.output and "Traceback" not in res.output, res.output[-3000:]
-    text = res.section("c0")
-    assert text.startswith("ioctl DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned 0"), text
-    assert "go-callers: pyelftools is missing" in text, text
+    assert _lines(res.output, "gdb-rr-dmabuf: warning") == [] and "pyelftools" not in res.output
+    n = len(ANSWERS)
+    assert res.section("c0").strip().startswith("SPEC " + _venv_site())      # importable ...
+    assert res.section("c%d" % (n + 1)).strip() == "ELFTOOLS []"            # ... and not imported
+    normal = [res.section("c%d" % (1 + i)) for i in range(n)]
+    hidden = [res.section("c%d" % (n + 4 + i)) for i in range(n)]
+    assert hidden == normal
+    assert res.section("c%d" % (2 * n + 4)).strip() == "ELFTOOLS []"
+    # In full: the call decoded, the Go caller named, the goroutines listed.
     assert res.json("c1")["request"]["names"] == ["DMA_BUF_IOCTL_EXPORT_SYNC_FILE"]
+    caller = res.json("c2")
+    assert caller["caller"]["function"] == "example.com/dmademo/internal/gpu.ExportSyncFile", caller
+    assert res.json("c3")["goroutines"], hidden[2][:2000]
+    text = hidden[3]
+    assert text.startswith("ioctl DMA_BUF_IOCTL_EXPORT_SYNC_FILE returned 0") and "go-callers:" not in text, text
+    assert "gpu.ExportSyncFile" in text, text

@@ -12,10 +12,6 @@ import gdb  # type: ignore
 from ..errors import UserError
 
 
-def _project_dir() -> str:
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
 def _help_cache_path(name: str):
     """Where `name`'s formatted help is cached (commands/__pycache__/), or None when the sources can't be read."""
     import shutil
@@ -158,16 +154,6 @@ class Command(gdb.Command):
             width = None
         return Style(self.colour(args), width=width if isinstance(width, int) else None,
                      verbose=bool(getattr(args, "verbose", False)))
-
-    @staticmethod
-    def require_pyelftools() -> None:
-        """go-callers reads the executable with pyelftools: say so when gdb's Python cannot import it."""
-        import importlib.util
-        if importlib.util.find_spec("elftools") is None:
-            raise UserError("pyelftools is missing: gdb's Python %d.%d cannot import elftools"
-                            % sys.version_info[:2],
-                            "run %s/tools/install.sh (or apt-get install python3-pyelftools), then restart gdb"
-                            % _project_dir())
 
     @staticmethod
     def colour(args) -> bool:

@@ -34,7 +34,6 @@ class GoCallers(Command):
         if args.depth < 1 or args.depth > MAX_DEPTH:
             raise UserError("--depth must be between 1 and %d" % MAX_DEPTH, "e.g. --depth 200")
         from .. import evidence, render
-        self.require_pyelftools()
         target = GdbTarget(args.thread)
         why_rep, rep, sugg, notes = evidence.analyse(target, want_why=False, want_callers=True, depth=args.depth,
                                                      rr_version=args.rr_version, rules_file=args.rules)

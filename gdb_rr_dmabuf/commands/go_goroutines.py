@@ -45,7 +45,6 @@ class GoGoroutines(Command):
             raise UserError("--limit must be at least 1", "e.g. --limit 100000")
         from .. import render
         from ..go_runtime.allgs import analyse_goroutines
-        self.require_pyelftools()
         target = GdbTarget()
         # The runtime's clock is CLOCK_MONOTONIC: the same as ours only for a process on this machine.
         now = time.monotonic_ns() if target.pid is not None and target.kind == "live" else None

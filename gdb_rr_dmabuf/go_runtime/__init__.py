@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-# Imported on first use (PEP 562): binary pulls in pyelftools, which gdb's start-up should not pay for.
+# Imported on first use (PEP 562): gdb's start-up should not pay for the ELF and pclntab readers.
 _LAZY = {"GoBinary": "binary", "load_bias": "binary", "BuildInfo": "buildinfo", "Module": "buildinfo",
          "read_buildinfo": "buildinfo", "Frame": "pclntab", "Func": "pclntab", "PcLnTab": "pclntab",
          "split_func_name": "pclntab"}
