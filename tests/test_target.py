@@ -211,3 +211,22 @@ def test_core_segment_past_the_end_reads_as_unavailable(tmp_path):
     assert t.warnings and "cut off" in t.warnings[0]
     with pytest.raises(TargetReadError):
         t.read(0x10000, 1)
+
+
+def test_ptrace_target_names_the_innermost_frame_as_the_dynamic_loader_resolves_it():
+    """check's innermost native frame (target_ptrace.symbolize, elf.function_symbols): a libc function's
+    address in this process, and a few bytes into it, are named with a symbol that the dynamic loader
+    (dlsym, through ctypes) resolves to that same function; an address in no mapping has no name."""
+    import ctypes
+    from gdb_rr_dmabuf.target_ptrace import PtraceTarget, symbolize
+    pid = os.getpid()
+    maps = PtraceTarget(pid, pid, "x86-64", {}).maps()
+    libc = ctypes.CDLL("libc.so.6")
+    for fn in ("getpid", "write", "ioctl", "close"):   # no IFUNC (strlen: dlsym gives an unnamed variant)
+        addr = ctypes.cast(getattr(libc, fn), ctypes.c_void_p).value
+        for pc in (addr, addr + 2):
+            frame = symbolize(pc, maps)
+            assert frame.objfile and "libc" in os.path.basename(frame.objfile), (fn, frame)
+            assert frame.function, (fn, frame)
+            assert ctypes.cast(getattr(libc, frame.function), ctypes.c_void_p).value == addr, (fn, frame)
+    assert symbolize(8, maps).function is None

@@ -51,6 +51,7 @@ if [ ! -x .venv/bin/python ] || [ "$(.venv/bin/python -c 'import sys; print("%d.
   rm -rf .venv
   "$pybin" -m venv .venv
 fi
+# pygments: the runtime dependency; pyelftools, pytest, hypothesis: the tests' (README, "Layout and dependencies")
 if ! .venv/bin/python -c 'import pygments, elftools, pytest, hypothesis' 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check pygments pyelftools pytest hypothesis
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The user install (not the test bench: no compilers, qemu, Go or pytest): makes dmabuf-why and
 # go-callers available in your gdb, and the gdb-rr-dmabuf command (check, explain) on your PATH.
-#   tools/install.sh            the runtime venv (pyelftools, pygments) for the Python gdb embeds,
-#                               unless gdb's Python already imports both; then prints how to load it
+#   tools/install.sh            the runtime venv (pygments, for colour) for the Python gdb embeds,
+#                               unless gdb's Python already imports it; then prints how to load it
 #   tools/install.sh --gdbinit  also add `source .../gdbinit.py` to the init file gdb reads
 #                               (printed before it is written; never twice)
 # The venv goes to $GDB_RR_DMABUF_VENV, else ${XDG_DATA_HOME:-~/.local/share}/gdb-rr-dmabuf/venv,
@@ -22,22 +22,22 @@ done
 say() { echo "install.sh: $*"; }
 
 command -v gdb >/dev/null || { say "gdb is not installed: install it (Debian: apt-get install gdb), then run me again" >&2; exit 1; }
-# The Python gdb embeds: its version, and whether it already imports what the commands use.
+# The Python gdb embeds: its version, and whether it already imports what the commands use (pygments:
+# ELF files are read by the package itself, no pyelftools).
 probe=$(gdb -nx -q -batch -ex 'python
 import importlib.util, sys
-print("PY %d.%d %s %s" % (sys.version_info[0], sys.version_info[1],
-      int(importlib.util.find_spec("elftools") is not None), int(importlib.util.find_spec("pygments") is not None)))
+print("PY %d.%d %s" % (sys.version_info[0], sys.version_info[1], int(importlib.util.find_spec("pygments") is not None)))
 ' 2>&1 | grep '^PY ' || true)
 if [ -z "$probe" ]; then
   say "this gdb has no Python support (gdb -batch -ex 'python print(1)' fails): install a gdb built with Python" >&2
   exit 1
 fi
-read -r _ pyver has_elftools has_pygments <<<"$probe"
+read -r _ pyver has_pygments <<<"$probe"
 say "gdb $(gdb --version | head -1 | sed 's/^GNU gdb //') embeds Python $pyver"
 
 cmd_py=""
-if [ "$has_elftools$has_pygments" = 11 ]; then
-  say "gdb's Python already imports pyelftools and pygments: no venv needed"
+if [ "$has_pygments" = 1 ]; then
+  say "gdb's Python already imports pygments: no venv needed"
   cmd_py=$(command -v "python$pyver" || command -v python3 || true)
 else
   venv=${GDB_RR_DMABUF_VENV:-${XDG_DATA_HOME:-$HOME/.local/share}/gdb-rr-dmabuf/venv}
@@ -59,18 +59,18 @@ else
     mkdir -p "$(dirname "$venv")"
     "$py" -m venv "$venv"
   fi
-  if "$venv/bin/python" -c 'import elftools, pygments' 2>/dev/null; then
-    say "pyelftools and pygments are in $venv already"
+  if "$venv/bin/python" -c 'import pygments' 2>/dev/null; then
+    say "pygments is in $venv already"
   else
-    say "installing pyelftools and pygments into $venv (pip, from PyPI)"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check pyelftools pygments
+    say "installing pygments into $venv (pip, from PyPI)"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check pygments
   fi
   cmd_py="$venv/bin/python"
 fi
 
 # Check it the way gdb will load it: one gdb, no init files, gdbinit.py sourced.
 check=$(GDB_RR_DMABUF_QUIET= gdb -nx -q -batch -ex "source $gdbinit_py" \
-  -ex 'python import elftools, pygments; print("DEPS OK")' 2>&1 || true)
+  -ex 'python import pygments; print("DEPS OK")' 2>&1 || true)
 if ! grep -q '^DEPS OK' <<<"$check" || grep -q 'gdb-rr-dmabuf: warning' <<<"$check"; then
   echo "$check" >&2
   say "gdb still cannot load everything (see above)" >&2
