@@ -126,24 +126,6 @@ def test_report_and_text_with_and_without_proc(A):
 
 # ------------------------------------------------------------------------- the same through gdb, for real
 
-CROSS_CC = "aarch64-linux-gnu-gcc"
-
-
-def _rrpage_program() -> str:
-    """tests/fixtures/c/rrpage_arm64.c, cross-built static (qemu-user runs it without a sysroot)."""
-    import subprocess
-    from tests.support.toolchains import CACHE, FIXTURES, _digest
-    src = FIXTURES / "c" / "rrpage_arm64.c"
-    flags = ["-static", "-O2", "-g"]
-    exe = CACHE / "build" / ("c-arm64-rrpage-%s" % _digest([src], flags + [CROSS_CC])) / "rrpage_arm64"
-    if not exe.exists():
-        exe.parent.mkdir(parents=True, exist_ok=True)
-        tmp = exe.with_name("rrpage_arm64.tmp")
-        subprocess.run([CROSS_CC] + flags + ["-o", str(tmp), str(src)], check=True, timeout=120)
-        tmp.rename(exe)
-    return str(exe)
-
-
 @pytest.mark.gdb
 def test_dmabuf_why_at_a_stop_in_rrs_page_under_qemu(tmp_path):
     """A real aarch64 process (qemu-user) stopped after the svc of an imitated rr page, reached through a
@@ -153,12 +135,12 @@ def test_dmabuf_why_at_a_stop_in_rrs_page_under_qemu(tmp_path):
     the pc), `info symbol` (no symbol), the request the program passed and the fd it printed."""
     import re
     import shutil
-    from pathlib import Path
     from tests.support.gdbrun import listening
     from tests.support.gmany_aarch64 import multiarch
-    if not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch") and shutil.which(CROSS_CC)):
+    from tests.support.rrpage_arm64 import CROSS_CC, build, have_cross_cc
+    if not (shutil.which("qemu-aarch64") and shutil.which("gdb-multiarch") and have_cross_cc()):
         pytest.skip("needs qemu-user, gdb-multiarch and %s (tools/bootstrap.sh installs them)" % CROSS_CC)
-    exe = Path(_rrpage_program())
+    exe = build()
     log = tmp_path / "program.out"
     with open(str(log), "wb") as out, listening(lambda port: ["qemu-aarch64", "-g", str(port), str(exe)],
                                                  out=out) as port:
