@@ -1,5 +1,6 @@
-"""go-goroutines on a real aarch64 process: tests/fixtures/go/gmany cross-built for arm64 (pure Go: its "cgo"
-kind blocks in a plain system call), run by qemu-user with its gdb stub, debugged by gdb-multiarch with
+"""go-goroutines on a real aarch64 process: tests/fixtures/go/gmany cross-built for arm64 (pure Go, where its
+"cgo" kind blocks in a plain system call; and with cgo through bookworm's cross gcc, dynamically linked, where
+it blocks in C's read: "syscall, cgo"), run by qemu-user with its gdb stub, debugged by gdb-multiarch with
 target remote, stopped in main.main just after the ioctl returned (tests/gdb_scripts/aarch64_stop_in_main.gdb).
 Ground truth as on x86-64 (tests/test_goroutines_list.py): the program's own SIGQUIT traceback at the same
 stop, given to main's thread with gdb's `signal SIGQUIT` (a SIGQUIT sent to qemu from outside while its stub
@@ -26,20 +27,28 @@ import re
 import pytest
 
 from tests.support.gmany import compare
-from tests.support.gmany_aarch64 import (AT_ENTRY, NEEDS_QEMU, NT_AUXV, NT_PRPSINFO, NT_PRSTATUS, auxv, build,
-                                         core_notes, multiarch, prstatus, qemu_gmany, threads_at_stop, wait_exit,
-                                         where)
+from tests.support.gmany_aarch64 import (AT_ENTRY, CROSS_SYSROOT, NEEDS_QEMU, NT_AUXV, NT_PRPSINFO, NT_PRSTATUS,
+                                         auxv, build, core_notes, have_cgo, multiarch, prstatus, qemu_gmany,
+                                         threads_at_stop, wait_exit, where)
 from tests.support.toolchains import DEFAULT_GO, SUPPORTED_GO
 
 pytestmark = NEEDS_QEMU
 
-VERSIONS = [(SUPPORTED_GO[0], False), (DEFAULT_GO, False), (SUPPORTED_GO[-1], False), (DEFAULT_GO, True)]
+# (release, stripped, cgo): cgo builds go through bookworm's cross gcc and run dynamically linked
+VERSIONS = [(SUPPORTED_GO[0], False, False), (DEFAULT_GO, False, False), (SUPPORTED_GO[-1], False, False),
+            (DEFAULT_GO, True, False), (DEFAULT_GO, False, True)]
 
 
-def _states(ours: dict, tb: str, exe) -> None:
+def _build(version: str, stripped: bool, cgo: bool):
+    if cgo and not have_cgo():
+        pytest.skip("needs gcc-aarch64-linux-gnu and its libc6-arm64-cross (tools/bootstrap.sh installs them)")
+    return build(version, stripped, cgo=cgo), (CROSS_SYSROOT if cgo else None)
+
+
+def _states(ours: dict, tb: str, exe, cgo: bool) -> None:
     states = compare(ours, tb, exe)
     for want in ("running", "runnable", "syscall", "chan receive", "select", "sleep", "IO wait",
-                 "chan receive, locked"):
+                 "chan receive, locked") + (("syscall, cgo",) if cgo else ()):
         assert states.get(want), (want, states)
 
 
@@ -49,11 +58,11 @@ def _main_id(tb: str) -> int:
     return int(m.group(1))
 
 
-@pytest.mark.parametrize("version,stripped", VERSIONS)
-def test_every_goroutine_agrees_with_the_traceback_on_aarch64(version, stripped, tmp_path):
-    exe = build(version, stripped)
+@pytest.mark.parametrize("version,stripped,cgo", VERSIONS)
+def test_every_goroutine_agrees_with_the_traceback_on_aarch64(version, stripped, cgo, tmp_path):
+    exe, sysroot = _build(version, stripped, cgo)
     log = tmp_path / "qemu.out"
-    with qemu_gmany(exe, log) as port:
+    with qemu_gmany(exe, log, sysroot=sysroot) as port:
         res = multiarch(["aarch64_stop_in_main", "load_plugin", "run_commands", "goroutines_sigquit"], exe,
                         dict(where(exe) if stripped else {}, GDBT_REMOTE="127.0.0.1:%d" % port,
                              GDBT_SIGQUIT_INJECT="1",
@@ -61,7 +70,7 @@ def test_every_goroutine_agrees_with_the_traceback_on_aarch64(version, stripped,
     tb = log.read_text(errors="replace")
     ours = res.json("c0")
     assert ours.get("allgs", {}).get("found_via") == ("bss scan" if stripped else "symbols"), ours
-    _states(ours, tb, exe)
+    _states(ours, tb, exe, cgo)
     sel = [g for g in ours["goroutines"] if g["selected"]]
     main = _main_id(tb)
     assert len(sel) == 1 and sel[0]["id"] == main
@@ -69,11 +78,11 @@ def test_every_goroutine_agrees_with_the_traceback_on_aarch64(version, stripped,
     assert re.search(r"^\*\s+%d\s+running\s+LWP \d+\s+main\.main main\.go:\d+" % main, res.section("c1"), re.M)
 
 
-@pytest.mark.parametrize("version,stripped", VERSIONS)
-def test_every_goroutine_from_an_aarch64_core(version, stripped, tmp_path):
-    exe = build(version, stripped)
+@pytest.mark.parametrize("version,stripped,cgo", VERSIONS)
+def test_every_goroutine_from_an_aarch64_core(version, stripped, cgo, tmp_path):
+    exe, sysroot = _build(version, stripped, cgo)
     log, run = tmp_path / "qemu.out", tmp_path / "run"
-    with qemu_gmany(exe, log, traceback="crash", core_dir=run) as port:
+    with qemu_gmany(exe, log, traceback="crash", core_dir=run, sysroot=sysroot) as port:
         drv = multiarch(["aarch64_stop_in_main", "run_commands", "goroutines_sigquit"], exe,
                         dict(where(exe) if stripped else {}, GDBT_REMOTE="127.0.0.1:%d" % port,
                              GDBT_SIGQUIT_INJECT="1", GDBT_CMDS="info threads"),
@@ -114,8 +123,8 @@ def test_every_goroutine_from_an_aarch64_core(version, stripped, tmp_path):
     # The list, from gdb's reading of the core and from ours, against the traceback.
     ours = res.json("c0")
     assert ours.get("allgs", {}).get("found_via") == ("bss scan" if stripped else "symbols"), ours
-    _states(ours, tb, exe)
-    _states(pure, tb, exe)
+    _states(ours, tb, exe, cgo)
+    _states(pure, tb, exe, cgo)
     assert pure["goroutines"] == ours["goroutines"]
     # The selected thread is the one that died; its goroutine is the one its M runs (main on main's thread).
     sel = [g for g in ours["goroutines"] if g["selected"]]

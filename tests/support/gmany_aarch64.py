@@ -32,8 +32,22 @@ NEEDS_QEMU = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.whi
 ARGS = ["20", "3"]
 
 
-def build(version: str, stripped: bool = False) -> Path:
+CROSS_CC = "aarch64-linux-gnu-gcc"
+# Where qemu-user finds the dynamic loader and libc of a cgo build (bookworm's libc6-arm64-cross, which
+# gcc-aarch64-linux-gnu brings).
+CROSS_SYSROOT = "/usr/aarch64-linux-gnu"
+
+
+def build(version: str, stripped: bool = False, cgo: bool = False) -> Path:
+    """gmany for arm64: pure Go (its "cgo" kind then blocks in a plain system call), or with cgo through
+    the cross gcc (dynamically linked: run it with sysroot=CROSS_SYSROOT)."""
+    if cgo:
+        return build_go("gmany", version, env={"GOARCH": "arm64", "CC": CROSS_CC}, cgo=True, stripped=stripped)
     return build_go("gmany", version, env={"GOARCH": "arm64"}, cgo=False, stripped=stripped)
+
+
+def have_cgo() -> bool:
+    return shutil.which(CROSS_CC) is not None and os.path.exists(CROSS_SYSROOT + "/lib/ld-linux-aarch64.so.1")
 
 
 def where(exe: Path) -> Dict[str, str]:
@@ -48,13 +62,16 @@ def where(exe: Path) -> Dict[str, str]:
 
 
 @contextmanager
-def qemu_gmany(exe: Path, out: Path, traceback: str = "all", core_dir: Optional[Path] = None) -> Iterator[int]:
+def qemu_gmany(exe: Path, out: Path, traceback: str = "all", core_dir: Optional[Path] = None,
+               sysroot: Optional[str] = None) -> Iterator[int]:
     """qemu-aarch64 -g PORT running gmany (its output to `out`); yields the port. traceback: GOTRACEBACK
     ('crash': the program dies of SIGABRT after its traceback). core_dir: qemu's working directory, with the
-    core limit raised, so that a core-dumping signal leaves the guest's core there."""
+    core limit raised, so that a core-dumping signal leaves the guest's core there. sysroot: qemu's -L (a
+    dynamically linked build)."""
     env = dict(os.environ, **INFERIOR_ENV)
     env["GOTRACEBACK"] = traceback
-    argv = lambda port: ["qemu-aarch64", "-g", str(port), str(exe)] + ARGS  # noqa: E731
+    lib = ["-L", sysroot] if sysroot else []
+    argv = lambda port: ["qemu-aarch64"] + lib + ["-g", str(port), str(exe)] + ARGS  # noqa: E731
     if core_dir is not None:
         core_dir.mkdir(parents=True, exist_ok=True)
         (core_dir / "core").mkdir(exist_ok=True)
