@@ -47,7 +47,7 @@ KIND_MODULES: Dict[str, Tuple[str, ...]] = {
     ),
     "lab": (
         "test_lab_arm64", "test_lab_arm64_fd", "test_lab_check", "test_lab_gui", "test_lab_infra",
-        "test_lab_loop", "test_lab_rr_page_arm64", "test_lab_stops", "test_rr_stub_lab",
+        "test_lab_goroutines_arm64", "test_lab_loop", "test_lab_rr_page_arm64", "test_lab_stops", "test_rr_stub_lab",
     ),
 }
 KINDS: Tuple[str, ...] = tuple(KIND_MODULES)

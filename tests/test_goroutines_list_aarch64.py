@@ -19,7 +19,8 @@ stub listed at the stop, the signalled thread's first, NT_PRPSINFO, NT_AUXV. Unl
 it has no NT_SIGINFO, NT_FILE, NT_PRFPREG or NT_ARM_TLS (go-goroutines needs none of them) and it leaves out
 executable mappings that start with an ELF header (the program's text: gdb reads it from the file). The
 list is read by gdb-multiarch from the core and by our own core reader (target.CoreTarget), and both are
-checked against the traceback."""
+checked against the traceback. A core that a real gdb writes on a real arm64 kernel, at the stop itself,
+is read in the arm64 lab (tests/test_lab_goroutines_arm64.py)."""
 from __future__ import annotations
 
 import re
