@@ -726,7 +726,7 @@ def _stack(row: Goroutine, gi: GInfo, base: int, unw, target, depth: int, use_re
     row.frames = [f for f in res.frames if f.function != "runtime.goexit"]
     row.unwind_stopped, row.complete = res.stopped, res.complete
     row.top = _own(row.frames)
-    if not res.complete and not res.stopped.startswith("depth limit"):
+    if not res.complete and not res.at_depth_limit:
         row.problem = "goroutine %d: its stack does not unwind past %s (%s)" % (
             row.id, row.frames[-1].function if row.frames else "0x%x" % (gi.sched_pc if row.stack_from == "sched"
                                                                           else gi.syscallpc), res.stopped)
