@@ -45,10 +45,10 @@ _COMPARES = {"exact": "the exact number", "masked": "the number with its size bi
              "range": "its type and nr"}
 
 
-def _generic_text(v: "RrVerdict", who: str) -> str:
-    """The sentence for the generic rule (v.rule) that decides in the releases `who` names."""
+def _generic_text(v: "RrVerdict", who: str, plural: bool = False) -> str:
+    """The sentence for the generic rule (v.rule) that decides in the releases `who` names (`plural`: "rr
+    releases 4.3.0 to 5.6.0 expect", else "rr 5.8.0 expects")."""
     label = request_label(v)
-    plural = who.startswith("rr releases ")  # "rr releases 4.3.0 to 5.6.0 expect", "rr 5.8.0 expects"
     if v.rule.kind == "ignorable":
         return ("%s has no _IOC_READ bit, so %s %s it ignorable and lets it run unrecorded: it "
                 "does not cause an \"Unknown ioctl\" stop." % (label, who, "presume" if plural else "presumes"))
@@ -110,13 +110,14 @@ def _no_release_stops(v: "RrVerdict") -> List[str]:
 def _span_of_releases(v: "RrVerdict") -> List[str]:
     """No release given; the releases without a by-name entry (v.span) decide by the generic rule v.rule."""
     by_name, span = v.by_name, v.span
+    plural = False
     if v.rule.kind == "ignorable" or (by_name is None and span == "every release"):
         who = "rr"
     elif span == "every release":
         who = "every rr release"
     else:
-        who = "rr releases " + span.replace("releases ", "")
-    out = [_generic_text(v, who)]
+        who, plural = "rr releases " + span.replace("releases ", ""), True
+    out = [_generic_text(v, who, plural)]
     if by_name is not None and v.master_only:
         out.append("Only rr master after %s handles %s (%s)." % (rr_facts("last_release"), _doing(v),
                                                                       rr_facts("master")))
@@ -198,6 +199,20 @@ def open_policy(r: "OpenRefusal") -> str:
 _RR_ACTION_WORDS = {"records": "records", "passes": "lets through", "emulates": "emulates"}
 
 
+def _who_stops(v: "RrVerdict") -> str:
+    """Which rr stops on the call: the user's release, else the span of releases that stop on it (TIOCGSERIAL:
+    "rr 4.3.0 to 5.4.0", not "rr before 5.5.0": 4.0.0-4.2.0 let it through), else all before the first that
+    handles it."""
+    span = getattr(v, "stops_in", None)
+    if getattr(v, "rr_version", None):
+        return "rr %s" % v.rr_version
+    if span and span not in ("none", "every release"):
+        return "rr " + span.replace("releases ", "")
+    if v.supported_since:
+        return "rr before %s" % v.supported_since
+    return "rr"
+
+
 def headline_verdict(v: "RrVerdict", result: Optional[int]) -> str:
     """Whether (and which) rr stops on the call; result: the call's raw result as the report has it."""
     expected = " or ".join(v.expected)
@@ -209,15 +224,7 @@ def headline_verdict(v: "RrVerdict", result: Optional[int]) -> str:
         later = "only rr master after the last release %s it" % doing
     else:
         later = "no rr release handles it by name"
-    span = getattr(v, "stops_in", None)
-    if getattr(v, "rr_version", None):
-        who = "rr %s" % v.rr_version
-    elif span and span not in ("none", "every release"):
-        who = "rr " + span.replace("releases ", "")
-    elif since:
-        who = "rr before %s" % since
-    else:
-        who = "rr"
+    who = _who_stops(v)
     if v.would_stop:
         return "%s aborts on that, %s" % (who, later)
     if v.would_stop is None:
@@ -323,7 +330,7 @@ def unsupported_evidence(request_label_text: str) -> str:
 def stop_hint(thread_num: int, lwp: int, names: List[str], v: "RrVerdict") -> str:
     """One line: the selected thread is in an ioctl rr would abort on (v.would_stop is not False)."""
     name = " or ".join(names) if names else "0x%08x" % v.request
-    who = ("rr before %s" % v.supported_since) if v.supported_since else "rr"
+    who = _who_stops(v)
     if v.would_stop:
         verdict = "which %s aborts on" % who
     else:  # the entry stop: it has not returned yet

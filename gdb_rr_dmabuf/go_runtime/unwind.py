@@ -66,6 +66,7 @@ class GoUnwind:
     stopped: str = ""                # why the unwind ended ('goexit', 'depth', 'unreadable stack at 0x..', ...)
     complete: bool = False           # reached goexit at the stack's top / the thread's first frame on g0
     end_checked: bool = False        # the final frame's sp was checked against the stack's top
+    at_depth_limit: bool = False     # stopped at the frame limit the caller gave (not by the stack)
     warnings: List[str] = field(default_factory=list)
 
 
@@ -155,7 +156,7 @@ class GoUnwinder:
         leaf_step = False  # the last step left an arm64 frameless leaf: its caller has the same sp
         while True:
             if physical >= depth:
-                res.stopped = "depth limit (%d frames; --depth raises it)" % depth
+                res.stopped, res.at_depth_limit = "depth limit (%d frames; --depth raises it)" % depth, True
                 return res
             f = self.func_at(pc)
             if f is None:
