@@ -325,6 +325,8 @@ def ethtool_verdict(cmd: int, result: Optional[int], rr_version: Optional[Versio
     v.span = release_span(stopping, t.releases)
     if ver is None:
         v.stopping = v.span
+        if not stopping:      # handled by name since rr's sub-command list began: no release stops on it
+            v.would_stop, v.handled_by_name, v.answer = False, True, "ethtool_never"
     v.explanation = wording.explanation(v)
     return v
 

@@ -176,6 +176,9 @@ def _ethtool_explanation(v: "RrVerdict") -> str:
     if v.answer == "ethtool_handled":
         return ("rr %s handles SIOCETHTOOL's sub-command %s by name (since %s): it %s, so it does not "
                 "stop on it." % (v.rr_version, name, v.supported_since, v.what))
+    if v.answer == "ethtool_never":
+        return ("No rr release stops on SIOCETHTOOL's sub-command %s: before %s rr records every SIOCETHTOOL "
+                "alike, and from %s on it handles %s by name (it %s)." % (name, since, since, name, v.what))
     if v.answer == "ethtool_before":
         return ("rr %s (before %s) records every SIOCETHTOOL alike, whatever the sub-command, so it does "
                 "not stop on it." % (v.rr_version, since))
