@@ -211,3 +211,19 @@ def test_stop_hint_names_the_releases_that_stop(request_, stopping, letting_thro
         "rr %s to %s" % tuple(stopping)
     assert "which %s aborts on:" % who in hint, hint
     assert headline_verdict(v, 0).startswith(who + " aborts on that"), headline_verdict(v, 0)
+
+
+def test_ethtool_verdict_without_a_release_agrees_with_every_release():
+    """Without --rr-version the verdict on a SIOCETHTOOL sub-command says what the releases say one by one (rr's
+    per-release sub-command lists, tools/gen_rr_ioctls.py): a sub-command handled since the list began (5.4.0,
+    e.g. ETHTOOL_GSTRINGS) stops no release, so the summary must not say it stops, nor name "rr releases none"."""
+    from gdb_rr_dmabuf.rr import SIOCETHTOOL, table
+    t = table()
+    for cmd in sorted(t.ethtool) + [999]:
+        per = [rr_verdict(SIOCETHTOOL, 0, tuple(int(x) for x in r.split(".")), ethtool_cmd=cmd).would_stop
+               for r in t.releases]
+        v = rr_verdict(SIOCETHTOOL, 0, ethtool_cmd=cmd)
+        assert v.would_stop is any(per), (cmd, per, v.explanation)
+        assert "releases none" not in v.explanation, v.explanation
+        if not any(per):
+            assert v.stops_in == "none" and v.explanation.startswith("No rr release stops on SIOCETHTOOL"), v.explanation

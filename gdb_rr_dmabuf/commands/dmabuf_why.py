@@ -31,13 +31,14 @@ class DmabufWhy(Command):
     _after_log_text = None   # options_after_log_text(self.parser), made on the first --from-log
 
     def build_parser(self):
+        from .. import options
         p = self.new_parser(DESCRIPTION)
         p.add_argument("--request", metavar="VALUE", help="decode this request number or name (no process needed)")
         p.add_argument("--from-log", metavar="TEXT", help="rr's assertion text exactly as rr printed it (quotes and "
                        "backticks are fine): everything after --from-log is the text, so put other options before "
                        "it; with a process, also read the argument at its addr")
         p.add_argument("--from-log-file", metavar="FILE", help="read rr's text from FILE (- for standard input)")
-        p.add_argument("--thread", metavar="N", type=int, help="gdb thread number (default: the selected thread)")
+        options.add(p, "thread")
         p.add_argument("--scan-threads", action="store_true",
                        help="list the threads whose pending system call is an ioctl. This reads the registers of "
                        "EVERY thread: at rr's emergency stop, rr asserts when gdb reads a thread that is blocked in "
@@ -46,10 +47,8 @@ class DmabufWhy(Command):
                        "thread gdb selected is the one that made the call")
         p.add_argument("--at", choices=("entry", "exit"), help="say whether this is the syscall's entry or exit stop "
                        "(x86-64 tells by itself; aarch64 assumes exit)")
-        p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                       "default: the release rr's log shows (inferred from its source line), else "
-                       "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
-        p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
+        options.add(p, "rr_version")
+        options.add(p, "rules")
         return p
 
     def parse(self, argument: str):
