@@ -1,5 +1,6 @@
 """Fuzz: damaged Go executables (real fixture builds: cgo with symbols, stripped, PIE, arm64), their
-pclntab and their build info. Mutations (tests/support/fuzz.py) hit the ELF header, the section and
+pclntab and their build info; and the function symbol tables check's native frame is named from (a C
+fixture, the cgo build, libc). Mutations (tests/support/fuzz.py) hit the ELF header, the section and
 program header tables, the pclntab (header, function table, records, pc-value tables), the build info
 and runtime.firstmoduledata: bit flips, bytes, 2/4/8-byte fields set to extremes (sizes and offsets
 near 2**63 included), truncation. Property: a result or one clear UserError line within the cap.
@@ -230,3 +231,57 @@ def test_build_info_text(text, quoted):
         return B.parse_modinfo("", text)
 
     check("build info", run, what=repr(text[:100]))
+
+
+# ----------------------------------------------------------------------------------- function symbols
+# check --all's innermost native frame (target_ptrace._symbol_in, elf.function_symbols) on damaged
+# objects: a C fixture with .symtab, the cgo build (Go's .symtab and .dynsym) and this machine's libc.
+# The reader's SymbolsError/HeaderError is the one line; _symbol_in turns it into "no name".
+_SYMBOL_FILES: Dict[str, Tuple[bytes, Dict[str, Tuple[int, int]], List[int], Tuple]] = {}
+
+
+def _symbol_base(name: str):
+    if name not in _SYMBOL_FILES:
+        from gdb_rr_dmabuf import elf
+        from tests.support.toolchains import build_c
+        path = {"c": lambda: build_c("restart_once.c"), "cgo": lambda: base("cgo").path,
+                "libc": lambda: Path("/usr/lib/x86_64-linux-gnu/libc.so.6").resolve()}[name]()
+        data = Path(path).read_bytes()
+        h = elf.parse_header(data[:64])
+        regions = {"elf header": (0, 64), "section headers": (h.e_shoff, h.e_shnum * h.e_shentsize)}
+        shdrs = list(elf.section_headers(data, h.e_shoff, h.e_shentsize, h.e_shnum, h.elfclass, h.little_endian))
+        for i, sh in enumerate(shdrs):
+            if sh[1] in (elf.SHT_SYMTAB, elf.SHT_DYNSYM):
+                regions["symbols %d" % i] = (sh[4], min(sh[5], 1 << 14))
+                regions["names %d" % i] = (shdrs[sh[6]][4], min(shdrs[sh[6]][5], 1 << 14))
+        syms = sorted(elf.function_symbols(data))
+        addrs = [v + 1 for v, _s, _n in syms[::max(1, len(syms) // 24)]][:24]
+        _SYMBOL_FILES[name] = (data, regions, addrs, _symbol_answers(data, addrs))
+    return _SYMBOL_FILES[name]
+
+
+def _symbol_answers(data: bytes, addrs: List[int]) -> Tuple:
+    from gdb_rr_dmabuf import elf
+    try:
+        fs = elf.function_symbols(data)
+    except (elf.SymbolsError, elf.HeaderError) as e:
+        raise UserError("damaged symbols: %s" % e)
+    return tuple(fs.name_at(a) for a in addrs)
+
+
+@settings_for(200)
+@given(data=st.data())
+def test_function_symbols(work, data):
+    from gdb_rr_dmabuf import target_ptrace
+    name = data.draw(st.sampled_from(["c", "cgo", "libc"]))
+    raw, regions, addrs, answer = _symbol_base(name)
+    muts = data.draw(fuzz.mutations(list(regions.values()), max_ops=3))
+    p = work / ("symbols-%s.bin" % name)
+    fuzz.patch_file(p, None, raw, muts)
+    damaged = fuzz.apply(raw, muts)
+    out = check("function symbols", lambda: _symbol_answers(damaged, addrs), what="%s %s" % (name, str(muts)[:160]))
+    if out.kind == "result" and out.value != answer:
+        fuzz.note_changed_quietly("function symbols")
+    target_ptrace._SYMS.pop(str(p), None)
+    named = check("function symbols", lambda: tuple(target_ptrace._symbol_in(str(p), a, 0) for a in addrs))
+    assert named.kind == "result"  # never an error: a frame without a name at worst
