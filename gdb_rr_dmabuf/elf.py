@@ -1,6 +1,7 @@
 """Bounded ELF primitives shared by the core reader (target_core.CoreTarget) and the executable reader
 (go_runtime.binary.GoBinary): the constants of elf.h they use, the ELF header, program and section
-header tables, notes and string tables.
+header tables, notes and string tables; and the function symbol tables that name check's innermost
+native frame (target_ptrace).
 
 Every count, offset and size read from a file is bounded here: by the file's size, by a cap the caller
 gives, or both, so a damaged header costs what the caps allow, never what it claims. Callers turn the

@@ -1,7 +1,8 @@
 """gdbinit.py in real gdb: where pygments (the one runtime dependency) comes from, what it warns about
-(only what is really missing, once per session, with the cause), that no command needs pyelftools, and the one line it prints when sourced at a stop
-in an ioctl rr would abort on. Ground truth: gdb's own Python (find_spec, sys.path), and the kernel's
-/proc/PID/task/TID/syscall for which thread is in the ioctl."""
+(only what is really missing, once per session, with the cause), that no command needs pyelftools, and
+the one line it prints when sourced at a stop in an ioctl rr would abort on. Ground truth: gdb's own
+Python (find_spec, sys.path, sys.modules), and the kernel's /proc/PID/task/TID/syscall for which thread is
+in the ioctl."""
 import ast
 import re
 
