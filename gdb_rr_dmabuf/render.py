@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 _ANSI = {
     "title": "1",          # bold
@@ -143,10 +143,30 @@ def why_text(rep, style: Optional[Style] = None) -> str:
     """Text report of a why.WhyReport: headline, the decoded call, what to do."""
     s = style or Style(False)
     out: List[str] = []
-    ioc = rep.ioc
-    sc = rep.syscall
     out.extend(s(x, "title") for x in wrap(why_headline(rep), "", "    ", s.width))
-    rows = []
+    rows = _where_rows(rep)
+    fd_rows, fd_notes = _fd_rows(rep, s)
+    rows.extend(fd_rows)
+    rows.extend(_request_rows(rep))
+    out.append(table(rows))
+    out.extend(_argument_lines(rep, s))
+    for n in fd_notes + list(rep.notes):
+        out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      ", s.width))
+    v = rep.verdict
+    if v is not None and s.verbose:
+        out.append(s("rr", "title"))
+        out.extend(wrap(v.explanation, "  ", "  ", s.width))
+    out.extend(what_to_do(rep.suggestions, s, extra_verbose=v is not None))
+    for other in getattr(rep, "others", None) or []:  # rr's log held more than one "Unknown ioctl" assertion
+        out.append("")
+        out.append(s("rr's log also holds another \"Unknown ioctl\" assertion:", "title"))
+        out.append(why_text(other, s))
+    return "\n".join(out)
+
+
+def _where_rows(rep) -> List[List[str]]:
+    """The thread (or the source) and where the call was caught."""
+    sc = rep.syscall
     where = ""
     if sc is not None:
         where = {"entry": "stopped at the call's entry",
@@ -157,10 +177,17 @@ def why_text(rep, style: Optional[Style] = None) -> str:
     elif rep.source == "request":
         where = "the number alone (no process)"
     if rep.tid:
-        rows.append(["thread", "%d%s" % (rep.tid, (", " + where) if where else "")])
-    elif where:
-        rows.append(["from", where])
+        return [["thread", "%d%s" % (rep.tid, (", " + where) if where else "")]]
+    if where:
+        return [["from", where]]
+    return []
+
+
+def _fd_rows(rep, s: Style) -> Tuple[List[List[str]], List[str]]:
+    """The fd row (its link, or where it was recovered from, or why it is unknown) and the notes on it."""
+    sc = rep.syscall
     fdr = getattr(rep, "fd_recovery", None)
+    rows: List[List[str]] = []
     fd_notes: List[str] = []
     if rep.fd is not None:
         val = "%d -> %s" % (rep.fd, rep.fd_link) if rep.fd_link else "%d" % rep.fd
@@ -191,6 +218,13 @@ def why_text(rep, style: Optional[Style] = None) -> str:
             fd_notes.extend("fd: " + t for t in fdr.tried)
     elif sc is not None and sc.args[0] is None:
         rows.append(["fd", "unknown (lost at the exit stop on aarch64)"])
+    return rows, fd_notes
+
+
+def _request_rows(rep) -> List[List[str]]:
+    """The request decoded (as the _IOC macro would write it), its names, and the result."""
+    ioc = rep.ioc
+    rows: List[List[str]] = []
     tc = ioc.type_char
     if len(tc) == 1:
         tq = "'%s'" % tc
@@ -212,7 +246,12 @@ def why_text(rep, style: Optional[Style] = None) -> str:
         else:
             res = "%d (%s)" % (rep.result, rep.errno or "errno %d" % -rep.result)
         rows.append(["result", res])
-    out.append(table(rows))
+    return rows
+
+
+def _argument_lines(rep, s: Style) -> List[str]:
+    """The argument struct, field by field, or why it was not read."""
+    out: List[str] = []
     a = rep.argument
     if a is not None:
         out.append("  argument struct %s at 0x%x (%d bytes)" % (a.struct, a.address, a.size))
@@ -233,18 +272,7 @@ def why_text(rep, style: Optional[Style] = None) -> str:
                         "to read it)" % (rep.arg_struct, rep.arg_address), "  ", "    ", s.width))
     elif rep.arg_address is not None:
         out.append("  argument 0x%x (no decoder for this request)" % rep.arg_address)
-    for n in fd_notes + list(rep.notes):
-        out.extend(s(x, "dim") for x in wrap("note: " + n, "", "      ", s.width))
-    v = rep.verdict
-    if v is not None and s.verbose:
-        out.append(s("rr", "title"))
-        out.extend(wrap(v.explanation, "  ", "  ", s.width))
-    out.extend(what_to_do(rep.suggestions, s, extra_verbose=v is not None))
-    for other in getattr(rep, "others", None) or []:  # rr's log held more than one "Unknown ioctl" assertion
-        out.append("")
-        out.append(s("rr's log also holds another \"Unknown ioctl\" assertion:", "title"))
-        out.append(why_text(other, s))
-    return "\n".join(out)
+    return out
 
 
 def strace_ioc(ioc) -> str:

@@ -750,9 +750,10 @@ def test_gdbinit_sourced_twice_registers_once():
 
 
 def test_gdbinit_without_venv_degrades_to_one_warning(tmp_path):
+    """pygments (the one runtime dependency) missing from gdb's Python and no venv: one warning, and it loads."""
     empty = tmp_path / "no-venv"
     empty.mkdir()
-    res = run_gdb(["load_plugin", "run_commands"], None,
+    res = run_gdb(["hide_pygments", "load_plugin", "run_commands"], None,
                   env={"GDB_RR_DMABUF_QUIET": "", "GDB_RR_DMABUF_VENV": str(empty)},
                   commands=["dmabuf-why --request 0xc0086202", "dmabuf-why --request 0xc0086202 --json",
                             "python import sys; print('GDBT-PATH', [p for p in sys.path if '.venv' in p])"])

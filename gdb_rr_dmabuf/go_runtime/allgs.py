@@ -576,8 +576,7 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
     stacks: keep every goroutine's frames (else only goroutine `goid`'s)."""
     from ..callers import analyse_callers, open_go_binary
     from .binary import load_bias
-    from .goroutines import current_goroutine
-    from .layouts import layout_for, layout_note, status_name
+    from .layouts import layout_for
     from .unwind import GoUnwinder
 
     binary = open_go_binary(target)
@@ -587,28 +586,9 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
     bias = load_bias(binary, target.auxv())
     rep = GoroutinesReport(executable=target.executable, go_version=binary.go_version, tid=target.tid,
                            selected_id=None)
-    if warn:
-        rep.warnings.append(warn)
-    note = layout_note(layout)
-    if note:
-        rep.notes.append(note)
-    rep.warnings.extend(target.warnings)
-    table, tnote = release_strings(binary.go_version)
-    if tnote:
-        rep.notes.append(tnote)
+    table = _report_header(rep, target, binary.go_version, layout, warn)
     unw = _cached_unwinder(GoUnwinder(target, binary, bias, bi))
-
-    # The selected thread's goroutine: the one whose registers may be read.
-    sel_g = None
-    sel_in_cgo = False
-    try:
-        cur = current_goroutine(target, binary, layout, bias)
-        sel_g = cur.g
-        sel_in_cgo = cur.in_cgo
-    except UserError as e:
-        rep.warnings.append("the selected thread's goroutine is not known (%s)" % e.what)
-    if sel_g is not None:
-        rep.selected_id = sel_g.goid
+    sel_g, sel_in_cgo = _selected_g(rep, target, binary, layout, bias)
 
     loc = find_allgs(target, binary, layout, bias)
     rep.allgs, rep.found_via = loc.slice_addr, loc.found_via
@@ -616,58 +596,21 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
     rep.length = got.length
     rep.problems.extend(got.problems)
     rep.total = len(got.gs)
-
-    m_cache: Dict[int, object] = {}
-    # The used part of every stack that will be unwound from memory, read in runs, not one by one.
-    spans = []
-    for gi in got.gs:
-        if goid is not None and gi.goid != goid:
-            continue
-        sp = gi.syscallsp if gi.syscallsp and gi.status & ~G_SCAN in (G_SYSCALL, G_RUNNING) else gi.sched_sp
-        if sp and gi.stack_lo <= sp < gi.stack_hi and gi.status & ~G_SCAN not in (G_DEAD, G_DEADEXTRA, 0):
-            spans.append((sp, gi.stack_hi))
-    unw.t = prefetch_stacks(target, spans)
-
-    def m_of(addr: int):
-        if not addr:
-            return None
-        if addr not in m_cache:
-            try:
-                m_cache[addr] = read_m(target, layout, addr)
-            except UserError:
-                m_cache[addr] = None
-                rep.problems.append("M 0x%x is not readable" % addr)
-        return m_cache[addr]
+    unw.t = prefetch_stacks(target, _stack_spans(got.gs, goid))
+    ms = _Ms(target, layout, rep.problems)
 
     for gi in got.gs:
         base = gi.status & ~G_SCAN
-        state = status_word(table, gi.status)
-        reason = None
-        if base in (G_WAITING, G_LEAKED) and gi.waitreason:
-            reason = wait_reason_name(table, gi.waitreason)
-            state = reason
+        state, reason = _state(table, gi, base)
         rep.counts[state] = rep.counts.get(state, 0) + 1
         if goid is not None and gi.goid != goid:
             continue
-        if goid is None and not include_dead and base in (G_DEAD, G_DEADEXTRA, 0):
-            rep.hidden["dead"] = rep.hidden.get("dead", 0) + 1
+        hidden = None if goid is not None else _hidden_by_filter(base, running, include_dead)
+        if hidden:
+            rep.hidden[hidden] = rep.hidden.get(hidden, 0) + 1
             continue
-        if goid is None and running and base not in (G_RUNNING, G_SYSCALL):
-            rep.hidden["not running"] = rep.hidden.get("not running", 0) + 1
-            continue
-        mi = m_of(gi.m)
-        start_f = unw.func_at(gi.startpc) if gi.startpc else None
-        start = start_f.name if start_f is not None else None
         selected = sel_g is not None and gi.addr == sel_g.addr
-        row = Goroutine(
-            id=gi.goid, address=gi.addr, status=gi.status, status_name=status_name(gi.status), state=state,
-            scan=bool(gi.status & G_SCAN), wait_reason=reason, wait_reason_code=gi.waitreason,
-            waitsince=gi.waitsince if base in (G_WAITING, G_SYSCALL) else 0, waited_ns=None,
-            locked_to_thread=bool(gi.lockedm), m=gi.m or None,
-            m_id=getattr(mi, "id", None) if mi is not None else None,
-            tid=(mi.procid or None) if mi is not None else None, selected=selected, system=_is_system(start),
-            in_cgo=(sel_in_cgo if selected else bool(mi is not None and base == G_SYSCALL and (mi.ncgo > 0 or mi.incgo))),
-            start=start, created_by=_created_by(unw, gi.gopc, gi.goid), parent_id=gi.parent_goid, stack_from="none")
+        row = _row(gi, base, state, reason, ms.of(gi.m), unw, selected, sel_in_cgo)
         if row.waitsince and now_ns is not None and now_ns >= row.waitsince:
             row.waited_ns = now_ns - row.waitsince
         _stack(row, gi, base, unw, target, depth, selected and selected_stack, analyse_callers, rep)
@@ -681,6 +624,99 @@ def analyse_goroutines(target, depth: int = 64, goid: Optional[int] = None, runn
         raise UserError("no goroutine %d among the %d in runtime.allgs" % (goid, rep.total),
                         "`go-goroutines --all` lists them all, dead ones too")
     return rep
+
+
+def _report_header(rep: GoroutinesReport, target, go_version, layout, warn: Optional[str]):
+    """The report's warnings and notes on the layout and the release's strings; returns the strings' table."""
+    from .layouts import layout_note
+    if warn:
+        rep.warnings.append(warn)
+    note = layout_note(layout)
+    if note:
+        rep.notes.append(note)
+    rep.warnings.extend(target.warnings)
+    table, tnote = release_strings(go_version)
+    if tnote:
+        rep.notes.append(tnote)
+    return table
+
+
+def _selected_g(rep: GoroutinesReport, target, binary, layout, bias):
+    """The selected thread's goroutine (the one whose registers may be read) and whether it is in a cgo call."""
+    from .goroutines import current_goroutine
+    try:
+        cur = current_goroutine(target, binary, layout, bias)
+    except UserError as e:
+        rep.warnings.append("the selected thread's goroutine is not known (%s)" % e.what)
+        return None, False
+    if cur.g is not None:
+        rep.selected_id = cur.g.goid
+    return cur.g, cur.in_cgo
+
+
+def _stack_spans(gs: List[GInfo], goid: Optional[int]) -> List[Tuple[int, int]]:
+    """The used part of every stack that will be unwound from memory, to be read in runs, not one by one."""
+    spans = []
+    for gi in gs:
+        if goid is not None and gi.goid != goid:
+            continue
+        sp = gi.syscallsp if gi.syscallsp and gi.status & ~G_SCAN in (G_SYSCALL, G_RUNNING) else gi.sched_sp
+        if sp and gi.stack_lo <= sp < gi.stack_hi and gi.status & ~G_SCAN not in (G_DEAD, G_DEADEXTRA, 0):
+            spans.append((sp, gi.stack_hi))
+    return spans
+
+
+class _Ms:
+    """Each M read once; an unreadable one is one problem line."""
+
+    def __init__(self, target, layout, problems: List[str]):
+        self.target, self.layout, self.problems = target, layout, problems
+        self.cache: Dict[int, object] = {}
+
+    def of(self, addr: int):
+        if not addr:
+            return None
+        if addr not in self.cache:
+            try:
+                self.cache[addr] = read_m(self.target, self.layout, addr)
+            except UserError:
+                self.cache[addr] = None
+                self.problems.append("M 0x%x is not readable" % addr)
+        return self.cache[addr]
+
+
+def _state(table, gi: GInfo, base: int) -> Tuple[str, Optional[str]]:
+    """The goroutine's state as Go's traceback words it (its wait reason when waiting), and that wait reason."""
+    if base in (G_WAITING, G_LEAKED) and gi.waitreason:
+        reason = wait_reason_name(table, gi.waitreason)
+        return reason, reason
+    return status_word(table, gi.status), None
+
+
+def _hidden_by_filter(base: int, running: bool, include_dead: bool) -> Optional[str]:
+    """Which filter of the listing hides a goroutine in this state (None: shown)."""
+    if not include_dead and base in (G_DEAD, G_DEADEXTRA, 0):
+        return "dead"
+    if running and base not in (G_RUNNING, G_SYSCALL):
+        return "not running"
+    return None
+
+
+def _row(gi: GInfo, base: int, state: str, reason: Optional[str], mi, unw, selected: bool,
+         sel_in_cgo: bool) -> Goroutine:
+    """One goroutine's row from its g (and its M, when it has one), before its stack is read."""
+    from .layouts import status_name
+    start_f = unw.func_at(gi.startpc) if gi.startpc else None
+    start = start_f.name if start_f is not None else None
+    return Goroutine(
+        id=gi.goid, address=gi.addr, status=gi.status, status_name=status_name(gi.status), state=state,
+        scan=bool(gi.status & G_SCAN), wait_reason=reason, wait_reason_code=gi.waitreason,
+        waitsince=gi.waitsince if base in (G_WAITING, G_SYSCALL) else 0, waited_ns=None,
+        locked_to_thread=bool(gi.lockedm), m=gi.m or None,
+        m_id=getattr(mi, "id", None) if mi is not None else None,
+        tid=(mi.procid or None) if mi is not None else None, selected=selected, system=_is_system(start),
+        in_cgo=(sel_in_cgo if selected else bool(mi is not None and base == G_SYSCALL and (mi.ncgo > 0 or mi.incgo))),
+        start=start, created_by=_created_by(unw, gi.gopc, gi.goid), parent_id=gi.parent_goid, stack_from="none")
 
 
 def _stack(row: Goroutine, gi: GInfo, base: int, unw, target, depth: int, use_regs: bool, analyse_callers,
