@@ -1073,6 +1073,8 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
         rules = os.path.abspath(rules)
         load_rules(rules)  # a broken file is one line now, before the program runs
     until = getattr(args, "until", None)
+    if until is not None and not until.strip():
+        raise UserError("--until needs a shell command", "e.g. --until 'xwininfo -name \"My window\"'")
     eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines, rules=rules,
                              want_advice=bool(args.verify), until=until)
     if err is not None:

@@ -385,6 +385,9 @@ def test_until_ends_a_program_that_runs_until_closed(prog, tmp_path):
     assert re.search(r"the program was still running when --until's command succeeded \(after [\d.]+ s\); check "
                      r"ended it;", text), text
     assert "would record this run as far as ioctls go (up to --until's condition)" in text, text
+    bad = run_check("--until", " ", "--", prog, "hang")
+    assert bad.returncode == 2 and "--until needs a shell command" in bad.stderr + bad.stdout, bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_orphan_in_another_group_is_killed(prog):
