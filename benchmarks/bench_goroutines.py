@@ -112,7 +112,7 @@ def damaged_length_reads(exe: Path, core: Path) -> None:
     from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines, find_allgs
     from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
     from gdb_rr_dmabuf.go_runtime.layouts import layout_for
-    from gdb_rr_dmabuf.target import CoreTarget
+    from gdb_rr_dmabuf.target_core import CoreTarget
     from tests.support.patched import Patched
 
     base = CoreTarget(str(core), executable=str(exe))

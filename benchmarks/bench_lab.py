@@ -36,7 +36,8 @@ def figure(name, value, unit, target=None):
 
 
 def bench(arch, args):
-    import lablib
+    import labbuild
+    import labvm
     from tests.support.toolchains import build_go
     arm = arch == "aarch64"
     pre = "lab.arm64." if arm else "lab."
@@ -48,15 +49,15 @@ def bench(arch, args):
         figure(pre + "build.cold", time.time() - t, "s", 300 if arm else 180)
         shutil.rmtree(d, ignore_errors=True)
     t = time.time()
-    b = lablib.build(arch)
+    b = labbuild.build(arch)
     figure(pre + "build.warm", time.time() - t, "s", 1)
     size = sum(f.stat().st_size for f in b.rootfs.rglob("*") if f.is_file() and not f.is_symlink())
     figure(pre + "rootfs.size", size / 1e6, "MB")
     t = time.time()
-    vm = lablib.boot(arch, b=b)
+    vm = labvm.boot(arch, b=b)
     figure(pre + "boot.ready", time.time() - t, "s", 30 if arm else 20)
-    print("accel %s (%s)%s" % (vm.accel, lablib._accel_cache.get("%s:%s:why" % (b.arch, b.kernel), "forced"),
-                               " cpu %s" % " ".join(lablib.ARCHES[arch]["tcg_cpu"][1:]) if arm else ""))
+    print("accel %s (%s)%s" % (vm.accel, labvm._accel_cache.get("%s:%s:why" % (b.arch, b.kernel), "forced"),
+                               " cpu %s" % " ".join(labbuild.ARCHES[arch]["tcg_cpu"][1:]) if arm else ""))
     if arm:
         exe = str(build_go("demo", env={"GOARCH": "arm64", "CC": "aarch64-linux-gnu-gcc"}, cgo=True))
         gdb, stop_script, reg = "gdb-multiarch", "demo_vm_arm64.gdb", "x0"

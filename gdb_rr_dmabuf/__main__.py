@@ -41,6 +41,7 @@ def _prog() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import options
     p = _Parser(prog=_prog(), description="gdb-rr-dmabuf without gdb.")
     sub = p.add_subparsers(dest="command", metavar="{explain,check}")
     e = sub.add_parser("explain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -48,32 +49,30 @@ def build_parser() -> argparse.ArgumentParser:
     e.error = p.error  # one line for usage errors of the subcommand too
     e.add_argument("file", nargs="?", default="-", metavar="FILE",
                    help="rr's output or a CI log holding it (default: standard input)")
-    e.add_argument("--json", action="store_true", help="print one JSON object (dmabuf-why --json's, see the README)")
-    e.add_argument("-v", "--verbose", action="store_true",
-                   help="also say why each suggestion helps, with its evidence, sources and code snippet")
-    e.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                   "default: the release rr's log shows (inferred from its source line), else "
-                   "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
-    e.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
-    e.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                   help="colour the output (auto: on a terminal with NO_COLOR unset)")
+    # dmabuf-why's options (options.py), in this order; --json and --color say what differs without gdb
+    options.add(e, "json", help="print one JSON object (dmabuf-why --json's, see the README)")
+    options.add(e, "verbose")
+    options.add(e, "rr_version")
+    options.add(e, "rules")
+    options.add(e, "color", help="colour the output (auto: on a terminal with NO_COLOR unset)")
     _add_check(sub, p)
     return p
 
 
 def _add_check(sub, p) -> None:
+    from . import options
     from .check import DESCRIPTION as CHECK_DESCRIPTION
     c = sub.add_parser("check", description=CHECK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="run a program as rr records it and stop where rr would abort (no rr needed)")
     c.error = p.error
-    c.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release to check against (default: "
-                   "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH, else the newest release)")
+    options.add(c, "rr_version", help="the rr release to check against (default: $GDB_RR_DMABUF_RR_VERSION, else "
+                "`rr --version` when rr is on PATH, else the newest release)")
     c.add_argument("--all", action="store_true", help="do not stop: list every distinct request some rr release "
                    "aborts on, and the oldest release that records the whole run")
     c.add_argument("--verify", action="store_true", help="re-run the program with each environment setting the "
                    "advice names: is the abort gone, how did the program end")
-    c.add_argument("--json", action="store_true", help="print one JSON object (the program's stdout goes to stderr)")
-    c.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
+    options.add(c, "json", help="print one JSON object (the program's stdout goes to stderr)")
+    options.add(c, "rules")
     c.add_argument("--timeout", type=float, metavar="S", help="kill the program after S seconds (exit status 2 "
                    "when no abort was seen by then)")
     c.add_argument("--until", metavar="CMD", help="for a program that runs until closed (a GUI, a server): end each "

@@ -10,7 +10,7 @@ At the first call rr X aborts on, every thread is stopped, the thread stays at t
 under rr's emergency stop) and the process is handed to a real gdb with gdbinit.py, which runs
 `dmabuf-why` and `go-callers`: the report is the commands' own output, from the same code. `--all` does
 not stop: each distinct request's first call is read in place through the same Target seam and pure
-analysers (PtraceTarget below, callers.analyse_callers).
+analysers (target_ptrace.PtraceTarget, callers.analyse_callers).
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import ptrace as pt
 from . import rr as rrfacts
 from .errnos import describe_result
-from .errors import NOT_GO_PROGRAM, NotGoProgram, TargetReadError, UserError
+from .errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 from .arch import arch_of
-from .target import NativeFrame, Target
+from .target_ptrace import PtraceTarget
 from .versions import RRVersion
 
 RR_ENV = (("RUNNING_UNDER_RR", "1"), ("LIBGL_ALWAYS_SOFTWARE", "1"), ("GBM_ALWAYS_SOFTWARE", "1"))
@@ -183,98 +183,6 @@ def refused_path(path: str) -> Optional[Dict[str, Any]]:
         if (p["kind"] == "prefix" and path.startswith(p["path"])) or (p["kind"] == "exact" and path == p["path"]):
             return p
     return None
-
-
-# --------------------------------------------------------------------------------------------------
-# A Target over a thread check holds stopped (ptrace): the same seam gdb's commands use
-
-class PtraceTarget(Target):
-    kind = "live"
-
-    def __init__(self, pid: int, tid: int, arch: str, regs: Dict[str, int]):
-        self.pid, self.tid, self.arch, self._regs = pid, tid, arch, dict(regs)
-        try:
-            self.executable = os.readlink("/proc/%d/exe" % pid)
-        except OSError:
-            self.executable = None
-        self.program = self.executable
-        self._maps: Optional[List[Tuple[int, int, str]]] = None
-
-    def read(self, addr: int, size: int) -> bytes:
-        try:
-            data = pt.read_memory(self.pid, addr, size)
-        except (OSError, OverflowError, ValueError) as e:
-            raise TargetReadError("cannot read %d bytes at 0x%x (%s)" % (size, addr, e))
-        if len(data) != size:
-            raise TargetReadError("cannot read %d bytes at 0x%x" % (size, addr))
-        return data
-
-    def registers(self) -> Dict[str, int]:
-        return dict(self._regs)
-
-    def maps(self) -> List[Tuple[int, int, str]]:
-        if self._maps is None:
-            self._maps = []
-            try:
-                with open("/proc/%d/maps" % self.pid) as f:
-                    for line in f:
-                        parts = line.split(None, 5)
-                        lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                        self._maps.append((lo, hi, parts[5].strip() if len(parts) > 5 else ""))
-            except OSError:
-                pass
-        return self._maps
-
-    def native_frames(self, limit: int = 64, stop=None) -> List[NativeFrame]:
-        """Only the innermost frame (the pc, named from the object's symbols): check has no unwinder of
-        its own; gdb's full native stack comes with the stop report."""
-        pc = self._regs.get(arch_of(self.arch).pc_reg, 0)
-        return [symbolize(pc, self.maps())]
-
-
-_SYMS: Dict[str, Any] = {}
-
-
-def symbolize(pc: int, maps: List[Tuple[int, int, str]]) -> NativeFrame:
-    for lo, hi, path in maps:
-        if lo <= pc < hi:
-            if not path.startswith("/"):
-                return NativeFrame(pc=pc, function=None, objfile=path or None)
-            base = min(l for l, h, p in maps if p == path)
-            func = _symbol_in(path, pc, base)
-            return NativeFrame(pc=pc, function=func, objfile=path)
-    return NativeFrame(pc=pc)
-
-
-def _symbol_in(path: str, pc: int, base: int) -> Optional[str]:
-    try:
-        syms = _SYMS.get(path)
-        if syms is None:
-            from elftools.elf.elffile import ELFFile
-            syms = []
-            with open(path, "rb") as f:
-                elf = ELFFile(f)
-                pie = elf.header["e_type"] == "ET_DYN"
-                for sec in ("symtab", "dynsym"):
-                    s = elf.get_section_by_name("." + sec)
-                    if s is None:
-                        continue
-                    for sym in s.iter_symbols():
-                        if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]:
-                            syms.append((sym["st_value"], sym["st_size"], sym.name))
-            syms.sort()
-            _SYMS[path] = (pie, syms)
-        pie, syms = _SYMS[path]
-        addr = pc - base if pie else pc
-        best = None
-        for v, size, name in syms:
-            if v <= addr < v + max(size, 1):
-                best = name
-                if name.startswith("__GI_") is False:
-                    break
-        return best
-    except Exception:
-        return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1059,19 +967,12 @@ def check_command(args) -> Tuple[str, int]:
 
 
 def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
-    prog = parse_program(list(args.program or []))
-    version, vsource = default_rr_version(args.rr_version)
+    """One run of check: the program once (stop or --all mode), what that run showed, then --verify's runs."""
+    prog, version, vsource, rules = _options(args)
     ver = str(version)
-    if args.timeout is not None and not (0 < args.timeout <= 7 * 24 * 3600):
-        raise UserError("--timeout %s: not a number of seconds" % args.timeout, "e.g. --timeout 60")
     colour = (not args.json) and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     stdout_fd = 2 if args.json else None
     mode = "all" if args.all else "stop"
-    rules = getattr(args, "rules", None)
-    if rules is not None:
-        from .advice import load_rules
-        rules = os.path.abspath(rules)
-        load_rules(rules)  # a broken file is one line now, before the program runs
     until = getattr(args, "until", None)
     if until is not None and not until.strip():
         raise UserError("--until needs a shell command", "e.g. --until 'xwininfo -name \"My window\"'")
@@ -1079,6 +980,45 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
                              want_advice=bool(args.verify), until=until)
     if err is not None:
         raise UserError("cannot run %s (%s)" % (prog.argv[0], err), "give a program this machine can execute")
+    obj, lines = _run_header(prog, ver, vsource, res)
+    say = lines.append
+    status = 0
+    suggestions: List[Dict[str, Any]] = []
+    if res.stop is not None:
+        status = 1
+        suggestions = _stop_report(args, eng, res.stop, ver, colour, rules, obj, lines)
+    else:
+        obj["verdict"] = "records"
+        obj["program_end"] = {"how": res.how, "status": res.status, "signal": res.signal}
+        if mode == "all":
+            status, suggestions = _all_report(args, prog, version, ver, eng, res, engines, rules, obj, lines)
+        status = _end_report(args, res, mode, ver, status, obj, lines)
+    if args.verify:
+        _verify_report(args, prog, version, ver, suggestions, status, engines, obj, lines)
+    say("check: what of rr check does not reproduce:")
+    lines.extend("  - " + n for n in NOT_REPRODUCED)
+    obj["exit_status"] = status
+    if args.json:
+        return json.dumps(obj, indent=2) + "\n", status
+    return "\n".join(lines) + "\n", status
+
+
+def _options(args) -> Tuple[Program, RRVersion, str, Optional[str]]:
+    """(the program, rr X, where rr X came from, the --rules file): every usage error before the program runs."""
+    prog = parse_program(list(args.program or []))
+    version, vsource = default_rr_version(args.rr_version)
+    if args.timeout is not None and not (0 < args.timeout <= 7 * 24 * 3600):
+        raise UserError("--timeout %s: not a number of seconds" % args.timeout, "e.g. --timeout 60")
+    rules = getattr(args, "rules", None)
+    if rules is not None:
+        from .advice import load_rules
+        rules = os.path.abspath(rules)
+        load_rules(rules)  # a broken file is one line now, before the program runs
+    return prog, version, vsource, rules
+
+
+def _run_header(prog: Program, ver: str, vsource: str, res: RunResult) -> Tuple[Dict[str, Any], List[str]]:
+    """The --json object and the text lines every run starts with: what check ran, changed and counted."""
     obj: Dict[str, Any] = {
         "tool": "check", "rr_version": ver, "rr_version_source": vsource, "program": prog.argv,
         "changed": dict(_changed(prog), refused_opens=[{"path": p, "count": n} for p, n in res.refused.items()]),
@@ -1100,131 +1040,160 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     for n in res.notes:
         say("check: %s" % n)
     obj["notes"] = list(res.notes)
+    return obj, lines
+
+
+def _stop_report(args, eng: "Engine", st: Stop, ver: str, colour: bool, rules: Optional[str],
+                 obj: Dict[str, Any], lines: List[str]) -> List[Dict[str, Any]]:
+    """rr X aborts: gdb's report at the stop (dmabuf-why, go-callers), then the program is killed. Returns
+    the suggestions --verify tries."""
+    say = lines.append
+    what = _name(st.names, st.request)
+    say("check: rr %s would abort here: process %d thread %d (%s), ioctl %s returned %s" % (
+        ver, st.pid, st.tid, os.path.basename(st.executable or "?"), what, _result_text(st.result, st.errno)))
+    say("check: every thread is stopped; the thread stays at the ioctl's return, as at rr's emergency stop; "
+        "gdb attached to it ran dmabuf-why and go-callers:")
+    got = gdb_report(st, ver, json_out=args.json, want_json_why=args.verify, arch=eng.arch, colour=colour,
+                     rules=rules)
+    n = eng.kill_all()
+    obj["verdict"] = "aborts"
+    obj["stop"] = {"pid": st.pid, "tid": st.tid, "executable": st.executable, "request": "0x%08x" % st.request,
+                   "names": st.names, "result": st.result, "errno": st.errno, "fd": st.fd, "pc": "0x%x" % st.pc}
+    mismatch = compare_registers(st, got.get("registers"), eng.arch)
+    if "error" in got:
+        say("check: %s" % got["error"])
+        obj["gdb_error"] = got["error"]
+    _gdb_sections(args, got, obj, lines)
+    suggestions = _stop_suggestions(args, got, obj)
+    lines.append("")
+    if mismatch:
+        say("check: warning: %s" % mismatch)
+        obj["registers_mismatch"] = mismatch
+    say("check: killed the program (process group %d, %d process%s)" % (eng.root, n, "" if n == 1 else "es"))
+    return suggestions
+
+
+def _gdb_sections(args, got: Dict[str, str], obj: Dict[str, Any], lines: List[str]) -> None:
+    """What gdb's dmabuf-why and go-callers printed at the stop: their text, or their --json objects; a
+    go-callers that found no Go program is left out."""
+    for key, label in (("why", "dmabuf_why"), ("callers", "go_callers")):
+        if key not in got:
+            continue
+        if args.json:
+            try:
+                t = got[key]
+                obj[label] = json.JSONDecoder().raw_decode(t[t.index("{"):])[0]
+            except ValueError:
+                obj[label] = {"error": got[key].strip()}
+        else:
+            text = got[key].rstrip("\n")
+            if key == "callers" and NOT_GO_PROGRAM in text:  # gdb's go-callers printed a NotGoProgram
+                continue
+            lines.append("")
+            lines.extend(text.splitlines())
+    if args.json and isinstance(obj.get("go_callers"), dict) and NOT_GO_PROGRAM in json.dumps(obj["go_callers"]):
+        obj["go_callers"] = None
+
+
+def _stop_suggestions(args, got: Dict[str, str], obj: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The suggestions of dmabuf-why's --json at the stop (--verify asked gdb for it in text mode too)."""
+    wj = obj.get("dmabuf_why") if args.json else None
+    if args.verify and not args.json and "whyjson" in got:
+        try:
+            t = got["whyjson"]
+            wj = json.JSONDecoder().raw_decode(t[t.index("{"):])[0]
+        except ValueError:
+            wj = None
+    if isinstance(wj, dict):
+        return wj.get("suggestions") or []
+    return []
+
+
+def _all_report(args, prog: Program, version, ver: str, eng: "Engine", res: RunResult, engines: List["Engine"],
+                rules: Optional[str], obj: Dict[str, Any], lines: List[str]) -> Tuple[int, List[Dict[str, Any]]]:
+    """--all: every distinct call some rr release aborts on, which rr X aborts on, the oldest release that
+    records the whole run. Returns (exit status so far, the suggestions --verify tries)."""
+    say = lines.append
     status = 0
     suggestions: List[Dict[str, Any]] = []
-    if res.stop is not None:
-        st = res.stop
+    stopping = [f for f in res.findings if ver not in f.records_in]
+    obj["all"] = [_finding_json(f) for f in res.findings]
+    t = rrfacts.table()
+    oldest = next((r for r in t.releases + ["master"] if all(r in f.records_in for f in res.findings)), None)
+    obj["oldest_release_recording_run"] = oldest
+    if res.findings:
+        say("check: calls some rr release aborts on (%d distinct):" % len(res.findings))
+        for f in res.findings:
+            lines.extend(_finding_text(f, ver))
+    if stopping:
         status = 1
-        what = _name(st.names, st.request)
-        say("check: rr %s would abort here: process %d thread %d (%s), ioctl %s returned %s" % (
-            ver, st.pid, st.tid, os.path.basename(st.executable or "?"), what, _result_text(st.result, st.errno)))
-        say("check: every thread is stopped; the thread stays at the ioctl's return, as at rr's emergency stop; "
-            "gdb attached to it ran dmabuf-why and go-callers:")
-        got = gdb_report(st, ver, json_out=args.json, want_json_why=args.verify, arch=eng.arch, colour=colour,
-                         rules=rules)
-        n = eng.kill_all()
         obj["verdict"] = "aborts"
-        obj["stop"] = {"pid": st.pid, "tid": st.tid, "executable": st.executable, "request": "0x%08x" % st.request,
-                       "names": st.names, "result": st.result, "errno": st.errno, "fd": st.fd, "pc": "0x%x" % st.pc}
-        mismatch = compare_registers(st, got.get("registers"), eng.arch)
-        if "error" in got:
-            say("check: %s" % got["error"])
-            obj["gdb_error"] = got["error"]
-        for key, label in (("why", "dmabuf_why"), ("callers", "go_callers")):
-            if key not in got:
-                continue
-            if args.json:
-                try:
-                    t = got[key]
-                    obj[label] = json.JSONDecoder().raw_decode(t[t.index("{"):])[0]
-                except ValueError:
-                    obj[label] = {"error": got[key].strip()}
-            else:
-                text = got[key].rstrip("\n")
-                if key == "callers" and NOT_GO_PROGRAM in text:  # gdb's go-callers printed a NotGoProgram
-                    continue
-                lines.append("")
-                lines.extend(text.splitlines())
-        if args.json and isinstance(obj.get("go_callers"), dict) and NOT_GO_PROGRAM in json.dumps(obj["go_callers"]):
-            obj["go_callers"] = None
-        wj = obj.get("dmabuf_why") if args.json else None
-        if args.verify and not args.json and "whyjson" in got:
-            try:
-                t = got["whyjson"]
-                wj = json.JSONDecoder().raw_decode(t[t.index("{"):])[0]
-            except ValueError:
-                wj = None
-        if isinstance(wj, dict):
-            suggestions = wj.get("suggestions") or []
-        lines.append("")
-        if mismatch:
-            say("check: warning: %s" % mismatch)
-            obj["registers_mismatch"] = mismatch
-        say("check: killed the program (process group %d, %d process%s)" % (eng.root, n, "" if n == 1 else "es"))
+        say("check: rr %s would abort on %d of them (first: %s)" % (
+            ver, len(stopping), _name(stopping[0].names, stopping[0].request)))
     else:
-        obj["verdict"] = "records"
-        end = res.ended()
-        obj["program_end"] = {"how": res.how, "status": res.status, "signal": res.signal}
-        if mode == "all":
-            stopping = [f for f in res.findings if ver not in f.records_in]
-            obj["all"] = [_finding_json(f) for f in res.findings]
-            t = rrfacts.table()
-            oldest = next((r for r in t.releases + ["master"] if all(r in f.records_in for f in res.findings)), None)
-            obj["oldest_release_recording_run"] = oldest
-            if res.findings:
-                say("check: calls some rr release aborts on (%d distinct):" % len(res.findings))
-                for f in res.findings:
-                    lines.extend(_finding_text(f, ver))
-            if stopping:
-                status = 1
-                obj["verdict"] = "aborts"
-                say("check: rr %s would abort on %d of them (first: %s)" % (
-                    ver, len(stopping), _name(stopping[0].names, stopping[0].request)))
-            else:
-                say("check: rr %s aborts on none of the calls this run made" % ver)
-            say("check: the oldest rr release that records this whole run: %s" % (
-                oldest or "none (no release, not even master, handles every call)"))
-            if args.verify and stopping:
-                suggestions = _advice_at_stop(prog, version, ver, args.timeout, engines, rules) or eng.first_suggestions
-        if res.how == "until":
-            obj["until"] = {"command": until, "seconds": round(res.until_seconds or 0.0, 2)}
-        if res.how in ("exited", "signalled", "until"):
-            extra = (" (%d process%s still running then; check followed them to their end)" % (
-                res.leftover, "" if res.leftover == 1 else "es")) if res.leftover else ""
-            say("check: the program %s%s; %d ioctl%s seen, %d followed to their return, %d process%s, %d thread%s, "
-                "%.1f s" % (end, extra, res.ioctls, "" if res.ioctls == 1 else "s", res.followed, res.processes,
-                            "" if res.processes == 1 else "es", res.threads, "" if res.threads == 1 else "s",
-                            res.seconds))
-            if mode == "stop":
-                say("check: rr %s would record this run as far as ioctls go%s: no ioctl it aborts on" % (
-                    ver, " (up to --until's condition)" if res.how == "until" else ""))
-        elif res.how == "timeout":
-            say("check: the program was still running after %g s (--timeout): killed its process group; %s" % (
-                args.timeout, "no ioctl rr %s aborts on up to then" % ver if status == 0 else "see above"))
-            if status == 0:
-                status = 2
-            obj["verdict"] = "unknown" if obj["verdict"] == "records" else obj["verdict"]
-        elif res.how == "interrupted":
-            say("check: interrupted: killed the program's process group")
-            status = 2 if status == 0 else status
-            obj["verdict"] = "unknown" if obj["verdict"] == "records" else obj["verdict"]
-        if res.how == "signalled" and mode == "stop":
-            say("check: (rr records a run that ends by a signal too)")
-    if args.verify:
-        knobs = knobs_from_suggestions(suggestions)
-        if not knobs:
-            say("check --verify: no suggestion names an environment setting to try" if suggestions or status == 1
-                else "check --verify: nothing to verify (no abort)")
-            obj["verify"] = []
+        say("check: rr %s aborts on none of the calls this run made" % ver)
+    say("check: the oldest rr release that records this whole run: %s" % (
+        oldest or "none (no release, not even master, handles every call)"))
+    if args.verify and stopping:
+        suggestions = _advice_at_stop(prog, version, ver, args.timeout, engines, rules) or eng.first_suggestions
+    return status, suggestions
+
+
+def _end_report(args, res: RunResult, mode: str, ver: str, status: int, obj: Dict[str, Any],
+                lines: List[str]) -> int:
+    """How the program ended when check did not stop it (exited, killed by a signal, --timeout, ^C).
+    Returns the exit status: 2 when the run could not tell (timeout, interrupted) and nothing aborted."""
+    say = lines.append
+    end = res.ended()
+    if res.how == "until":
+        obj["until"] = {"command": getattr(args, "until", None), "seconds": round(res.until_seconds or 0.0, 2)}
+    if res.how in ("exited", "signalled", "until"):
+        extra = (" (%d process%s still running then; check followed them to their end)" % (
+            res.leftover, "" if res.leftover == 1 else "es")) if res.leftover else ""
+        say("check: the program %s%s; %d ioctl%s seen, %d followed to their return, %d process%s, %d thread%s, "
+            "%.1f s" % (end, extra, res.ioctls, "" if res.ioctls == 1 else "s", res.followed, res.processes,
+                        "" if res.processes == 1 else "es", res.threads, "" if res.threads == 1 else "s",
+                        res.seconds))
+        if mode == "stop":
+            say("check: rr %s would record this run as far as ioctls go%s: no ioctl it aborts on" % (
+                ver, " (up to --until's condition)" if res.how == "until" else ""))
+    elif res.how == "timeout":
+        say("check: the program was still running after %g s (--timeout): killed its process group; %s" % (
+            args.timeout, "no ioctl rr %s aborts on up to then" % ver if status == 0 else "see above"))
+        if status == 0:
+            status = 2
+        obj["verdict"] = "unknown" if obj["verdict"] == "records" else obj["verdict"]
+    elif res.how == "interrupted":
+        say("check: interrupted: killed the program's process group")
+        status = 2 if status == 0 else status
+        obj["verdict"] = "unknown" if obj["verdict"] == "records" else obj["verdict"]
+    if res.how == "signalled" and mode == "stop":
+        say("check: (rr records a run that ends by a signal too)")
+    return status
+
+
+def _verify_report(args, prog: Program, version, ver: str, suggestions: List[Dict[str, Any]], status: int,
+                   engines: List["Engine"], obj: Dict[str, Any], lines: List[str]) -> None:
+    """--verify: each environment setting the advice names, in a run of its own: is the abort gone."""
+    say = lines.append
+    knobs = knobs_from_suggestions(suggestions)
+    if not knobs:
+        say("check --verify: no suggestion names an environment setting to try" if suggestions or status == 1
+            else "check --verify: nothing to verify (no abort)")
+        obj["verify"] = []
+        return
+    ver_res = verify(prog, version, knobs, args.timeout, engines, getattr(args, "until", None))
+    obj["verify"] = ver_res
+    for v in ver_res:
+        if v["abort_gone"] is None:
+            state = "could not tell: the program %s" % v["program"]
+        elif v["abort_gone"]:
+            state = "the abort is gone; the program %s" % v["program"]
         else:
-            ver_res = verify(prog, version, knobs, args.timeout, engines, until)
-            obj["verify"] = ver_res
-            for v in ver_res:
-                if v["abort_gone"] is None:
-                    state = "could not tell: the program %s" % v["program"]
-                elif v["abort_gone"]:
-                    state = "the abort is gone; the program %s" % v["program"]
-                else:
-                    state = "rr %s still aborts (%s)" % (ver, _name(v["abort"]["names"], int(v["abort"]["request"], 16)))
-                tail = ("; its last output: %s" % " | ".join(v["last_output"])) if (
-                    v["last_output"] and v["abort_gone"] is not False) else ""
-                say("check --verify: with %s: %s%s" % (v["env"], state, tail))
-    say("check: what of rr check does not reproduce:")
-    lines.extend("  - " + n for n in NOT_REPRODUCED)
-    obj["exit_status"] = status
-    if args.json:
-        return json.dumps(obj, indent=2) + "\n", status
-    return "\n".join(lines) + "\n", status
+            state = "rr %s still aborts (%s)" % (ver, _name(v["abort"]["names"], int(v["abort"]["request"], 16)))
+        tail = ("; its last output: %s" % " | ".join(v["last_output"])) if (
+            v["last_output"] and v["abort_gone"] is not False) else ""
+        say("check --verify: with %s: %s%s" % (v["env"], state, tail))
 
 
 def _advice_at_stop(prog: Program, version, ver: str, timeout, engines, rules) -> List[Dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Bounded ELF primitives shared by the core reader (target.CoreTarget) and the executable reader
+"""Bounded ELF primitives shared by the core reader (target_core.CoreTarget) and the executable reader
 (go_runtime.binary.GoBinary): the constants of elf.h they use, the ELF header, program and section
 header tables, notes and string tables.
 
@@ -19,7 +19,7 @@ ELFDATA2LSB, ELFDATA2MSB = 1, 2
 EHDR64_SIZE, EHDR32_SIZE = 64, 52
 
 ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
-ET_NAMES = {ET_REL: "ET_REL", ET_EXEC: "ET_EXEC", ET_DYN: "ET_DYN", ET_CORE: "ET_CORE"}
+ET_NAMES = {0: "ET_NONE", ET_REL: "ET_REL", ET_EXEC: "ET_EXEC", ET_DYN: "ET_DYN", ET_CORE: "ET_CORE"}
 
 PT_LOAD, PT_NOTE, PT_TLS = 1, 4, 7
 PN_XNUM = 0xFFFF          # e_phnum: the count is in section header 0's sh_info
@@ -60,7 +60,6 @@ OTHER_MACHINES: Dict[int, Tuple[str, str, str]] = {
     243: ("EM_RISCV", "riscv", "riscv64"),
     258: ("EM_LOONGARCH", "loongarch", "loong64"),
 }
-OTHER_MACHINE_BY_NAME: Dict[str, Tuple[str, str, str]] = {m[0]: m for m in OTHER_MACHINES.values()}
 
 
 # The ELF header ----------------------------------------------------------------------------------

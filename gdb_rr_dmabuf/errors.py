@@ -22,6 +22,11 @@ class NotGoProgram(UserError):
     contains NOT_GO_PROGRAM."""
 
 
+class NotInIoctl(UserError):
+    """The thread is not stopped in an ioctl (it is in another system call, or in none): dmabuf-why, when
+    the user selected no thread, says how to reach the thread that is."""
+
+
 class TargetReadError(UserError):
     """Memory of the target could not be read."""
 

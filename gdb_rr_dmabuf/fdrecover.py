@@ -16,6 +16,12 @@ Sources, most exact first (each names itself in the result):
 - "proc": /proc/PID/fd when the process is on this machine: the request is a dma-buf one and it returned
   0, so the fd was a dma-buf; exactly one dma-buf fd is a deduction, several are candidates.
 
+A stop in rr's page (pc 0x70000004: rr patched the program's `svc`, rr_page.S's `svc #0; ret`): rr's
+trampoline (librrpreload's _raw_syscall, src/preload/raw_syscall.S) shifted the arguments down one register
+(`mov x8, x0; mov x0, x1; mov x1, x2` ...) before it branched there, so the code before the svc is rr's and
+no register or stack slot of the program's code holds the fd any more: only the entry stop's record and
+/proc can tell, and the result says so (`rr_page`).
+
 Only straight-line code is read, with a short list of instruction forms; anything else ends the search
 for that source. Pure Python: the memory and the frames come from the caller (commands/ over gdb, or
 tests on bytes).
@@ -292,6 +298,12 @@ class FdRecovery:
     candidates: List[int] = field(default_factory=list)
     tried: List[str] = field(default_factory=list)    # why each other source gave nothing
     conflict: Optional[str] = None
+    rr_page: bool = False               # the stop is in rr's page: the code-reading sources were not tried
+
+
+RR_PAGE_TRIED = ("the code before the svc and the caller's frames: the stop is in rr's page, where rr's trampoline "
+                 "(librrpreload's _raw_syscall) moved the arguments (x8 <- x0, x0 <- x1, x1 <- x2 ...) before its "
+                 "svc, so neither holds the fd; only /proc can tell")
 
 
 def _mask(v: int, size: int, signed: bool) -> int:
@@ -432,22 +444,26 @@ def dmabuf_candidates(fd_links: Dict[int, str]) -> List[int]:
 
 def recover_fd(read, regs: Dict[str, int], tid: Optional[int] = None, frames=(),
                entry: Optional[EntryRecord] = None, fd_links: Optional[Dict[int, str]] = None,
-               dmabuf_request: bool = False, result: Optional[int] = None) -> FdRecovery:
+               dmabuf_request: bool = False, result: Optional[int] = None, rr_page: bool = False) -> FdRecovery:
     """Every source in turn; the exact ones must agree; /proc decides alone only when nothing exact did.
-    `frames`: FrameRegs, innermost first, or a callable giving them (called only when needed)."""
-    out = FdRecovery()
+    `frames`: FrameRegs, innermost first, or a callable giving them (called only when needed). rr_page: the
+    stop is in rr's page (see the module doc): the code before the svc and the callers are not read."""
+    out = FdRecovery(rr_page=rr_page)
     exact: List[Tuple[int, str, str]] = []
     v, why = from_entry(entry, tid, regs)
     if v is not None:
         exact.append((v, "entry-stop", why))
     else:
         out.tried.append("entry stop: " + why)
-    v, src, why = from_syscall_slot(read, regs)
-    if v is not None:
-        exact.append((v, src, why))
+    if rr_page:
+        out.tried.append(RR_PAGE_TRIED)
     else:
-        out.tried.append("the code before the svc: " + why)
-    if not any(s == "syscall-slot" for _, s, _ in exact):
+        v, src, why = from_syscall_slot(read, regs)
+        if v is not None:
+            exact.append((v, src, why))
+        else:
+            out.tried.append("the code before the svc: " + why)
+    if not rr_page and not any(s == "syscall-slot" for _, s, _ in exact):
         if callable(frames):    # gdb's unwinder only when it is needed
             try:
                 frames = frames()
@@ -481,6 +497,9 @@ def recover_fd(read, regs: Dict[str, int], tid: Optional[int] = None, frames=(),
         out.number, out.source, out.confidence = cands[0], "proc", "deduced"
         out.how = ("the only dma-buf fd in /proc/PID/fd (%s), and the dma-buf request returned 0, so its fd "
                    "was a dma-buf" % links.get(cands[0]))
+        if rr_page:
+            out.how += ("; in rr's page /proc is the only source (rr's trampoline moved the arguments before its "
+                        "svc)")
         return out
     if cands:
         out.candidates = cands
@@ -502,4 +521,4 @@ def recover_for(target, sc, names: Sequence[str]) -> FdRecovery:
         links = {}
     dmabuf = bool(names) and all(n.startswith("DMA_BUF_") for n in names)
     return recover_fd(target.read, regs, tid=target.tid, frames=frames, entry=entry, fd_links=links,
-                      dmabuf_request=dmabuf, result=sc.result)
+                      dmabuf_request=dmabuf, result=sc.result, rr_page=bool(getattr(sc, "in_rr_page", False)))

@@ -176,10 +176,17 @@ def why_text(rep, style: Optional[Style] = None) -> str:
             rows.append(["fd", "unknown: one of %s (the dma-buf fds in /proc)" % ", ".join(str(c) for c in fdr.candidates)])
         elif fdr.conflict:
             rows.append(["fd", "unknown: the places that kept it disagree (%s)" % fdr.conflict])
+        elif fdr.rr_page:
+            rows.append(["fd", "unknown: the stop is in rr's page, where rr's trampoline moved the arguments, "
+                               "and /proc does not say"])
         else:
             rows.append(["fd", "unknown: the exit stop overwrote x0 and no frame kept it"])
-        fd_notes.append("to see the fd, stop at the call's entry (`catch syscall ioctl`, with gdbinit.py "
-                        "sourced: dmabuf-why then remembers x0 for the exit stop)")
+        if fdr.rr_page:   # rr's stop cannot be redone at the entry: /proc on the tracee's machine is the way
+            fd_notes.append("in rr's page only /proc tells the fd: run gdb on the machine where rr runs (its stub "
+                            "listens on 127.0.0.1), where /proc/PID/fd shows the dma-buf fds")
+        else:
+            fd_notes.append("to see the fd, stop at the call's entry (`catch syscall ioctl`, with gdbinit.py "
+                            "sourced: dmabuf-why then remembers x0 for the exit stop)")
         if s.verbose:
             fd_notes.extend("fd: " + t for t in fdr.tried)
     elif sc is not None and sc.args[0] is None:

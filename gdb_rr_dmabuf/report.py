@@ -80,7 +80,8 @@ def why_json(rep: Any) -> Dict[str, Any]:
     if fdr is not None:   # aarch64 exit stops only: how the fd was found, or why not
         out["fd"] = out["fd"] or {"number": None, "target": None}
         out["fd"]["recovery"] = {"source": fdr.source, "confidence": fdr.confidence, "how": fdr.how or None,
-                                 "candidates": fdr.candidates, "conflict": fdr.conflict, "tried": fdr.tried}
+                                 "candidates": fdr.candidates, "conflict": fdr.conflict, "tried": fdr.tried,
+                                 "rr_page": fdr.rr_page}
     if rep.argument is not None:
         a = rep.argument
         out["argument"] = {

@@ -259,7 +259,7 @@ class RrVerdict:
     what: Optional[str] = None
     rr_name: Optional[str] = None  # rr's label for it
     match: Optional[str] = None  # exact | masked | range
-    stops_in: Optional[str] = None  # which releases stop on it: 'every release' | 'before 5.9.0' | 'none' ...
+    stopping: Optional["ReleaseSpan"] = None  # without rr_version: the releases that stop on it (stops_in's words)
     open_policy: Optional[str] = None  # rr refuses opens of the device this request is for
     unreachable: List[str] = field(default_factory=list)  # labels rr lists for it but never reaches
     # The facts the wording reads (not in --json):
@@ -271,10 +271,16 @@ class RrVerdict:
     by_name: Optional[RrHandling] = None  # master's by-name handling (entry or range), None: generic rules only
     in_version: Optional[RrHandling] = None  # with rr_version: that release's handling
     rule: Optional[RrHandling] = None  # the generic rule deciding where no by-name handling applies
-    span: Optional[str] = None  # the releases that rule decides in (_span), 'span' and 'ethtool' answers
+    span: Optional["ReleaseSpan"] = None  # the releases that rule decides in: 'span' and 'ethtool' answers
     shadowed: List[RrEntry] = field(default_factory=list)  # the entries behind `unreachable`
     ethtool: Optional[str] = None  # SIOCETHTOOL's sub-command ('ETHTOOL_GLINKSETTINGS', 'ETHTOOL command 99')
     ethtool_since: Optional[str] = None  # the first release with SIOCETHTOOL's sub-command list
+
+    @property
+    def stops_in(self) -> Optional[str]:
+        """--json's rr.stops_in: the releases that stop on it, as wording.releases words them ('every release',
+        'before 5.9.0', '4.3.0 to 5.4.0', 'none' ...); None when the verdict is for one release."""
+        return None if self.stopping is None else wording.releases(self.stopping)
 
 
 def _vstr(v: Optional[RRVersion]) -> Optional[str]:
@@ -316,9 +322,11 @@ def ethtool_verdict(cmd: int, result: Optional[int], rr_version: Optional[Versio
             return v
     end = c["first"] if (c is not None and c["first"] != "master") else None
     stopping = [r for r in t.releases if t.key(since) <= t.key(r) and (end is None or t.key(r) < t.key(end))]
-    v.span = _span(stopping, t.releases) if stopping else "none"
+    v.span = release_span(stopping, t.releases)
     if ver is None:
-        v.stops_in = v.span
+        v.stopping = v.span
+        if not stopping:      # handled by name since rr's sub-command list began: no release stops on it
+            v.would_stop, v.handled_by_name, v.answer = False, True, "ethtool_never"
     v.explanation = wording.explanation(v)
     return v
 
@@ -361,36 +369,62 @@ def rr_verdict(request: int, result: Optional[int], rr_version: Optional[Version
             v.answer, v.rule = "generic", h
             v.would_stop = False if h.kind == "ignorable" else stop_res
     elif by_name is not None and first == t.oldest:
-        v.answer, v.would_stop, v.stops_in = "every_release", False, "none"
+        v.answer, v.would_stop, v.stopping = "every_release", False, NO_RELEASE
     else:   # every release: those without the by-name entry decide by the generic rules
         g = top if by_name is None else _generic(r, d)
         checking = [rel for rel in t.releases if handling(r, t.key(rel)).kind in ("generic", "irregular")]
         if by_name is not None and not checking:
-            v.answer, v.would_stop, v.stops_in = "no_release_stops", False, "none"
+            v.answer, v.would_stop, v.stopping = "no_release_stops", False, NO_RELEASE
         else:
-            v.answer, v.rule, v.span = "span", g, _span(checking, t.releases)
+            v.answer, v.rule, v.span = "span", g, release_span(checking, t.releases)
             v.would_stop = False if g.kind == "ignorable" else stop_res
-            v.stops_in = "none" if g.kind == "ignorable" else v.span
+            v.stopping = NO_RELEASE if g.kind == "ignorable" else v.span
     v.explanation = wording.explanation(v)
     return v
 
 
-def _span(checking: List[str], releases: List[str]) -> str:
-    """The releases in `checking` as words: 'every release', 'before 5.9.0', 'up to 5.9.0', '4.3.0 to 5.6.0'."""
+@dataclass(frozen=True)
+class ReleaseSpan:
+    """Which of the releases rr's table checked do something (stop on a call), as facts; wording.releases
+    words them. kind: 'every' (all of them) | 'none' | 'before' (the oldest up to `end`, not including it) |
+    'one' (a single release, neither the oldest nor the newest) | 'range' (first to last, no gap; also a
+    single newest release) | 'list' (with gaps)."""
+    kind: str
+    releases: Tuple[RRVersion, ...] = ()  # the releases in it, oldest first
+    end: Optional[RRVersion] = None      # 'before': the first release not in it
+
+    @property
+    def first(self) -> Optional[RRVersion]:
+        return self.releases[0] if self.releases else None
+
+    @property
+    def last(self) -> Optional[RRVersion]:
+        return self.releases[-1] if self.releases else None
+
+
+NO_RELEASE = ReleaseSpan("none")
+
+
+def release_span(checking: List[str], releases: List[str]) -> ReleaseSpan:
+    """The release tags in `checking` (a sublist of `releases`, rr's table's release tags in order) as a span."""
     if checking == releases:
-        return "every release"
+        return ReleaseSpan("every", tuple(RRVersion.from_tag(r) for r in releases))
     if not checking:
-        return "none"
+        return NO_RELEASE
+    tags = tuple(RRVersion.from_tag(r) for r in checking)
     i, j = releases.index(checking[0]), releases.index(checking[-1])
     if i == j and 0 < i < len(releases) - 1:
-        return checking[0]
+        return ReleaseSpan("one", tags)
     if releases[i:j + 1] != checking:
-        return "releases " + ", ".join(checking)
-    if i == 0:
-        return "before %s" % releases[j + 1] if j + 1 < len(releases) else "up to %s" % releases[j]
-    if j == len(releases) - 1:
-        return "%s to %s" % (checking[0], checking[-1])
-    return "%s to %s" % (checking[0], checking[-1])
+        return ReleaseSpan("list", tags)
+    if i == 0:   # j + 1 < len(releases): from the oldest to the newest would be every release
+        return ReleaseSpan("before", tags, RRVersion.from_tag(releases[j + 1]))
+    return ReleaseSpan("range", tags)
+
+
+def _span(checking: List[str], releases: List[str]) -> str:
+    """The release tags in `checking` as words (check.py's): 'every release', 'before 5.9.0', '4.3.0 to 5.6.0' ..."""
+    return wording.releases(release_span(checking, releases))
 
 
 def _generic(r: int, d) -> RrHandling:

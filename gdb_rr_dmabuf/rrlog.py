@@ -380,177 +380,259 @@ def parse(text: str) -> RrLog:
     log.lines = len(lines)
     pres = _prefixes(lines)
     log.prefixes = [p for p, _ in pres]
-    ev: Optional[TraceEvent] = None
-    in_bt = False
-    pending_launch = 0          # lines after "Launch gdb with" that may hold the command
-    i = 0
-    n = len(lines)
-    while i < n:
-        raw = lines[i]
-        ln = _unprefix(raw, pres)
-        s = ln.strip()
-        i += 1
-        if not s or s.startswith("```"):
-            s = s.strip("`").strip()
+    _Reader(log, lines, pres).read()
+    _finish(log)
+    return log
+
+
+class _Reader:
+    """One pass over a log's lines into an RrLog. Each part of rr's output has a method that is given a line
+    (its text without the log's prefix) and says whether the line was its own; a line no part takes may be
+    the user's rr command line."""
+
+    def __init__(self, log: RrLog, lines: List[str], pres):
+        self.log = log
+        self.lines = lines
+        self.pres = pres
+        self.i = 0                                # the next line; the one just read is line i (1-based)
+        self.event: Optional[TraceEvent] = None   # the trace-dump event being read
+        self.in_backtrace = False
+        self.pending_launch = 0                   # lines after "Launch gdb with" that may hold the command
+
+    def read(self) -> None:
+        while self.i < len(self.lines):
+            s = self._next_text()
             if not s:
                 continue
-        # --- rr backtrace
+            if (self._backtrace(s) or self._header(s) or self._assertion_alone(s) or self._notice_alone(s)
+                    or self._trace_directory(s) or self._launch(s) or self._trace_dump(s)):
+                continue
+            if self.log.record_argv is None and "rr " in s:   # the user's shell line, pasted with the log
+                _record_line(self.log, s, self.lines, self.i)
+
+    def _next_text(self) -> str:
+        s = _strip(self.lines[self.i], self.pres)
+        self.i += 1
+        if s.startswith("```"):                   # a Markdown fence around pasted lines
+            s = s.strip("`").strip()
+        return s
+
+    # --- rr's backtrace
+    def _backtrace(self, s: str) -> bool:
+        """`=== Start rr backtrace`, one `binary(symbol+off)[0xaddr]` a line, `=== End rr backtrace`."""
         if s.startswith("=== Start rr backtrace"):
-            in_bt = True
-            continue
+            self.in_backtrace = True
+            return True
         if s.startswith("=== End rr backtrace"):
-            in_bt = False
-            continue
-        if in_bt:
-            if s.endswith("]") and "[0x" in s[-40:]:   # binary(symbol+off)[0xaddr]
-                if len(log.backtrace) < MAX_ITEMS:
-                    log.backtrace.append(s)
-                continue
-            in_bt = False  # the backtrace was cut: this line is something else
-        # --- header, notices, assertions
+            self.in_backtrace = False
+            return True
+        if self.in_backtrace:
+            if s.endswith("]") and "[0x" in s[-40:]:
+                if len(self.log.backtrace) < MAX_ITEMS:
+                    self.log.backtrace.append(s)
+                return True
+            self.in_backtrace = False  # the backtrace was cut: this line is something else
+        return False
+
+    # --- headers, notices, assertions
+    def _header(self, s: str) -> bool:
+        """rr's `[FATAL file:line:function()]` and what it heads: a notice on its line (old releases: on the
+        next line), else an assertion."""
         hm = _find_header(s)
-        header = None
-        if hm is not None:
-            header = Header(hm.group(1), hm.group(2), int(hm.group(3)), hm.group(4),
-                            (hm.group(5) or "").strip() or None)
-            if len(log.headers) < MAX_ASSERTIONS * 2:
-                log.headers.append(header)
-            rest = s[hm.end():].strip()
-            notice = _notice_kind(rest)
-            if notice is None and not rest and i < n:   # old releases: the notice on the next line
-                notice = _notice_kind(_strip(lines[i], pres))
-                if notice is not None:
-                    i += 1
+        if hm is None:
+            return False
+        header = Header(hm.group(1), hm.group(2), int(hm.group(3)), hm.group(4), (hm.group(5) or "").strip() or None)
+        if len(self.log.headers) < MAX_ASSERTIONS * 2:
+            self.log.headers.append(header)
+        rest = s[hm.end():].strip()
+        notice = _notice_kind(rest)
+        if notice is None and not rest and self.i < len(self.lines):
+            notice = _notice_kind(_strip(self.lines[self.i], self.pres))
             if notice is not None:
-                log.notices.append(Notice(notice, header, i))
-                continue
-            # the assertion that belongs to this header follows within 2 lines
-            j = i
-            task = None
-            while j < n and j < i + 3:
-                t = _strip(lines[j], pres)
-                tm = _TASK.search(t, 0, 200)
-                if tm is not None:
-                    task = tm
-                am = _find_assertion(t)
-                if am is not None:
-                    a, j2 = _assertion(am, lines, j + 1, pres)
-                    a.header = header
-                    if task is not None:
-                        a.task, a.rec_tid, a.time = int(task.group(1)), int(task.group(2)), int(task.group(3))
-                    a.line_no = j + 1
-                    _add_assertion(log, a)
-                    i = j2
-                    break
-                j += 1
-            else:
-                pass
-            continue
-        am = _find_assertion(s)
-        if am is not None:           # an assertion without its header (pasted alone)
-            a, i = _assertion(am, lines, i, pres)
-            a.line_no = i
-            _add_assertion(log, a)
-            continue
-        notice = _notice_kind(s)
+                self.i += 1
         if notice is not None:
-            log.notices.append(Notice(notice, None, i))
-            continue
-        # --- command lines, trace directory, launch instructions
+            self.log.notices.append(Notice(notice, header, self.i))
+        else:
+            self._assertion_after(header)
+        return True
+
+    def _assertion_after(self, header: Header) -> None:
+        """The header's assertion, within its next 3 lines, after rr's `(task T (rec:R) at time N)` line."""
+        task = None
+        for j in range(self.i, min(len(self.lines), self.i + 3)):
+            t = _strip(self.lines[j], self.pres)
+            tm = _TASK.search(t, 0, 200)
+            if tm is not None:
+                task = tm
+            am = _find_assertion(t)
+            if am is not None:
+                a, self.i = _assertion(am, self.lines, j + 1, self.pres)
+                a.header = header
+                if task is not None:
+                    a.task, a.rec_tid, a.time = int(task.group(1)), int(task.group(2)), int(task.group(3))
+                a.line_no = j + 1
+                _add_assertion(self.log, a)
+                return
+
+    def _assertion_alone(self, s: str) -> bool:
+        """An assertion without its header (pasted alone)."""
+        am = _find_assertion(s)
+        if am is None:
+            return False
+        a, self.i = _assertion(am, self.lines, self.i, self.pres)
+        a.line_no = self.i
+        _add_assertion(self.log, a)
+        return True
+
+    def _notice_alone(self, s: str) -> bool:
+        notice = _notice_kind(s)
+        if notice is None:
+            return False
+        self.log.notices.append(Notice(notice, None, self.i))
+        return True
+
+    # --- the trace directory, the debugger's launch command
+    def _trace_directory(self, s: str) -> bool:
+        """`rr: Saving execution to trace directory `DIR'.` (4.x: "Saving the execution of `EXE' to ..."),
+        with the user's command line when a terminal wrapped it into this line."""
         sm = _SAVING.search(s) if "trace directory `" in s else None
-        if sm is not None:
-            log.trace_dir = sm.group(2)
-            if sm.group(1) and not log.executable:
-                log.executable, log.executable_source = sm.group(1), "rr's \"Saving the execution of\" line"
-            if sm.start() > 0:   # a terminal wrapped the command line into it
-                head = re.sub(r"\s*rr:\s*$", "", s[:sm.start()]).rstrip()
-                if log.record_argv is not None and log.record_line == i - 1:
-                    log.record_argv = None
-                    head = log.record_text + head
-                if log.record_argv is None and head:
-                    _record_line(log, head, lines, i)
-            continue
+        if sm is None:
+            return False
+        log = self.log
+        log.trace_dir = sm.group(2)
+        if sm.group(1) and not log.executable:
+            log.executable, log.executable_source = sm.group(1), "rr's \"Saving the execution of\" line"
+        if sm.start() > 0:
+            head = re.sub(r"\s*rr:\s*$", "", s[:sm.start()]).rstrip()
+            if log.record_argv is not None and log.record_line == self.i - 1:
+                log.record_argv = None
+                head = log.record_text + head
+            if log.record_argv is None and head:
+                _record_line(log, head, self.lines, self.i)
+        return True
+
+    def _launch(self, s: str) -> bool:
+        """rr's "Launch debugger with" (older: "Launch gdb with", "Attach to the rr debug server") and, on
+        the next few lines, the command and the port."""
+        log = self.log
         if s.startswith(("Launch gdb with", "Launch debugger with", "Attach to the rr debug server")):
-            pending_launch = 4
-            log.launches.append(Launch(s, [], None, None, i)) if len(log.launches) < MAX_ITEMS else None
-            continue
-        if pending_launch and log.launches:
-            pending_launch -= 1
-            la = log.launches[-1]
-            if s.startswith(("gdb ", "'gdb'", "gdb'", "lldb", "'lldb'")) or "gdb" in s.split(" ", 1)[0]:
-                la.text = s
-                la.argv = _split_command(s)
-                la.executable = la.argv[-1] if len(la.argv) > 1 and not la.argv[-1].startswith("-") and \
-                    not la.argv[-1].startswith("target ") else None
-                rm = _REMOTE.search(s)
-                if rm:
-                    la.port = int(rm.group(1))
-                continue
-            rm = _REMOTE.search(s)
-            if rm:
-                la.port = int(rm.group(1))
-                continue
-            if s.startswith("and attach to"):
-                continue
-            pending_launch = 0
-        # --- the trace dump
+            self.pending_launch = 4
+            if len(log.launches) < MAX_ITEMS:
+                log.launches.append(Launch(s, [], None, None, self.i))
+            return True
+        if not (self.pending_launch and log.launches):
+            return False
+        self.pending_launch -= 1
+        la = log.launches[-1]
+        if s.startswith(("gdb ", "'gdb'", "gdb'", "lldb", "'lldb'")) or "gdb" in s.split(" ", 1)[0]:
+            _launch_command(la, s)
+            return True
+        rm = _REMOTE.search(s)
+        if rm:
+            la.port = int(rm.group(1))
+            return True
+        if s.startswith("and attach to"):
+            return True
+        self.pending_launch = 0
+        return False
+
+    # --- the trace dump
+    def _trace_dump(self, s: str) -> bool:
+        """rr's "Tail of trace dump:": events in braces, each its event line, registers and records."""
         if s == "Tail of trace dump:":
-            continue
+            return True
         if s == "{":
-            ev = _new_event(log, None, i)
-            continue
+            self.event = _new_event(self.log, None, self.i)
+            return True
         if s == "}":
-            ev = None
-            continue
+            self.event = None
+            return True
+        return self._event_line(s) or self._event_record(s) or self._event_registers(s)
+
+    def _current_event(self) -> TraceEvent:
+        """The event being read; a new one when a cut log shows its records without its opening line."""
+        if self.event is None:
+            self.event = _new_event(self.log, None, self.i)
+        return self.event
+
+    def _event_line(self, s: str) -> bool:
+        """`real_time:F global_time:N, event:`KIND' (state:STATE) tid:T, ticks:K`: a new event once this
+        one has its own."""
         gt = s.find("global_time:", 0, 64)
         em = _EVENT.search(s, max(0, gt - 32), gt + 400) if gt >= 0 else None
-        if em is not None:
-            if ev is None or ev.kind:
-                ev = _new_event(log, None, i)
-            ev.global_time = int(em.group(2))
-            ev.kind = em.group(3)
-            ev.state = em.group(4)
-            ev.tid = int(em.group(5))
-            ev.ticks = int(em.group(6)) if em.group(6) else None
-            continue
+        if em is None:
+            return False
+        if self.event is None or self.event.kind:
+            self.event = _new_event(self.log, None, self.i)
+        ev = self.event
+        ev.global_time = int(em.group(2))
+        ev.kind = em.group(3)
+        ev.state = em.group(4)
+        ev.tid = int(em.group(5))
+        ev.ticks = int(em.group(6)) if em.group(6) else None
+        return True
+
+    def _event_record(self, s: str) -> bool:
+        """`{ map_file:... }` (a mapping), `{ syscall:... }` (a syscallbuf record), `{ tid:... }` (data)."""
         if s.startswith("{ map_file:"):
             mm = _MAP.match(s)
             if mm is not None:
-                ev = ev or _new_event(log, None, i)
+                ev = self._current_event()
                 if len(ev.maps) < MAX_ITEMS:
                     ev.maps.append(MapFile(mm.group(1), _num(mm.group(2)), _num(mm.group(3)), mm.group(4)))
-            continue
+            return True
         if s.startswith("{ syscall:"):
             bm = _BUF.match(s)
             if bm is not None:
-                ev = ev or _new_event(log, None, i)
+                ev = self._current_event()
                 if len(ev.buffered) < MAX_ITEMS:
-                    ret = _num(bm.group(2)) or 0
-                    if ret >= 1 << 63:
-                        ret -= 1 << 64
-                    ev.buffered.append(BufRecord(bm.group(1), ret, _num(bm.group(3)) or 0, bool(bm.group(4))))
-            continue
+                    ev.buffered.append(_buf_record(bm))
+            return True
         if s.startswith("{ tid:") and _DATA.match(s):
-            if ev is not None:
-                ev.data_records += 1
-            continue
-        if _looks_like_registers(s):
-            regs = {}
-            for rm in _REG.finditer(s):
-                if len(regs) >= 80:
-                    break
-                v = _num(rm.group(2))
-                if v is not None:
-                    regs[rm.group(1)] = v & 0xFFFFFFFFFFFFFFFF
-            if ev is None or ev.regs:
-                ev = _new_event(log, None, i)
-            ev.regs = regs
-            continue
-        # --- rr's command line (the user's shell line, pasted with the log)
-        if log.record_argv is None and "rr " in s:
-            _record_line(log, s, lines, i)
-    _finish(log)
-    return log
+            if self.event is not None:
+                self.event.data_records += 1
+            return True
+        return False
+
+    def _event_registers(self, s: str) -> bool:
+        """The REGISTERS line (print_register_file_compact): a new event when this one has its own."""
+        if not _looks_like_registers(s):
+            return False
+        regs = _registers(s)
+        if self.event is None or self.event.regs:
+            self.event = _new_event(self.log, None, self.i)
+        self.event.regs = regs
+        return True
+
+
+def _launch_command(la: Launch, s: str) -> None:
+    """The debugger command rr printed after "Launch debugger with": its argv, executable and port."""
+    la.text = s
+    la.argv = _split_command(s)
+    la.executable = la.argv[-1] if len(la.argv) > 1 and not la.argv[-1].startswith("-") and \
+        not la.argv[-1].startswith("target ") else None
+    rm = _REMOTE.search(s)
+    if rm:
+        la.port = int(rm.group(1))
+
+
+def _buf_record(bm: "re.Match[str]") -> BufRecord:
+    ret = _num(bm.group(2)) or 0
+    if ret >= 1 << 63:
+        ret -= 1 << 64
+    return BufRecord(bm.group(1), ret, _num(bm.group(3)) or 0, bool(bm.group(4)))
+
+
+def _registers(s: str) -> Dict[str, int]:
+    """`name:value` pairs of a register line (at most 80), each as an unsigned 64-bit value."""
+    regs = {}
+    for rm in _REG.finditer(s):
+        if len(regs) >= 80:
+            break
+        v = _num(rm.group(2))
+        if v is not None:
+            regs[rm.group(1)] = v & 0xFFFFFFFFFFFFFFFF
+    return regs
 
 
 class _AssertMatch:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from .errors import UserError
+from .errors import NotInIoctl, UserError
+from .notes import ENTRY_OR_EXIT_ASSUMED, FD_LOST, INTERRUPTED, RR_PAGE, Note
 from .rr import in_rr_page
 from .arch import arch_of
 from .target import Target
@@ -98,8 +99,8 @@ def pending_syscall(target: Target, state: Optional[str] = None) -> PendingSysca
     if a.entry_result_enosys:   # x86-64: the number is signed, -1 outside a syscall
         nr = to_signed(regs[nr_reg])
         if nr < 0:
-            raise UserError("the thread is not stopped in a system call (%s is -1)" % nr_reg,
-                            "stop at the syscall (rr does; or `catch syscall ioctl`), or use --request / --from-log")
+            raise NotInIoctl("the thread is not stopped in a system call (%s is -1)" % nr_reg,
+                             "stop at the syscall (rr does; or `catch syscall ioctl`), or use --request / --from-log")
         if state is None:
             state = "entry" if result_now == -ENOSYS else "exit"
     else:                       # aarch64: x7 marks entry/exit at a syscall stop
@@ -108,19 +109,20 @@ def pending_syscall(target: Target, state: Optional[str] = None) -> PendingSysca
             state = aarch64_stop_kind(regs, target.syscall_stop_kind())
             if state is None:
                 state = "exit"
-                notes.append("aarch64 registers cannot tell entry from exit here (x7 is %s%s): assumed the exit "
-                             "stop (rr's); pass --at entry if this is a syscall-entry stop" % (
-                                 _x7(regs), ", as at a syscall-entry stop, but also a common value elsewhere"
-                                 if regs.get("x7") == 0 else ", not the kernel's 1 of a syscall-exit stop"))
+                notes.append(Note("aarch64 registers cannot tell entry from exit here (x7 is %s%s): assumed the "
+                                  "exit stop (rr's); pass --at entry if this is a syscall-entry stop" % (
+                                      _x7(regs), ", as at a syscall-entry stop, but also a common value elsewhere"
+                                      if regs.get("x7") == 0 else ", not the kernel's 1 of a syscall-exit stop"),
+                                  ENTRY_OR_EXIT_ASSUMED))
     result: Optional[int] = result_now if state == "exit" else None
     if state == "exit" and a.result_overwrites_arg0:
         args[0] = None
-        notes.append("on %s the result overwrites %s, so the fd argument is lost at the exit stop"
-                     % (a.name, a.syscall_arg_regs[0]))
+        notes.append(Note("on %s the result overwrites %s, so the fd argument is lost at the exit stop"
+                          % (a.name, a.syscall_arg_regs[0]), FD_LOST))
     if result is not None and -result in _RESTART:
-        notes.append("the call was interrupted (%s) and will be restarted" % _RESTART[-result])
+        notes.append(Note("the call was interrupted (%s) and will be restarted" % _RESTART[-result], INTERRUPTED))
         state = "interrupted"
     rr_page = in_rr_page(pc, arch)
     if rr_page:
-        notes.append("pc is in rr's page (syscall made through rr's syscall buffer)")
+        notes.append(Note("pc is in rr's page (syscall made through rr's syscall buffer)", RR_PAGE))
     return PendingSyscall(arch, nr, syscall_name(nr, arch), state, args, result, pc, rr_page, notes)

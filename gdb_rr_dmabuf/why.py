@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 from . import rr as rrfacts
 from .errnos import describe_result
-from .errors import UserError
+from .errors import NotInIoctl, UserError
+from .notes import FD_LOST, without_kind
 from .ioctl.ioc import Ioc, decode_ioc, parse_request
 from .ioctl.names import names_for, narrow_by_link
 from .ioctl.structs import ArgDecode, decode_argument, spec_for
@@ -58,8 +59,8 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
     """The pending ioctl of the target's selected thread."""
     sc = pending_syscall(target, at)
     if not sc.is_ioctl:
-        raise UserError("the thread is in %s (syscall %d), not ioctl" % (sc.name, sc.number),
-                        "select the thread rr stopped (`info threads`, `thread N`) or use --request")
+        raise NotInIoctl("the thread is in %s (syscall %d), not ioctl" % (sc.name, sc.number),
+                         "select the thread rr stopped (`info threads`, `thread N`) or use --request")
     fd = sc.args[0]
     request = (sc.args[1] or 0) & 0xFFFFFFFF
     arg = sc.args[2]
@@ -73,7 +74,7 @@ def analyse_thread(target: Target, at: Optional[str] = None) -> WhyReport:
         rep.fd_recovery = recover_for(target, sc, rep.all_names)
         fd = rep.fd_recovery.number
         if fd is not None:  # the recovery's own note says where it came from: "lost" would contradict it
-            rep.notes = [n for n in rep.notes if "fd argument is lost" not in n]
+            rep.notes = without_kind(rep.notes, FD_LOST)
     if fd is not None:
         rep.fd = fd if fd < (1 << 31) else fd - (1 << 64)
         rep.fd_link = target.fd_link(rep.fd)

@@ -12,7 +12,7 @@ from .errnos import describe_result
 from .ioctl.ioc import IOC_READ, decode_ioc
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .rr import OpenRefusal, RrVerdict
+    from .rr import OpenRefusal, ReleaseSpan, RrVerdict
 
 
 def rr_facts(what: str) -> str:
@@ -26,6 +26,30 @@ def rr_facts(what: str) -> str:
 def request_label(v: "RrVerdict") -> str:
     """The request as the verdict names it: its names joined with 'or', else its number."""
     return " or ".join(v.names) if v.names else "0x%08x" % v.request
+
+
+# --------------------------------------------------------------------------------------------------
+# Which releases (rr.ReleaseSpan): --json's rr.stops_in, check's lists, and the subjects of the sentences below
+
+def _release_list(s: "ReleaseSpan") -> str:
+    """The releases without a leading word: 'before 5.9.0', '4.3.0 to 5.4.0', '5.4.0', '4.0.0, 4.2.0'."""
+    if s.kind == "every":
+        return "every release"
+    if s.kind == "none":
+        return "none"
+    if s.kind == "before":
+        return "before %s" % (s.end,)
+    if s.kind == "one":
+        return str(s.first)
+    if s.kind == "range":
+        return "%s to %s" % (s.first, s.last)
+    return ", ".join(str(r) for r in s.releases)
+
+
+def releases(s: "ReleaseSpan") -> str:
+    """The span as words ('every release', 'none', 'before 5.9.0', '5.4.0', '4.3.0 to 5.6.0', 'releases 4.0.0,
+    4.2.0'): rr.RrVerdict.stops_in (--json) and check's release lists."""
+    return ("releases " if s.kind == "list" else "") + _release_list(s)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -45,10 +69,10 @@ _COMPARES = {"exact": "the exact number", "masked": "the number with its size bi
              "range": "its type and nr"}
 
 
-def _generic_text(v: "RrVerdict", who: str) -> str:
-    """The sentence for the generic rule (v.rule) that decides in the releases `who` names."""
+def _generic_text(v: "RrVerdict", who: str, plural: bool = False) -> str:
+    """The sentence for the generic rule (v.rule) that decides in the releases `who` names (`plural`: "rr
+    releases 4.3.0 to 5.6.0 expect", else "rr 5.8.0 expects")."""
     label = request_label(v)
-    plural = who.startswith("rr releases ")  # "rr releases 4.3.0 to 5.6.0 expect", "rr 5.8.0 expects"
     if v.rule.kind == "ignorable":
         return ("%s has no _IOC_READ bit, so %s %s it ignorable and lets it run unrecorded: it "
                 "does not cause an \"Unknown ioctl\" stop." % (label, who, "presume" if plural else "presumes"))
@@ -110,13 +134,14 @@ def _no_release_stops(v: "RrVerdict") -> List[str]:
 def _span_of_releases(v: "RrVerdict") -> List[str]:
     """No release given; the releases without a by-name entry (v.span) decide by the generic rule v.rule."""
     by_name, span = v.by_name, v.span
-    if v.rule.kind == "ignorable" or (by_name is None and span == "every release"):
+    plural = False
+    if v.rule.kind == "ignorable" or (by_name is None and span.kind == "every"):
         who = "rr"
-    elif span == "every release":
+    elif span.kind == "every":
         who = "every rr release"
     else:
-        who = "rr releases " + span.replace("releases ", "")
-    out = [_generic_text(v, who)]
+        who, plural = "rr releases " + _release_list(span), True
+    out = [_generic_text(v, who, plural)]
     if by_name is not None and v.master_only:
         out.append("Only rr master after %s handles %s (%s)." % (rr_facts("last_release"), _doing(v),
                                                                       rr_facts("master")))
@@ -151,13 +176,18 @@ def _ethtool_explanation(v: "RrVerdict") -> str:
     if v.answer == "ethtool_handled":
         return ("rr %s handles SIOCETHTOOL's sub-command %s by name (since %s): it %s, so it does not "
                 "stop on it." % (v.rr_version, name, v.supported_since, v.what))
+    if v.answer == "ethtool_never":
+        return ("No rr release stops on SIOCETHTOOL's sub-command %s: before %s rr records every SIOCETHTOOL "
+                "alike, and from %s on it handles %s by name (it %s)." % (name, since, since, name, v.what))
     if v.answer == "ethtool_before":
         return ("rr %s (before %s) records every SIOCETHTOOL alike, whatever the sub-command, so it does "
                 "not stop on it." % (v.rr_version, since))
     if v.rr_version is not None:
         who = "rr %s" % v.rr_version
+    elif v.span.kind in ("one", "range"):
+        who = "rr " + _release_list(v.span)
     else:
-        who = "rr " + (v.span if v.span[0].isdigit() else "releases " + v.span)
+        who = "rr releases " + _release_list(v.span)
     text = ("rr handles SIOCETHTOOL by its ETHTOOL sub-command since %s (before, it recorded every SIOCETHTOOL "
             "alike); the sub-command list of %s does not have %s, so it expects EINVAL (ENOTTY is accepted too); "
             "%s." % (since, who, name, outcome(v.result, v.would_stop)))
@@ -198,26 +228,32 @@ def open_policy(r: "OpenRefusal") -> str:
 _RR_ACTION_WORDS = {"records": "records", "passes": "lets through", "emulates": "emulates"}
 
 
+def _who_stops(v: "RrVerdict") -> str:
+    """Which rr stops on the call: the user's release, else the span of releases that stop on it (TIOCGSERIAL:
+    "rr 4.3.0 to 5.4.0", not "rr before 5.5.0": 4.0.0-4.2.0 let it through), else all before the first that
+    handles it."""
+    span = v.stopping
+    if v.rr_version:
+        return "rr %s" % v.rr_version
+    if span is not None and span.kind not in ("none", "every"):
+        return "rr " + _release_list(span)
+    if v.supported_since:
+        return "rr before %s" % v.supported_since
+    return "rr"
+
+
 def headline_verdict(v: "RrVerdict", result: Optional[int]) -> str:
     """Whether (and which) rr stops on the call; result: the call's raw result as the report has it."""
     expected = " or ".join(v.expected)
     since = v.supported_since
-    doing = _RR_ACTION_WORDS.get(getattr(v, "action", None) or "records", "handles")
+    doing = _RR_ACTION_WORDS.get(v.action or "records", "handles")
     if since:
         later = "%s %s it" % (since, doing)
-    elif getattr(v, "master_only", False):
+    elif v.master_only:
         later = "only rr master after the last release %s it" % doing
     else:
         later = "no rr release handles it by name"
-    span = getattr(v, "stops_in", None)
-    if getattr(v, "rr_version", None):
-        who = "rr %s" % v.rr_version
-    elif span and span not in ("none", "every release"):
-        who = "rr " + span.replace("releases ", "")
-    elif since:
-        who = "rr before %s" % since
-    else:
-        who = "rr"
+    who = _who_stops(v)
     if v.would_stop:
         return "%s aborts on that, %s" % (who, later)
     if v.would_stop is None:
@@ -234,7 +270,8 @@ def headline_verdict(v: "RrVerdict", result: Optional[int]) -> str:
 
 def why_passes(v: "RrVerdict", result: Optional[int], errno: Optional[str]) -> str:
     """Why rr lets the call through (v.would_stop is False): 'rr 5.9.0 handles it by name: it ...'."""
-    if getattr(v, "handled_by_name", None) or (v.rr_version is None and v.stops_in == "none" and v.supported_since):
+    if v.handled_by_name or (v.rr_version is None and v.stopping is not None and v.stopping.kind == "none"
+                             and v.supported_since):
         return "rr %s handles it by name: it %s" % (v.rr_version or "since %s" % v.supported_since, v.what)
     if v.ignorable:
         return "no _IOC_READ bit: rr treats it as ignorable"
@@ -323,7 +360,7 @@ def unsupported_evidence(request_label_text: str) -> str:
 def stop_hint(thread_num: int, lwp: int, names: List[str], v: "RrVerdict") -> str:
     """One line: the selected thread is in an ioctl rr would abort on (v.would_stop is not False)."""
     name = " or ".join(names) if names else "0x%08x" % v.request
-    who = ("rr before %s" % v.supported_since) if v.supported_since else "rr"
+    who = _who_stops(v)
     if v.would_stop:
         verdict = "which %s aborts on" % who
     else:  # the entry stop: it has not returned yet

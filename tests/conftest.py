@@ -28,7 +28,7 @@ from tests.support.toolchains import ALL_GO, build_variants
 KIND_MODULES: Dict[str, Tuple[str, ...]] = {
     "unit": (
         "test_advice", "test_arch", "test_buildinfo", "test_check", "test_check_bench_smoke", "test_elf",
-        "test_errnos", "test_fd_recovery", "test_go_binary", "test_goroutines_list_data", "test_ioctl_layout",
+        "test_errnos", "test_fd_recovery", "test_fd_rr_page_aarch64", "test_go_binary", "test_goroutines_list_data", "test_ioctl_layout",
         "test_ioctl_names", "test_ioctl_structs", "test_kinds", "test_layouts", "test_pclntab", "test_render",
         "test_rr", "test_rr_stub", "test_rr_stub_memory", "test_rr_table", "test_stdlib", "test_strace",
         "test_syscall", "test_target", "test_versions",
@@ -46,8 +46,8 @@ KIND_MODULES: Dict[str, Tuple[str, ...]] = {
         "test_fuzz_binaries", "test_fuzz_cores", "test_fuzz_goroutines", "test_fuzz_text", "test_rr_logs_fuzz",
     ),
     "lab": (
-        "test_lab_arm64", "test_lab_arm64_fd", "test_lab_check", "test_lab_gui", "test_lab_infra",
-        "test_lab_loop", "test_lab_stops", "test_rr_stub_lab",
+        "test_lab_arm64_fd", "test_lab_check", "test_lab_gui", "test_lab_goroutines_arm64", "test_lab_infra",
+        "test_lab_loop", "test_lab_rr_page_arm64", "test_lab_stops", "test_rr_stub_lab",
     ),
 }
 KINDS: Tuple[str, ...] = tuple(KIND_MODULES)

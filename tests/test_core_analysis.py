@@ -7,7 +7,8 @@ import pytest
 
 from gdb_rr_dmabuf import callers, render, why
 from gdb_rr_dmabuf.errors import UserError
-from gdb_rr_dmabuf.target import CoreTarget, Target
+from gdb_rr_dmabuf.target import Target
+from gdb_rr_dmabuf.target_core import CoreTarget
 from tests.support.cores import EXPORT_SYNC_FILE_EXIT, make_core
 from tests.support.toolchains import build_go
 

@@ -544,7 +544,7 @@ def stopped_core_of(path: str):
         return _CORES[path]
     from gdb_rr_dmabuf import callers
     from gdb_rr_dmabuf.go_runtime.binary import GoBinary
-    from gdb_rr_dmabuf.target import CoreTarget
+    from gdb_rr_dmabuf.target_core import CoreTarget
     from tests.support.cores import make_core
     exe = build_go("demo")
     core, out = make_core(exe, CORE_STOP, env={"DMADEMO_PATH": path, "DMADEMO_KERNEL": "simulate"})

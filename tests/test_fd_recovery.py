@@ -4,9 +4,7 @@ layouts seen in the arm64 lab: Go's Syscall6, glibc's ioctl.S, libdrm's drmIoctl
 stops are in tests/test_lab_arm64_fd.py."""
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 
 import pytest
 
@@ -14,28 +12,13 @@ from gdb_rr_dmabuf import fdrecover as fr
 from gdb_rr_dmabuf.render import why_text
 from gdb_rr_dmabuf.report import why_json
 from gdb_rr_dmabuf.syscall import pending_syscall
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 from gdb_rr_dmabuf.why import analyse_thread
+from tests.support.aarch64_asm import NEEDS_AS, asm
 
-AS = "aarch64-linux-gnu-as"
-OBJCOPY = "aarch64-linux-gnu-objcopy"
-pytestmark = pytest.mark.skipif(not (shutil.which(AS) and shutil.which(OBJCOPY)),
-                                reason="needs binutils-aarch64-linux-gnu (tools/bootstrap.sh installs gcc-aarch64-linux-gnu)")
+pytestmark = NEEDS_AS
 
 EXPORT = 0xC0086202
-_asm_cache = {}
-
-
-def asm(text: str, tmp_path_factory) -> bytes:
-    """Assemble AArch64 text (labels allowed) at address 0; the raw .text bytes."""
-    if text in _asm_cache:
-        return _asm_cache[text]
-    d = tmp_path_factory.mktemp("asm")
-    (d / "a.s").write_text(".text\n" + text + "\n")
-    subprocess.run([AS, "-o", str(d / "a.o"), str(d / "a.s")], check=True)
-    subprocess.run([OBJCOPY, "-O", "binary", "-j", ".text", str(d / "a.o"), str(d / "a.bin")], check=True)
-    _asm_cache[text] = (d / "a.bin").read_bytes()
-    return _asm_cache[text]
 
 
 @pytest.fixture(scope="module")

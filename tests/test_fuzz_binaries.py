@@ -21,7 +21,7 @@ from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.go_runtime import buildinfo as B
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
 from gdb_rr_dmabuf.go_runtime.layouts import layout_for
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 from tests.support import fuzz
 from tests.support.fuzz import check, settings_for
 from tests.support.toolchains import DEFAULT_GO, build_go

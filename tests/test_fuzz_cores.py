@@ -23,7 +23,8 @@ from hypothesis import given, strategies as st
 
 from gdb_rr_dmabuf import callers, evidence, render, why
 from gdb_rr_dmabuf.errors import TargetReadError, UserError
-from gdb_rr_dmabuf.target import CoreTarget, Target
+from gdb_rr_dmabuf.target import Target
+from gdb_rr_dmabuf.target_core import CoreTarget
 from tests.support import fuzz
 from tests.support.cores import EXPORT_SYNC_FILE_EXIT, make_core
 from tests.support.fuzz import check, settings_for

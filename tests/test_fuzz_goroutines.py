@@ -20,7 +20,7 @@ from gdb_rr_dmabuf.go_runtime import allgs as allgs_mod
 from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines, find_allgs
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
 from gdb_rr_dmabuf.go_runtime.layouts import layout_for
-from gdb_rr_dmabuf.target import CoreTarget
+from gdb_rr_dmabuf.target_core import CoreTarget
 from tests.support.cores import make_core
 from tests.support.fuzz import check, settings_for
 from tests.support.patched import Patched

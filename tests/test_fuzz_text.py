@@ -17,7 +17,7 @@ from gdb_rr_dmabuf.advice import Evidence, GoFrameEv
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.ioctl import names as _names
 from gdb_rr_dmabuf.ioctl.structs import decoded_requests
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 from tests.support import fuzz
 from tests.support.fuzz import check, settings_for
 

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict
 
@@ -187,6 +188,34 @@ def test_errors_are_one_line(tmp_path):
     assert "ELF" in _one_line(ei.value)
     with pytest.raises(UserError):
         GoBinary.open("")
+
+
+def test_damaged_elf_header_says_what(tmp_path):
+    """The ELF header is read by elf.py: a bad EI_CLASS / EI_DATA or a cut-off header is one line naming it."""
+    good = build_go("inlines", DEFAULT_GO).read_bytes()
+    for name, data, said in (("class", good[:4] + b"\x03" + good[5:], "EI_CLASS 3: neither 32- nor 64-bit"),
+                             ("data", good[:5] + b"\x00" + good[6:], "EI_DATA 0: neither little- nor big-endian"),
+                             ("short", good[:40], "the ELF header is cut off: 40 bytes")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(UserError) as ei:
+            GoBinary(str(path))
+        assert _one_line(ei.value) == "%s is not a readable ELF file (%s): point at an intact executable" % (
+            path, said), name
+
+
+def test_go_binary_needs_no_pyelftools():
+    """Opening an executable and reading its build info and pclntab import nothing of pyelftools (which is
+    blocked here), as the start of go-callers does not."""
+    exe = build_go("inlines", DEFAULT_GO)
+    probe = ("import sys; sys.modules['elftools'] = None\n"
+             "from gdb_rr_dmabuf.go_runtime.binary import GoBinary\n"
+             "b = GoBinary(%r); print(b.arch, b.go_version, b.pclntab.nfunc > 0, b.symbol('runtime.text') > 0)\n"
+             "print(sorted(m for m in sys.modules if m.startswith('elftools.')))" % str(exe))
+    out = subprocess.run([sys.executable, "-c", probe], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, cwd=str(Path(__file__).resolve().parents[1]))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["x86-64 go%s True True" % DEFAULT_GO, "[]"], out.stdout
 
 
 def test_not_go_programs():

@@ -19,7 +19,9 @@ from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
 from gdb_rr_dmabuf.go_runtime.goroutines import (CurrentG, current_goroutine, read_g, read_m, tls_g_slot,
                                                  validate_g)
 from gdb_rr_dmabuf.go_runtime.layouts import KNOWN, layout_for, parse_go_version
-from gdb_rr_dmabuf.target import ARCH_AARCH64, ARCH_X86_64, CoreTarget, MemoryTarget
+from gdb_rr_dmabuf.target import ARCH_AARCH64, ARCH_X86_64
+from gdb_rr_dmabuf.target_core import CoreTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 from tests.support.gstates import Stop, get_stop
 from tests.support.toolchains import DEFAULT_GO, SUPPORTED_GO, build_go
 

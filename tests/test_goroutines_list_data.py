@@ -91,7 +91,7 @@ def test_selected_thread_of_every_kind(mode):
     printed (GOID), in a Go syscall or a cgo call; a C thread (with or without an extra M) runs none, and the
     list is read all the same."""
     from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines
-    from gdb_rr_dmabuf.target import CoreTarget
+    from gdb_rr_dmabuf.target_core import CoreTarget
     from tests.support.gstates import get_stop
     from tests.support.toolchains import DEFAULT_GO
     stop = get_stop(DEFAULT_GO, mode)

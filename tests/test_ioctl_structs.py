@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from gdb_rr_dmabuf.ioctl.structs import LIST_LIMIT, decode_argument, decoded_requests
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 
 A = 0x7FFD5E1C3B40  # argument address
 LINKS = {3: "/dev/dri/renderD128", 5: "/memfd:lp_dma_buf (deleted)", 7: "anon_inode:sync_file",

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import lab as labsupport
 from tests.support import strace
-from tests.support.lab import LabError, lab_vm, lab_vm_arm64, lablib  # noqa: F401  (the session fixtures)
+from tests.support.lab import LabError, lab_vm, lab_vm_arm64, labbuild, labvm  # noqa: F401  (the session fixtures)
 
 
 def _qemus_with(text: str):
@@ -137,55 +137,55 @@ def test_taken_port_is_one_line(tmp_path):
     try:
         t = time.time()
         with pytest.raises(LabError) as e:
-            lablib.boot(agent_port=port, b=_fake_build(tmp_path, b"x"))
+            labvm.boot(agent_port=port, b=_fake_build(tmp_path, b"x"))
         assert time.time() - t < 120          # refused before qemu starts
         assert "127.0.0.1:%d is taken" % port in _one_line(e.value)
     finally:
         s.close()
 
 
-def _fake_build(tmp_path: Path, kernel: bytes) -> "lablib.Build":
+def _fake_build(tmp_path: Path, kernel: bytes) -> "labbuild.Build":
     k = tmp_path / "vmlinuz"
     k.write_bytes(kernel)
     i = tmp_path / "initrd.cpio"
     i.write_bytes(b"070701" + b"0" * 200)
-    return lablib.Build("x86-64", "fake", k, "0.0-fake", i, tmp_path, tmp_path / "manifest", None)
+    return labbuild.Build("x86-64", "fake", k, "0.0-fake", i, tmp_path, tmp_path / "manifest", None)
 
 
 def test_broken_kernel_is_one_line_and_no_stray_qemu(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_ACCEL", "tcg")
     t = time.time()
     with pytest.raises(LabError) as e:
-        lablib.boot(b=_fake_build(tmp_path, b"\0" * 4096 + b"not a kernel"), timeout=900)
+        labvm.boot(b=_fake_build(tmp_path, b"\0" * 4096 + b"not a kernel"), timeout=900)
     assert time.time() - t < 300            # qemu's exit ends the wait, not the boot timeout
     assert "qemu exited before the guest was ready" in _one_line(e.value)
     assert _qemus_with(str(tmp_path)) == []
     with pytest.raises(LabError) as e:
-        lablib.boot(b=_fake_build(tmp_path, b"")._replace(kernel=tmp_path / "missing"), timeout=60)
+        labvm.boot(b=_fake_build(tmp_path, b"")._replace(kernel=tmp_path / "missing"), timeout=60)
     assert "does not exist" in _one_line(e.value)
 
 
 def test_boot_timeout_kills_qemu(monkeypatch):
     # the real lab with a boot bound no guest can meet: one line, and that qemu is gone
-    b = lablib.build()
+    b = labbuild.build()
     before = set(_qemus_with(str(b.initrd)))
     t = time.time()
     with pytest.raises(LabError) as e:
-        lablib.boot(b=b, timeout=1)
+        labvm.boot(b=b, timeout=1)
     assert time.time() - t < 300            # the guest itself needs far longer: it was not waited for
     assert "did not become ready within 1s" in _one_line(e.value)
     assert set(_qemus_with(str(b.initrd))) <= before
 
 
 def test_missing_qemu_is_one_line(monkeypatch):
-    monkeypatch.setitem(lablib.ARCHES["x86-64"], "qemu", "qemu-system-no-such-binary")
+    monkeypatch.setitem(labbuild.ARCHES["x86-64"], "qemu", "qemu-system-no-such-binary")
     with pytest.raises(LabError) as e:
-        lablib.boot()
+        labvm.boot()
     assert "qemu-system-no-such-binary is not installed" in _one_line(e.value)
 
 
 def test_package_that_cannot_be_fetched(monkeypatch):
-    apt = lablib.Apt("amd64")
+    apt = labbuild.Apt("amd64")
     apt.update()
     t = time.time()
     with pytest.raises(LabError) as e:
@@ -194,7 +194,7 @@ def test_package_that_cannot_be_fetched(monkeypatch):
     assert "downloading no-such-package-gdb-rr-dmabuf" in _one_line(e.value)
     monkeypatch.setenv("LAB_EXTRA_PACKAGES", "no-such-package-gdb-rr-dmabuf")
     with pytest.raises(LabError) as e:
-        lablib.resolve("x86-64", apt)
+        labbuild.resolve("x86-64", apt)
     assert "resolving trixie packages" in _one_line(e.value)
     assert "no-such-package-gdb-rr-dmabuf" in str(e.value)
 

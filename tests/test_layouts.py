@@ -12,12 +12,16 @@ import pytest
 
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.go_runtime import layouts
-from gdb_rr_dmabuf.go_runtime.layouts import (AGGREGATES, DWARF_RELEASES, G_STATUS, KNOWN, SOURCE_DERIVED,
-                                              layout_for, layout_note, parse_go_version, status_name)
+from gdb_rr_dmabuf.go_runtime.layouts import (AGGREGATES, DWARF_RELEASES, FUNCIDS, G_STATUS, KNOWN, MODULEDATA,
+                                              PCLNTAB_FORMATS, SOURCE_DERIVED, layout_for, layout_note,
+                                              moduledata_rows, moduledata_word, parse_go_version,
+                                              pclntab_format_of, release_key, status_name)
 from tests.support.toolchains import SUPPORTED_GO, build_go
 
 ARCH_ENV = {"x86-64": None, "aarch64": {"GOARCH": "arm64"}}
 TYPES = {"g": "runtime.g", "m": "runtime.m", "gobuf": "runtime.gobuf", "stack": "runtime.stack"}
+# What the pclntab reader reads (layouts.PCLNTAB_FORMATS, MODULEDATA), from the same DWARF.
+PCLNTAB_TYPES = {"_func": "runtime._func", "inlinedCall": "runtime.inlinedCall", "moduledata": "runtime.moduledata"}
 
 Struct = Tuple[int, Dict[str, Tuple[int, int]]]  # (byte size, member -> (offset, byte size))
 
@@ -39,7 +43,7 @@ def _type_size(die) -> int:
 def dwarf_structs(path) -> Dict[str, Struct]:
     from elftools.elf.elffile import ELFFile
 
-    want = set(TYPES.values())
+    want = set(TYPES.values()) | set(PCLNTAB_TYPES.values())
     found: Dict[str, Struct] = {}
     with open(str(path), "rb") as f:
         elf = ELFFile(f)
@@ -131,6 +135,62 @@ def test_fields_that_exist_in_dwarf_are_in_the_table(probe):
                 continue
             bad.append("Go %s %s: %s.%s exists in DWARF but not in the table" % (version, arch, TYPES[kind], name))
     assert not bad, "\n".join(bad)
+
+
+def test_pclntab_records_match_dwarf(probe):
+    """_func and inlinedCall of the format layouts.py gives the release: every field at DWARF's offset, the
+    records of DWARF's size, and every named DWARF member in the table (a field a release adds is noticed)."""
+    version, arch, structs = probe
+    fmt = pclntab_format_of(version)
+    bad = []
+    for kind, table, size in (("_func", fmt.func, fmt.func_size),
+                              ("inlinedCall", fmt.inlined_call, fmt.inlined_call_size)):
+        d_size, members = structs[PCLNTAB_TYPES[kind]]
+        spelled = fmt.spelled.get(kind, {})
+        where = "Go %s %s: runtime.%s" % (version, arch, kind)
+        if d_size != size:
+            bad.append("%s: size %d in the table, %d in DWARF" % (where, size, d_size))
+        for name, off in table.items():
+            d = members.get(spelled.get(name, name))
+            if d is None or d[0] != off:
+                bad.append("%s.%s: offset %d in the table, DWARF %s" % (where, name, off, d and d[0]))
+        ours = {spelled.get(n, n) for n in table}
+        for name in sorted(set(members) - ours - {"_", "NotInHeap"}):
+            bad.append("%s.%s: in DWARF, not in the table" % (where, name))
+    assert not bad, "pclntab format table is wrong:\n" + "\n".join(bad)
+
+
+def test_moduledata_words_match_dwarf(probe):
+    version, arch, structs = probe
+    row = MODULEDATA[release_key(MODULEDATA, version)]
+    _size, members = structs[PCLNTAB_TYPES["moduledata"]]
+    got = {name: members[name][0] // 8 for name in row if name in members and members[name][0] % 8 == 0}
+    assert got == row, "Go %s %s: runtime.moduledata word indices" % (version, arch)
+
+
+def test_release_rows_hold_until_the_next_row():
+    assert [release_key(FUNCIDS, v) for v in ("go1.17", "go1.21.13", "go1.22.0", "go1.24.11", "go1.25.5",
+                                              "go1.99")] == ["1.18", "1.18", "1.22", "1.22", "1.25", "1.25"]
+    assert release_key(FUNCIDS, None) is None and release_key(FUNCIDS, "gccgo") is None
+    assert [pclntab_format_of(v).go for v in ("go1.18.1", "go1.19.8", "go1.20.1", "go1.27.3")] == [
+        "1.18", "1.18", "1.20", "1.20"]
+    assert sorted(f.go for f in PCLNTAB_FORMATS.values()) == ["1.18", "1.20"]
+    assert {moduledata_word(n) for n in ("pcHeader", "funcnametab", "minpc", "text")} == {0, 1, 20, 22}
+    with pytest.raises(KeyError):
+        moduledata_word("gofunc")  # moves with the release
+
+
+@pytest.mark.parametrize("go,magic,gofunc", [
+    # A known release: its own row; unknown: each row of the pclntab's format, newest first (a 1.18 format
+    # is 1.18/1.19's whatever the version says).
+    ("go1.19.8", 0xFFFFFFF0, [38]), (None, 0xFFFFFFF0, [38]), ("go1.27.3", 0xFFFFFFF0, [38]),
+    ("go1.20.14", 0xFFFFFFF1, [40]), ("go1.26.6", 0xFFFFFFF1, [40]), ("go1.27.3", 0xFFFFFFF1, [43]),
+    ("go1.30", 0xFFFFFFF1, [43]), ("go1.19.8", 0xFFFFFFF1, [40]), (None, 0xFFFFFFF1, [43, 40]),
+    ("go1.23.4", 0x12345678, []),
+])
+def test_moduledata_rows(go, magic, gofunc):
+    assert [row["gofunc"] for row in moduledata_rows(magic, go)] == gofunc
+    assert all(row["rodata"] == row["gofunc"] - 1 for row in moduledata_rows(magic, go))
 
 
 def test_the_fields_goroutines_py_needs_are_everywhere():

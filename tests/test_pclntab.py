@@ -23,7 +23,9 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from gdb_rr_dmabuf.errors import UserError
+from gdb_rr_dmabuf.versions import GoVersion
 from gdb_rr_dmabuf.go_runtime import pclntab as P
+from gdb_rr_dmabuf.go_runtime import layouts
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary, load_bias
 from gdb_rr_dmabuf.go_runtime.pclntab import (PcLnTab, find_moduledata, load_pclntab, locate_pclntab,
                                               split_func_name)
@@ -279,6 +281,17 @@ def test_funcids(gobuild):
 
 
 @pytest.mark.slow
+def test_each_release_writes_the_format_layouts_gives_it(gobuild):
+    """The pclntab every toolchain writes (each build variant) has the magic of the format layouts.py assigns
+    to its release, and the reader took that format's record layouts."""
+    version, exes = gobuild
+    fmt = layouts.pclntab_format_of(version)
+    for variant, exe in exes.items():
+        tab = GoBinary.open(str(exe)).pclntab
+        assert (tab.magic, tab.version, tab.format) == (fmt.magic, fmt.go, fmt), (version, variant)
+
+
+@pytest.mark.slow
 def test_sp_delta_and_entry_basics(gobuild):
     version, exes = gobuild
     tab = GoBinary.open(str(exes["default"])).pclntab
@@ -332,10 +345,11 @@ def test_split_real_names():
 
 
 def test_go_minor_and_tables():
-    assert P.go_minor("go1.23.4") == 23
-    assert P.go_minor("go1.21rc2") == 21
-    assert P.go_minor("devel go1.27-abcdef Tue") == 27
-    assert P.go_minor("weird") is None
+    # pclntab.go_minor is gone: the release is read by the one parser, versions.GoVersion (tests/test_versions.py)
+    assert GoVersion.parse("go1.23.4").minor == 23
+    assert GoVersion.parse("go1.21rc2").minor == 21
+    assert GoVersion.parse("devel go1.27-abcdef Tue").minor == 27
+    assert GoVersion.parse("weird") is None and P.funcid_table("weird") is None
     # Values as in each release's internal/abi/symtab.go (read from the toolchains' sources).
     for version in ALL_GO:
         src = (go_root(version) / "src" / "internal" / "abi" / "symtab.go").read_text()

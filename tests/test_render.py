@@ -183,7 +183,7 @@ def test_why_json_has_every_documented_key():
     # Without a process, thread and fd are null and the argument is not read (no fields).
     not_here = {"tid", "target", "returns_fd", "value", "role", "type", "offset", "names", "note",
                 # fd.recovery: aarch64 exit stops only (tests/test_fd_recovery.py checks its keys)
-                "recovery", "how", "candidates", "conflict", "tried"}
+                "recovery", "how", "candidates", "conflict", "tried", "rr_page"}
     not_here |= log_keys()  # a whole log's: tests/test_rr_logs.py checks them
     missing = documented - all_keys(j) - not_here
     assert not missing, missing

@@ -190,3 +190,40 @@ def test_unknown_ethtool_command():
     assert rr_verdict(a.request, 0, (5, 3, 0), ethtool_cmd=999).would_stop is False  # before 5.4.0: all alike
     v = rr_verdict(a.request, 0, ethtool_cmd=999)
     assert v.supported_since is None and v.stops_in == "5.4.0 to 5.9.0" and "No rr release" in v.explanation
+
+
+@pytest.mark.parametrize("request_, stopping, letting_through", [
+    (0x541E, ["4.3.0", "5.4.0"], ["4.2.0", "5.5.0"]),      # TIOCGSERIAL: 4.0.0-4.2.0 let it through
+    (0x8947, ["4.3.0", "5.7.0"], ["4.2.0", "5.8.0"]),      # SIOCGMIIPHY
+    (EXPORT, ["4.0.0", "5.8.0"], ["5.9.0"]),
+])
+def test_stop_hint_names_the_releases_that_stop(request_, stopping, letting_through):
+    """The hint printed at a stop names the releases that abort on the call, as the per-release verdicts (from
+    rr's history) say: not "rr before 5.5.0" for TIOCGSERIAL, which 4.0.0-4.2.0 let through."""
+    from gdb_rr_dmabuf.wording import headline_verdict, stop_hint
+    v = rr_verdict(request_, 0)
+    hint = stop_hint(1, 7, ["X"], v)
+    for rel in stopping:
+        assert rr_verdict(request_, 0, tuple(int(x) for x in rel.split('.'))).would_stop is True, rel
+    for rel in letting_through:
+        assert rr_verdict(request_, 0, tuple(int(x) for x in rel.split('.'))).would_stop is False, rel
+    who = "rr before %s" % letting_through[-1] if len(stopping) == 2 and stopping[0] == "4.0.0" else \
+        "rr %s to %s" % tuple(stopping)
+    assert "which %s aborts on:" % who in hint, hint
+    assert headline_verdict(v, 0).startswith(who + " aborts on that"), headline_verdict(v, 0)
+
+
+def test_ethtool_verdict_without_a_release_agrees_with_every_release():
+    """Without --rr-version the verdict on a SIOCETHTOOL sub-command says what the releases say one by one (rr's
+    per-release sub-command lists, tools/gen_rr_ioctls.py): a sub-command handled since the list began (5.4.0,
+    e.g. ETHTOOL_GSTRINGS) stops no release, so the summary must not say it stops, nor name "rr releases none"."""
+    from gdb_rr_dmabuf.rr import SIOCETHTOOL, table
+    t = table()
+    for cmd in sorted(t.ethtool) + [999]:
+        per = [rr_verdict(SIOCETHTOOL, 0, tuple(int(x) for x in r.split(".")), ethtool_cmd=cmd).would_stop
+               for r in t.releases]
+        v = rr_verdict(SIOCETHTOOL, 0, ethtool_cmd=cmd)
+        assert v.would_stop is any(per), (cmd, per, v.explanation)
+        assert "releases none" not in v.explanation, v.explanation
+        if not any(per):
+            assert v.stops_in == "none" and v.explanation.startswith("No rr release stops on SIOCETHTOOL"), v.explanation

@@ -3,7 +3,7 @@ import pytest
 
 from gdb_rr_dmabuf.errors import UserError
 from gdb_rr_dmabuf.syscall import pending_syscall
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 
 M64 = (1 << 64) - 1
 
@@ -72,3 +72,21 @@ def test_unsupported_arch():
     t = MemoryTarget(regs={}, arch="riscv:rv64")
     with pytest.raises(UserError, match="not supported"):
         pending_syscall(t)
+
+
+def test_not_in_ioctl_is_a_type_and_notes_have_kinds():
+    """dmabuf-why points at other threads by the error's type, why.py drops the fd-lost note by its kind:
+    neither reads the words."""
+    from gdb_rr_dmabuf import notes
+    from gdb_rr_dmabuf.errors import NotInIoctl
+    from gdb_rr_dmabuf.why import analyse_thread
+    with pytest.raises(NotInIoctl):
+        pending_syscall(x86(orig_rax=-1))
+    with pytest.raises(NotInIoctl, match=r"futex \(syscall 202\), not ioctl"):
+        analyse_thread(x86(orig_rax=202))
+    t = MemoryTarget(regs={"x8": 29, "x0": 0, "x1": 0xC0086202, "x2": 0xFFFF0000, "pc": 0x70000002, "x7": 5},
+                     arch="aarch64")
+    sc = pending_syscall(t)
+    assert [n.kind for n in sc.notes] == [notes.ENTRY_OR_EXIT_ASSUMED, notes.FD_LOST, notes.RR_PAGE]
+    assert notes.without_kind(sc.notes + ["plain"], notes.FD_LOST) == [sc.notes[0], sc.notes[2], "plain"]
+    assert [n.kind for n in pending_syscall(x86(orig_rax=202, rax=-512)).notes] == [notes.INTERRUPTED]

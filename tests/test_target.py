@@ -1,8 +1,11 @@
 """The Target seam: MemoryTarget reads and the convenience readers."""
+import os
+
 import pytest
 
 from gdb_rr_dmabuf.errors import TargetReadError
-from gdb_rr_dmabuf.target import MemoryTarget, Target, normalize_arch, parse_auxv
+from gdb_rr_dmabuf.target import Target, normalize_arch, parse_auxv
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 from gdb_rr_dmabuf.why import analyse_thread
 
 
@@ -61,12 +64,46 @@ def test_a_backend_with_memory_and_registers_only_goes_through_dmabuf_why():
     assert analyse_thread(t).executable == "/where/it/runs"
 
 
+def test_each_backend_has_its_module_and_the_old_names_still_import():
+    """One module per backend (target_memory, target_core, target_ptrace); `from gdb_rr_dmabuf.target
+    import CoreTarget` (the path before the split) gives the same class, and only when asked for."""
+    import subprocess
+    import sys
+
+    from gdb_rr_dmabuf import target, target_core, target_memory, target_ptrace
+    assert target.CoreTarget is target_core.CoreTarget and target.MemoryTarget is target_memory.MemoryTarget
+    assert target.MAX_NOTES == target_core.MAX_NOTES
+    assert issubclass(target_ptrace.PtraceTarget, Target)
+    with pytest.raises(AttributeError):
+        target.PtraceTarget  # noqa: B018  (never was in target.py)
+    probe = ("import sys, gdb_rr_dmabuf.target; "
+             "print(sorted(m for m in sys.modules if m.startswith('gdb_rr_dmabuf.target_')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_ptrace_target_unreadable_memory_is_a_target_read_error():
+    """An unmapped address of a live process (this one, through /proc/PID/mem as `check` reads its tracee)
+    is a TargetReadError, which the analysers catch (it was a TypeError: the error built with one argument)."""
+    from gdb_rr_dmabuf.target_ptrace import PtraceTarget
+    pid = os.getpid()
+    t = PtraceTarget(pid, pid, "x86-64", {})
+    with pytest.raises(TargetReadError) as e:
+        t.read(0, 8)
+    assert str(e.value).startswith("cannot read 8 bytes at 0x0 (")
+    assert not t.can_read(0, 8)
+    data = b"the bytes of a live object"
+    import ctypes
+    buf = ctypes.create_string_buffer(data)
+    assert t.read(ctypes.addressof(buf), len(data)) == data
+
+
 # ------------------------------------------------------------------------------- CoreTarget, damaged
 import os  # noqa: E402
 import struct  # noqa: E402
 
 from gdb_rr_dmabuf.errors import UserError  # noqa: E402
-from gdb_rr_dmabuf.target import MAX_NOTES, CoreTarget  # noqa: E402
+from gdb_rr_dmabuf.target_core import MAX_NOTES, CoreTarget  # noqa: E402
 
 
 def _note(name: bytes, ntype: int, desc: bytes) -> bytes:

@@ -119,10 +119,11 @@ def test_go_compare_table():
 
 def test_go_table_keys():
     """The per-release tables' keys are families: they parse to themselves."""
-    from gdb_rr_dmabuf.go_runtime.layouts import KNOWN
+    from gdb_rr_dmabuf.go_runtime.layouts import KNOWN, MODULEDATA, PCLNTAB_FORMATS
     from gdb_rr_dmabuf.go_runtime.pclntab import FUNCID_TABLES
     waits = json.loads((PKG / "go_runtime" / "waitreasons.json").read_text())["releases"]
-    for key in list({go for go, _ in KNOWN}) + list(FUNCID_TABLES) + list(waits):
+    formats = [f.go for f in PCLNTAB_FORMATS.values()]
+    for key in list({go for go, _ in KNOWN}) + list(FUNCID_TABLES) + list(waits) + list(MODULEDATA) + formats:
         assert str(GoVersion.parse(key)) == key
 
 

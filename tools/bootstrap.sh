@@ -25,7 +25,7 @@ command -v gdb-multiarch >/dev/null || need_apt+=(gdb-multiarch)
 command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
 # The arm64 lab (tools/lab/lab --arch aarch64): qemu-system-aarch64 boots trixie's arm64 kernel; the
 # arm64 fixtures' cgo is cross-compiled with bookworm's gcc-aarch64-linux-gnu. Its rootfs is unpacked
-# only; qemu-user (above) runs the guest's own ldconfig and python3.13 at build time (tools/lab/lablib.py).
+# only; qemu-user (above) runs the guest's own ldconfig and python3.13 at build time (tools/lab/labbuild.py).
 command -v qemu-system-aarch64 >/dev/null || need_apt+=(qemu-system-arm)
 command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
 command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)

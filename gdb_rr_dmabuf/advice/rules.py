@@ -227,16 +227,21 @@ def rule_from_dict(d: Any, origin: str = "built-in") -> Rule:
     return rule
 
 
+def _json_int(digits: str) -> int:
+    """json's parse_int: past Python's int size limit (3.11+: 4300 digits) our own words, not int()'s."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()   # 0: no limit (Python before 3.11)
+    if limit and len(digits) - digits.startswith("-") > limit:
+        raise _RuleError("not valid JSON: a number with more than %d digits" % limit)
+    return int(digits)
+
+
 def _rules_from_json(text: str, origin: str) -> List[Tuple[dict, Rule]]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except RecursionError:
         raise _RuleError("not valid JSON for rules: nested too deeply")
     except ValueError as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "digits" in msg and "limit" in msg:  # Python's int size limit (4300 digits)
-            msg = "a number with more than %d digits" % getattr(sys, "get_int_max_str_digits", lambda: 4300)()
-        raise _RuleError("not valid JSON: %s" % msg)
+        raise _RuleError("not valid JSON: %s" % (str(e).splitlines()[0] if str(e) else type(e).__name__))
     if isinstance(data, dict):
         if "rules" not in data:
             raise _RuleError("no \"rules\" list at the top level")

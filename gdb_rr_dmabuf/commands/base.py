@@ -24,7 +24,8 @@ def _help_cache_path(name: str):
     key = ("%s %s %d" % (name, sys.version, shutil.get_terminal_size().columns)).encode()
     crc, size = zlib.crc32(key), len(key)
     try:
-        for f in sorted(f for f in os.listdir(here) if f.endswith(".py")) + [os.path.join(os.pardir, "limits.py")]:
+        for f in sorted(f for f in os.listdir(here) if f.endswith(".py")) + [
+                os.path.join(os.pardir, "limits.py"), os.path.join(os.pardir, "options.py")]:
             with open(os.path.join(here, f), "rb") as fh:
                 data = f.encode() + b"\0" + fh.read()
             crc, size = zlib.crc32(data, crc), size + len(data)
@@ -74,7 +75,7 @@ class Command(gdb.Command):
         """The parser's help for gdb's `help CMD`, from a cache next to the bytecode when it is current.
         gdb takes the text when the command is made; formatting it means building the parser (about 10 ms
         of start-up). The cache is keyed by the contents of this package's sources and limits.py (what
-        the parsers are made of), Python's version and the width argparse formats for."""
+        the parsers are made of) and options.py (the options they share), Python's version and the width argparse formats for."""
         path = _help_cache_path(self.NAME)
         if path is not None:
             try:
@@ -98,13 +99,11 @@ class Command(gdb.Command):
 
     @classmethod
     def new_parser(cls, description: str) -> argparse.ArgumentParser:
+        from .. import options  # the options the commands share (explain's too), built on first use
         p = _Parser(prog=cls.NAME, description=description, add_help=True,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--json", action="store_true", help="print one JSON object (documented in the README)")
-        p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                       help="colour the output (auto: on a terminal, with gdb's `style enabled` on and NO_COLOR unset)")
-        p.add_argument("-v", "--verbose", action="store_true",
-                       help="also say why each suggestion helps, with its evidence, sources and code snippet")
+        for name in ("json", "color", "verbose"):
+            options.add(p, name)
         return p
 
     def build_parser(self) -> argparse.ArgumentParser:

@@ -6,9 +6,9 @@ import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing costs gdb's start-up 5 ms; the annotations here are never evaluated
-    from typing import List, Tuple
+    from typing import Dict, List, Tuple
 
-from ..errors import NoProcessError, UserError
+from ..errors import NoProcessError, NotInIoctl, UserError
 from .base import Command
 
 DESCRIPTION = """Decode the pending ioctl of the selected thread (rr's emergency stop: after the call
@@ -28,15 +28,17 @@ examples:
 
 class DmabufWhy(Command):
     NAME = "dmabuf-why"
+    _after_log_text = None   # options_after_log_text(self.parser), made on the first --from-log
 
     def build_parser(self):
+        from .. import options
         p = self.new_parser(DESCRIPTION)
         p.add_argument("--request", metavar="VALUE", help="decode this request number or name (no process needed)")
         p.add_argument("--from-log", metavar="TEXT", help="rr's assertion text exactly as rr printed it (quotes and "
                        "backticks are fine): everything after --from-log is the text, so put other options before "
                        "it; with a process, also read the argument at its addr")
         p.add_argument("--from-log-file", metavar="FILE", help="read rr's text from FILE (- for standard input)")
-        p.add_argument("--thread", metavar="N", type=int, help="gdb thread number (default: the selected thread)")
+        options.add(p, "thread")
         p.add_argument("--scan-threads", action="store_true",
                        help="list the threads whose pending system call is an ioctl. This reads the registers of "
                        "EVERY thread: at rr's emergency stop, rr asserts when gdb reads a thread that is blocked in "
@@ -45,10 +47,8 @@ class DmabufWhy(Command):
                        "thread gdb selected is the one that made the call")
         p.add_argument("--at", choices=("entry", "exit"), help="say whether this is the syscall's entry or exit stop "
                        "(x86-64 tells by itself; aarch64 assumes exit)")
-        p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice; "
-                       "default: the release rr's log shows (inferred from its source line), else "
-                       "$GDB_RR_DMABUF_RR_VERSION, else `rr --version` when rr is on PATH)")
-        p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
+        options.add(p, "rr_version")
+        options.add(p, "rules")
         return p
 
     def parse(self, argument: str):
@@ -59,7 +59,9 @@ class DmabufWhy(Command):
         m = _FROM_LOG.search(argument or "")
         if m is None:
             return self.parser.parse_args(gdb.string_to_argv(argument))
-        text, tail = _split_log_text(argument[m.end():], gdb.string_to_argv)
+        if self._after_log_text is None:
+            self._after_log_text = options_after_log_text(self.parser)
+        text, tail = _split_log_text(argument[m.end():], gdb.string_to_argv, self._after_log_text)
         args = self.parser.parse_args(gdb.string_to_argv(argument[:m.start()]) + tail)
         if args.from_log is not None:
             raise UserError("--from-log appears twice", "give rr's text once, after the other options")
@@ -96,8 +98,8 @@ class DmabufWhy(Command):
                 rep, callers_rep, sugg, notes = evidence.analyse(
                     target, want_why=True, want_callers=False, at=args.at, rr_version=args.rr_version,
                     rules_file=args.rules)
-            except UserError as e:
-                if args.thread is None and ("not ioctl" in e.what or "not stopped in a system call" in e.what):
+            except NotInIoctl as e:
+                if args.thread is None:
                     _point_at_other_threads(e)
                 raise
             rep.suggestions = sugg
@@ -112,12 +114,30 @@ class DmabufWhy(Command):
 
 
 _FROM_LOG = re.compile(r"(?:^|(?<=\s))--from-log(?:=|\s+|$)")
-_TAIL_OPTIONS = {"--json": 0, "--verbose": 0, "-v": 0, "--color": 1, "--rr-version": 1, "--rules": 1, "--thread": 1, "--at": 1}
 MAX_LOG_FILE = 64 << 20  # rr's output in a CI log; rrlog.parse is linear and capped
-_TRAILING_OPTION = re.compile(r"\s(?:-v|--json|--verbose|--(?:color|rr-version|rules|thread|at)(?:=|\s+)[^\s'\"]+)\s*$")
+# The options that say what to decode (one at a time: run() rejects two), and help: none of them follows rr's
+# text as an option. Every other option of the parser may (options_after_log_text).
+_SOURCES = ("-h", "--help", "--request", "--from-log", "--from-log-file", "--scan-threads")
 
 
-def _split_log_text(raw: str, argv) -> Tuple[str, List[str]]:
+class LogTextOptions:
+    """The options that may follow rr's text after --from-log, from the parser: how many values each takes,
+    and the pattern of one at the very end of unquoted text."""
+
+    def __init__(self, values: Dict[str, int]):
+        self.values = values
+        flags = [re.escape(o) for o, n in values.items() if n == 0]
+        with_value = [re.escape(o) + r"(?:=|\s+)[^\s'\"]+" for o, n in values.items() if n]
+        self.trailing = re.compile(r"\s(?:%s)\s*$" % "|".join(flags + with_value))
+
+
+def options_after_log_text(parser) -> LogTextOptions:
+    """From the parser's actions (argparse lists them only in _actions): a flag takes no value, the rest one."""
+    return LogTextOptions({o: 0 if a.nargs == 0 else 1 for a in parser._actions for o in a.option_strings
+                           if o not in _SOURCES})
+
+
+def _split_log_text(raw: str, argv, options: LogTextOptions) -> Tuple[str, List[str]]:
     """(rr's text, options written after it). When the text starts with a quote and, after the last same
     quote, only known options follow, those are options and the quotes are dropped."""
     s = raw.strip()
@@ -133,23 +153,23 @@ def _split_log_text(raw: str, argv) -> Tuple[str, List[str]]:
                     toks = argv(rest)
                 except Exception:
                     toks = None
-                if toks and _only_options(toks):
+                if toks and _only_options(toks, options.values):
                     return inner, toks
     tail: List[str] = []
     while True:  # unquoted text: options at its very end are still options (rr's text never ends so)
-        m = _TRAILING_OPTION.search(s)
+        m = options.trailing.search(s)
         if m is None:
             break
         flag = m.group(0).strip()
-        tail[:0] = [flag] if flag in ("--json", "--verbose", "-v") else flag.split(None, 1)
+        tail[:0] = [flag] if options.values.get(flag) == 0 else flag.split(None, 1)
         s = s[:m.start()].rstrip()
     return s, [t.strip() for t in tail]
 
 
-def _only_options(toks: List[str]) -> bool:
+def _only_options(toks: List[str], values: Dict[str, int]) -> bool:
     i = 0
     while i < len(toks):
-        n = _TAIL_OPTIONS.get(toks[i].split("=", 1)[0])
+        n = values.get(toks[i].split("=", 1)[0])
         if n is None:
             return False
         i += 1 + (n if "=" not in toks[i] else 0)

@@ -18,14 +18,15 @@ class GoCallers(Command):
     NAME = "go-callers"
 
     def build_parser(self):
+        from .. import options
         p = self.new_parser(DESCRIPTION)
-        p.add_argument("--thread", metavar="N", type=int, help="gdb thread number (default: the selected thread)")
+        options.add(p, "thread")
         p.add_argument("--depth", metavar="N", type=int, default=DEFAULT_DEPTH,
                        help="at most N Go frames (default %d)" % DEFAULT_DEPTH)
         p.add_argument("--source", metavar="N", type=int, default=0,
                        help="show N lines of source around the caller when the file exists here")
-        p.add_argument("--rr-version", metavar="X.Y.Z", help="the rr release that stopped (for the advice)")
-        p.add_argument("--rules", metavar="FILE", help="extra advice rules (JSON; also $GDB_RR_DMABUF_RULES)")
+        options.add(p, "rr_version", help="the rr release that stopped (for the advice)")  # no log here
+        options.add(p, "rules")
         return p
 
     def run(self, args) -> str:

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..errors import UserError
 from .goroutines import (MAX_GOID, MAX_STACK, GInfo, _plausible_ptr, decode_g, g_read_size, read_m)
 from ..versions import GoVersion
-from .layouts import G_DEAD, G_RUNNING, G_SCAN, G_STATUS, G_SYSCALL, G_WAITING, Layout
+from .layouts import G_DEAD, G_RUNNING, G_SCAN, G_STATUS, G_SYSCALL, G_WAITING, Layout, release_key
 
 # At most this many allgs entries are read (Go's default thread limit is 10,000; a program with a million
 # goroutines is possible but reading them all at a stop is not what a user asks for: --limit says so).
@@ -67,8 +67,7 @@ def release_strings(go_version: Optional[str]) -> Tuple[dict, Optional[str]]:
     want = str(parsed)
     if want in rel:
         return rel[want], None
-    older = [k for k in known if GoVersion.parse(k) < parsed]
-    use = older[-1] if older else known[0]
+    use = release_key(rel, go_version)
     return rel[use], ("Go %s's wait reasons were not read from its source; named as in Go %s, which may "
                       "differ" % (want, use))
 
@@ -726,7 +725,7 @@ def _stack(row: Goroutine, gi: GInfo, base: int, unw, target, depth: int, use_re
     row.frames = [f for f in res.frames if f.function != "runtime.goexit"]
     row.unwind_stopped, row.complete = res.stopped, res.complete
     row.top = _own(row.frames)
-    if not res.complete and not res.stopped.startswith("depth limit"):
+    if not res.complete and not res.at_depth_limit:
         row.problem = "goroutine %d: its stack does not unwind past %s (%s)" % (
             row.id, row.frames[-1].function if row.frames else "0x%x" % (gi.sched_pc if row.stack_from == "sched"
                                                                           else gi.syscallpc), res.stopped)

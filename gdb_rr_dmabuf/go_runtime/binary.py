@@ -1,9 +1,9 @@
 """Facts about an executable read from its ELF file: sections, symbols, PT_TLS, build ids.
 
-GoBinary is the one entry point the Go decoders use. It parses the ELF headers once (the ELF header
-with pyelftools, the section and program header tables with struct, within fixed bounds),
-maps the file read-only and answers everything else (symbols, static data, relocations) from that
-mapping with struct, so opening even a large binary costs milliseconds. The Go-specific parts
+GoBinary is the one entry point the Go decoders use. It parses the ELF headers once (the ELF header,
+the section and program header tables, with elf.py's bounded readers; no pyelftools), maps the file
+read-only and answers everything else (symbols, static data, relocations) from that mapping with
+struct, so opening even a large binary costs milliseconds. The Go-specific parts
 (build info, pclntab) are built lazily on first use.
 
 Addresses are link-time addresses throughout; load_bias() turns them into run-time ones for PIE.
@@ -119,16 +119,11 @@ class GoBinary:
             raise UserError("cannot read %s: %s" % (shown, e.strerror or e), "check the file's permissions")
         self._data = memoryview(self._map)
         try:
-            from elftools.common.exceptions import ELFError
-        except ImportError:
-            import sys
-            raise UserError("pyelftools is missing: Python %d.%d cannot import elftools, which reads the Go "
-                            "executable" % sys.version_info[:2],
-                            "run %s/tools/install.sh (or apt-get install python3-pyelftools), then restart gdb"
-                            % os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-        try:
             self._parse_headers(shown)
-        except (ELFError, elf.HeaderError, struct.error) as e:  # the ELF header is damaged
+        except elf.HeaderError as e:  # the ELF header is damaged
+            raise UserError("%s is not a readable ELF file (%s)" % (
+                shown, _HEADER_DAMAGE.get(e.kind, e.kind + " %d") % e.value), "point at an intact executable")
+        except struct.error as e:
             raise UserError("%s is not a readable ELF file (%s)" % (shown, str(e).splitlines()[0] if str(e) else
                                                                       type(e).__name__),
                             "point at an intact executable")
@@ -142,25 +137,22 @@ class GoBinary:
 
     # ----------------------------------------------------------------------------------- headers
     def _parse_headers(self, shown: str) -> None:
-        """The ELF header through pyelftools; section and program headers with struct, in bounded
-        loops (at most MAX_SECTIONS/MAX_SEGMENTS, never past the file), with every file extent clamped
-        to the file: damaged counts, offsets or sizes (up to 2**64) cost nothing and reach no slice or
-        mmap.find out of range."""
-        from elftools.elf.elffile import ELFFile
-
-        elf_ = ELFFile(_MemStream(self._data))   # checks the ELF header; its errors are our message's
-        self.elfclass = elf_.elfclass
-        self.ptr_size = 8 if elf_.elfclass == 64 else 4
-        self.little_endian = elf_.little_endian
-        self._end = "<" if elf_.little_endian else ">"
+        """The ELF header, then section and program headers, in bounded loops (at most
+        MAX_SECTIONS/MAX_SEGMENTS, never past the file), with every file extent clamped to the file:
+        damaged counts, offsets or sizes (up to 2**64) cost nothing and reach no slice or mmap.find out
+        of range."""
+        h = elf.parse_header(bytes(self._data[:64]))  # HeaderError: magic, length, EI_CLASS, EI_DATA
+        self.elfclass = h.elfclass
+        self.ptr_size = 8 if h.elfclass == 64 else 4
+        self.little_endian = h.little_endian
+        self._end = "<" if h.little_endian else ">"
         self._ptrfmt = self._end + ("Q" if self.ptr_size == 8 else "I")
-        machine = elf_["e_machine"]
-        self.machine = machine
+        machine = h.e_machine
+        self.machine = machine  # the number (e_machine)
         a = by_elf_machine(machine)
-        other = elf.OTHER_MACHINE_BY_NAME.get(machine)
-        self.arch = a.name if a is not None else normalize_arch(
-            other[2] if other is not None else str(machine).replace("EM_", "").lower())
-        self.elf_type = elf_["e_type"]
+        other = elf.OTHER_MACHINES.get(machine)
+        self.arch = a.name if a is not None else normalize_arch(other[2]) if other is not None else "EM %d" % machine
+        self.elf_type = elf.ET_NAMES.get(h.e_type, "%d" % h.e_type)
         if self.elf_type == "ET_CORE":
             raise UserError("%s is a core file, not an executable" % shown,
                             "point at the program's executable (a core is loaded with gdb's `core FILE`)")
@@ -168,8 +160,7 @@ class GoBinary:
             raise UserError("%s is not an executable (ELF type %s)" % (shown, self.elf_type),
                             "point at the program's executable")
         self.is_pie = self.elf_type == "ET_DYN"
-        self.entry = int(elf_["e_entry"])
-        h = elf.parse_header(bytes(self._data[:64]))
+        self.entry = h.e_entry
         cls, little = h.elfclass, h.little_endian
         shsize = elf.shdr_struct(cls, little).size
         sh0 = None
@@ -520,31 +511,9 @@ class GoBinary:
         return "<GoBinary %s %s%s>" % (self.path, self.arch, " pie" if self.is_pie else "")
 
 
-class _MemStream:
-    """A minimal read-only file object over a memoryview for pyelftools (no copy of the file)."""
-
-    def __init__(self, view: memoryview):
-        self._v = view
-        self._pos = 0
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 0:
-            self._pos = pos
-        elif whence == 1:
-            self._pos += pos
-        else:
-            self._pos = len(self._v) + pos
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = len(self._v) - self._pos
-        b = bytes(self._v[self._pos:self._pos + n])
-        self._pos += len(b)
-        return b
+# elf.HeaderError's kinds (the magic is checked before), in words; %d is its value.
+_HEADER_DAMAGE = {"short": "the ELF header is cut off: %d bytes", "class": "EI_CLASS %d: neither 32- nor 64-bit",
+                  "data": "EI_DATA %d: neither little- nor big-endian"}
 
 
 def load_bias(binary: GoBinary, auxv: Dict[int, int]) -> int:

@@ -22,7 +22,7 @@ A field missing from a release's dict does not exist there (g.syscallbp before 1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import UserError
 from ..arch import SUPPORTED_ARCHES, normalize_arch
@@ -252,3 +252,117 @@ def layout_for(go_version: Optional[str], arch: str) -> Tuple[Layout, Optional[s
         why = "not among"
     return KNOWN[(nearest, a)], ("Go %s is %s the releases whose runtime layouts are known (%s..%s); using "
                                  "Go %s's, goroutine details may be wrong" % (go, why, lo, hi, nearest))
+
+
+# ---------------------------------------------------------------------------------- pclntab, moduledata
+# What go_runtime/pclntab.py reads that changes with the Go release, as data (GoReSym's objfile does the same).
+# Each table below maps the release that introduced a row to the row; a row holds until the next row's release
+# (release_key picks it). tests/test_layouts.py checks every offset, size and word index here against the DWARF
+# of runtime._func, runtime.inlinedCall and runtime.moduledata of every release in DWARF_RELEASES, and
+# tests/test_pclntab.py checks FUNCIDS against each toolchain's internal/abi/symtab.go and each format's magic
+# against the binaries each release builds. Field names are those of Go 1.20+'s source (runtime/runtime2.go,
+# runtime/symtabinl.go, internal/abi/symtab.go); `spelled` gives an older release's own name where it differs.
+
+@dataclass(frozen=True)
+class PclntabFormat:
+    """One pclntab format, chosen by the pcHeader's magic (runtime/symtab.go): the layout of its records.
+    Offsets are bytes from the record's start."""
+    magic: int
+    go: str                       # the first release that writes it
+    func: Dict[str, int]          # _func (its fixed part; pcdata[npcdata] and funcdata[nfuncdata], u32 each, follow)
+    func_size: int
+    inlined_call: Dict[str, int]  # an inline tree entry (FUNCDATA_InlTree)
+    inlined_call_size: int
+    spelled: Dict[str, Dict[str, str]] = field(default_factory=dict)  # struct -> {our name: the release's name}
+
+
+# _func up to cuOffset: the same in every format (entryOff u32, nameOff i32, args i32, deferreturn u32, then u32s).
+_FUNC_HEAD = {"entryOff": 0, "nameOff": 4, "args": 8, "deferreturn": 12, "pcsp": 16, "pcfile": 20, "pcln": 24,
+              "npcdata": 28, "cuOffset": 32}
+
+PCLNTAB_FORMATS: Dict[int, PclntabFormat] = {f.magic: f for f in (
+    # Go 1.18, 1.19: no _func.startLine; inlinedCall {parent i16, funcID u8, _ u8, file i32, line i32, func_ i32,
+    # parentPc i32} (func_ is the name offset).
+    PclntabFormat(magic=0xFFFFFFF0, go="1.18",
+                  func=dict(_FUNC_HEAD, funcID=36, flag=37, nfuncdata=39), func_size=40,
+                  inlined_call={"parent": 0, "funcID": 2, "file": 4, "line": 8, "nameOff": 12, "parentPc": 16},
+                  inlined_call_size=20,
+                  spelled={"_func": {"entryOff": "entryoff", "nameOff": "nameoff"},
+                           "inlinedCall": {"nameOff": "func_"}}),
+    # Go 1.20+: _func.startLine; inlinedCall {funcID u8, _ [3]u8, nameOff i32, parentPc i32, startLine i32}.
+    PclntabFormat(magic=0xFFFFFFF1, go="1.20",
+                  func=dict(_FUNC_HEAD, startLine=36, funcID=40, flag=41, nfuncdata=43), func_size=44,
+                  inlined_call={"funcID": 0, "nameOff": 4, "parentPc": 8, "startLine": 12}, inlined_call_size=16),
+)}
+# The magics of the formats before Go 1.18, which this reader refuses: the release that introduced each.
+OLD_PCLNTAB_MAGICS: Dict[int, str] = {0xFFFFFFFB: "1.2", 0xFFFFFFFA: "1.16"}
+
+# runtime.moduledata: the index, in pointer-sized words, of each field the pclntab reader uses (the fields
+# before gofunc are all pointers and slices, so every arch has the same indices).
+MODULEDATA: Dict[str, Dict[str, int]] = {
+    "1.18": {"pcHeader": 0, "funcnametab": 1, "minpc": 20, "text": 22, "rodata": 37, "gofunc": 38},
+    "1.20": {"pcHeader": 0, "funcnametab": 1, "minpc": 20, "text": 22, "rodata": 39, "gofunc": 40},  # + covctrs
+    # + typedesclen, itaboffset, itabsize before rodata
+    "1.27": {"pcHeader": 0, "funcnametab": 1, "minpc": 20, "text": 22, "rodata": 42, "gofunc": 43},
+}
+
+# The FuncID enum (internal/abi/symtab.go; runtime/symtab.go before 1.21), names in value order: iota-numbered,
+# so a member added or renamed moves the values after it.
+FUNCIDS: Dict[str, List[str]] = {
+    "1.18": ["normal", "abort", "asmcgocall", "asyncPreempt", "cgocallback", "debugCallV2", "gcBgMarkWorker",
+             "goexit", "gogo", "gopanic", "handleAsyncEvent", "mcall", "morestack", "mstart", "panicwrap",
+             "rt0_go", "runfinq", "runtime_main", "sigpanic", "systemstack", "systemstack_switch", "wrapper"],
+    # corostart added
+    "1.22": ["normal", "abort", "asmcgocall", "asyncPreempt", "cgocallback", "corostart", "debugCallV2",
+             "gcBgMarkWorker", "goexit", "gogo", "gopanic", "handleAsyncEvent", "mcall", "morestack", "mstart",
+             "panicwrap", "rt0_go", "runfinq", "runtime_main", "sigpanic", "systemstack", "systemstack_switch",
+             "wrapper"],
+    # runfinq became runFinalizers, runCleanups added
+    "1.25": ["normal", "abort", "asmcgocall", "asyncPreempt", "cgocallback", "corostart", "debugCallV2",
+             "gcBgMarkWorker", "goexit", "gogo", "gopanic", "handleAsyncEvent", "mcall", "morestack", "mstart",
+             "panicwrap", "rt0_go", "runtime_main", "runFinalizers", "runCleanups", "sigpanic", "systemstack",
+             "systemstack_switch", "wrapper"],
+}
+
+
+def release_key(table: Dict[str, Any], go_version: Optional[str]) -> Optional[str]:
+    """The key of the row of a per-release table that holds for a Go version: the newest row at or before
+    its release, else (older than every row) the oldest; None when the version is unreadable."""
+    v = GoVersion.parse(go_version)
+    if v is None:
+        return None
+    keys = sorted(table, key=GoVersion.parse)
+    older = [k for k in keys if GoVersion.parse(k) <= v]
+    return older[-1] if older else keys[0]
+
+
+def pclntab_format_of(go_version: Optional[str]) -> Optional[PclntabFormat]:
+    """The pclntab format a Go release writes; None when the version is unreadable."""
+    by_release = {f.go: f for f in PCLNTAB_FORMATS.values()}
+    key = release_key(by_release, go_version)
+    return None if key is None else by_release[key]
+
+
+def moduledata_word(name: str) -> int:
+    """The word index of a moduledata field that sits at the same index in every release (pcHeader,
+    funcnametab, minpc, text): readers that do not know the release use it."""
+    where = {row[name] for row in MODULEDATA.values()}
+    if len(where) != 1:
+        raise KeyError("moduledata.%s moves between releases: pick the release's row" % name)
+    return where.pop()
+
+
+def moduledata_rows(magic: int, go_version: Optional[str]) -> List[Dict[str, int]]:
+    """The moduledata layouts a binary whose pclntab has this magic may have, the most likely first: the row of
+    its release when the version is known (among the rows of that pclntab format), else every row of that
+    format, newest first."""
+    rows = []
+    for k in sorted(MODULEDATA, key=GoVersion.parse, reverse=True):
+        fmt = pclntab_format_of(k)
+        if fmt is not None and fmt.magic == magic:
+            rows.append(k)
+    if not rows:
+        return []
+    if GoVersion.parse(go_version) is None:
+        return [MODULEDATA[k] for k in rows]
+    return [MODULEDATA[release_key({k: None for k in rows}, go_version)]]

@@ -18,6 +18,9 @@ Layout (runtime/symtab.go, runtime/runtime2.go, internal/abi/symtab.go; debug/go
   (16 bytes); Go 1.18/1.19: {parent i16, funcID u8, pad u8, file i32, line i32, nameOff i32,
   parentPc i32} (20 bytes). The caller's position is the pc entry+parentPc, looked up again.
 
+What changes with the format or the release is data in layouts.py, read by field name: PCLNTAB_FORMATS (by
+magic: _func and inlinedCall), MODULEDATA (word indices of moduledata's fields) and FUNCIDS (by release).
+
 Everything is lazy: the header is checked up front, functions are decoded on demand, a name index is
 built on the first lookup(name) only.
 """
@@ -34,10 +37,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from ..arch import ARCHES
 from ..errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 from ..versions import GoVersion
-
-MAGIC_118 = 0xFFFFFFF0
-MAGIC_120 = 0xFFFFFFF1
-OLD_MAGICS = {0xFFFFFFFB: "1.2", 0xFFFFFFFA: "1.16"}
+from .layouts import (FUNCIDS, OLD_PCLNTAB_MAGICS, PCLNTAB_FORMATS, PclntabFormat, moduledata_rows, moduledata_word,
+                      release_key)
 
 PCDATA_UNSAFE_POINT = 0
 PCDATA_STACK_MAP_INDEX = 1
@@ -56,28 +57,14 @@ FUNCFLAG_TOPFRAME = 1
 FUNCFLAG_SPWRITE = 2
 FUNCFLAG_ASM = 4
 
-# FuncID values differ between Go releases (the enum is iota-numbered and gained/renamed members).
-# Func.func_id and Frame.func_id are normalized to the FUNCID_* numbering below, which is Go
-# 1.25+'s internal/abi/symtab.go; raw_func_id keeps the byte from the binary. Names that only exist
-# in older releases (runfinq) get values above the current enum.
-_FUNCID_NAMES_118 = [  # Go 1.18 .. 1.21
-    "normal", "abort", "asmcgocall", "asyncPreempt", "cgocallback", "debugCallV2", "gcBgMarkWorker",
-    "goexit", "gogo", "gopanic", "handleAsyncEvent", "mcall", "morestack", "mstart", "panicwrap",
-    "rt0_go", "runfinq", "runtime_main", "sigpanic", "systemstack", "systemstack_switch", "wrapper"]
-_FUNCID_NAMES_122 = [  # Go 1.22 .. 1.24: corostart added
-    "normal", "abort", "asmcgocall", "asyncPreempt", "cgocallback", "corostart", "debugCallV2",
-    "gcBgMarkWorker", "goexit", "gogo", "gopanic", "handleAsyncEvent", "mcall", "morestack", "mstart",
-    "panicwrap", "rt0_go", "runfinq", "runtime_main", "sigpanic", "systemstack", "systemstack_switch",
-    "wrapper"]
-_FUNCID_NAMES_125 = [  # Go 1.25+: runfinq became runFinalizers, runCleanups added
-    "normal", "abort", "asmcgocall", "asyncPreempt", "cgocallback", "corostart", "debugCallV2",
-    "gcBgMarkWorker", "goexit", "gogo", "gopanic", "handleAsyncEvent", "mcall", "morestack", "mstart",
-    "panicwrap", "rt0_go", "runtime_main", "runFinalizers", "runCleanups", "sigpanic", "systemstack",
-    "systemstack_switch", "wrapper"]
-FUNCID_TABLES: Dict[str, List[str]] = {"1.18": _FUNCID_NAMES_118, "1.22": _FUNCID_NAMES_122,
-                                       "1.25": _FUNCID_NAMES_125}
+# FuncID values differ between Go releases (the enum is iota-numbered and gained/renamed members: the
+# tables are layouts.FUNCIDS). Func.func_id and Frame.func_id are normalized to the FUNCID_* numbering below,
+# which is the newest release's; raw_func_id keeps the byte from the binary. Names that only exist in older
+# releases (runfinq) get values above the current enum.
+FUNCID_TABLES: Dict[str, List[str]] = FUNCIDS
+_FUNCID_TABLES_NEWEST_FIRST = [FUNCIDS[k] for k in sorted(FUNCIDS, key=GoVersion.parse, reverse=True)]
 
-_CANON: Dict[str, int] = {name: i for i, name in enumerate(_FUNCID_NAMES_125)}
+_CANON: Dict[str, int] = {name: i for i, name in enumerate(_FUNCID_TABLES_NEWEST_FIRST[0])}
 _CANON["runfinq"] = 64
 FUNCID_NORMAL = _CANON["normal"]
 FUNCID_ABORT = _CANON["abort"]
@@ -133,22 +120,10 @@ _MAX_TABLE_STEPS = 1 << 20
 _MAX_NAME = 1 << 16
 
 
-def go_minor(version: Optional[str]) -> Optional[int]:
-    """18 for 'go1.18', 'go1.18.3', 'go1.21rc2', 'devel go1.27-abcdef ...'; None if not parseable."""
-    v = GoVersion.parse(version)
-    return None if v is None else v.minor
-
-
 def funcid_table(go_version: Optional[str]) -> Optional[List[str]]:
     """The FuncID names, in value order, used by a Go release; None when the release is unknown."""
-    minor = go_minor(go_version)
-    if minor is None:
-        return None
-    if minor >= 25:
-        return _FUNCID_NAMES_125
-    if minor >= 22:
-        return _FUNCID_NAMES_122
-    return _FUNCID_NAMES_118
+    key = release_key(FUNCIDS, go_version)
+    return None if key is None else FUNCIDS[key]
 
 
 def funcid_name(func_id: int) -> str:
@@ -258,19 +233,18 @@ class PcLnTab:
             raise self._corrupt("truncated header")
         magic_le = struct.unpack_from("<I", self._b, self._o)[0]
         magic_be = struct.unpack_from(">I", self._b, self._o)[0]
-        if magic_le in (MAGIC_118, MAGIC_120):
+        if magic_le in PCLNTAB_FORMATS:
             e, magic = "<", magic_le
-        elif magic_be in (MAGIC_118, MAGIC_120):
+        elif magic_be in PCLNTAB_FORMATS:
             e, magic = ">", magic_be
-        elif magic_le in OLD_MAGICS or magic_be in OLD_MAGICS:
-            m = magic_le if magic_le in OLD_MAGICS else magic_be
+        elif magic_le in OLD_PCLNTAB_MAGICS or magic_be in OLD_PCLNTAB_MAGICS:
+            m = magic_le if magic_le in OLD_PCLNTAB_MAGICS else magic_be
             raise UserError("%s was built by Go older than 1.18 (pclntab format of Go %s)"
-                            % (self._what, OLD_MAGICS[m]), "rebuild it with Go 1.18 or newer")
+                            % (self._what, OLD_PCLNTAB_MAGICS[m]), "rebuild it with Go 1.18 or newer")
         else:
             raise self._corrupt("bad magic 0x%08x" % magic_le)
         self._e = e
-        self.magic = magic
-        self.version = "1.20" if magic == MAGIC_120 else "1.18"
+        self._use_format(magic)
         pad1, pad2, min_lc, ptr_size = struct.unpack_from("4B", self._b, self._o + 4)
         if pad1 or pad2 or min_lc not in (1, 2, 4) or ptr_size not in (4, 8):
             raise self._corrupt("header pad=%d,%d quantum=%d ptrsize=%d" % (pad1, pad2, min_lc, ptr_size))
@@ -315,15 +289,23 @@ class PcLnTab:
         if as_list != sorted(as_list):
             raise self._corrupt("function table not sorted")
         for i in range(0, nfunc, max(1, nfunc // 16)):
-            if pcln_off + self._funcoffs[i] + self._func_fixed_size() > self._size:
+            if pcln_off + self._funcoffs[i] + self._func_size > self._size:
                 raise self._corrupt("function record out of range")
         if text_start is None:
             text_start = hdr_text  # Go 1.18-1.25 store it; 0 from Go 1.26 (the loader finds it)
         self.text_start = text_start
         self.text_end = text_start + self._entries[-1]
 
-    def _func_fixed_size(self) -> int:
-        return 44 if self.magic == MAGIC_120 else 40
+    def _use_format(self, magic: int) -> None:
+        """The record layouts of the pclntab format with this magic (layouts.PCLNTAB_FORMATS), by field name."""
+        self.magic = magic
+        self.format: PclntabFormat = PCLNTAB_FORMATS[magic]
+        self.version = self.format.go
+        self._func_size = self.format.func_size
+        self._start_line_at = self.format.func.get("startLine")
+        self._funcid_at = self.format.func["funcID"]
+        self._flag_at = self.format.func["flag"]
+        self._nfuncdata_at = self.format.func["nfuncdata"]
 
     # ------------------------------------------------------------------------------------ strings
     def _cstring(self, off: int, limit: int) -> Optional[str]:
@@ -368,19 +350,16 @@ class PcLnTab:
         if not 0 <= i < self.nfunc:
             raise IndexError(i)
         off = self._pcln_off + self._funcoffs[i]
-        if off + self._func_fixed_size() > self._size:
+        if off + self._func_size > self._size:
             raise self._corrupt("function record %d out of range" % i)
         e = self._e
         b = self._b
         p = self._o + off
         entry_off, name_off, args, deferreturn, pcsp, pcfile, pcln, npcdata, cu_offset = \
             struct.unpack_from(e + "IiiIIIIII", b, p)
-        if self.magic == MAGIC_120:
-            start_line: Optional[int] = struct.unpack_from(e + "i", b, p + 36)[0]
-            raw_id, flag, _pad, nfuncdata = struct.unpack_from("4B", b, p + 40)
-        else:
-            start_line = None
-            raw_id, flag, _pad, nfuncdata = struct.unpack_from("4B", b, p + 36)
+        at = self._start_line_at
+        start_line: Optional[int] = None if at is None else struct.unpack_from(e + "i", b, p + at)[0]
+        raw_id, flag, nfuncdata = b[p + self._funcid_at], b[p + self._flag_at], b[p + self._nfuncdata_at]
         name = self.func_name_at(name_off)
         f = Func(entry=self.text_start + entry_off, end=self.text_start + self._entries[i + 1], name=name,
                  func_id=self._normalize_funcid(raw_id, name), flag=flag, args=args, deferreturn=deferreturn,
@@ -466,7 +445,7 @@ class PcLnTab:
         probes = ("runtime.goexit", "runtime.sigpanic", "runtime.mstart", "runtime.systemstack")
         raws = {}
         saved = self._funcid_names
-        self._funcid_names = _FUNCID_NAMES_125  # avoid recursion while decoding the probes
+        self._funcid_names = _FUNCID_TABLES_NEWEST_FIRST[0]  # avoid recursion while decoding the probes
         try:
             for p in probes:
                 f = self.lookup(p)
@@ -476,7 +455,7 @@ class PcLnTab:
             self._funcid_names = saved
         # lookup() cached Func objects normalized with a guessed table: drop them.
         self._funcs.clear()
-        for table in (_FUNCID_NAMES_125, _FUNCID_NAMES_122, _FUNCID_NAMES_118):
+        for table in _FUNCID_TABLES_NEWEST_FIRST:
             if raws and all(v < len(table) and table[v] == k for k, v in raws.items()):
                 return table
         return None
@@ -614,7 +593,7 @@ class PcLnTab:
         """PCDATA table value at pc (-1 when the function has no such table)."""
         if table < 0 or table >= f.npcdata:
             return -1
-        pos = f._off + self._func_fixed_size() + 4 * table
+        pos = f._off + self._func_size + 4 * table
         if pos + 4 > self._size:
             return -1
         off = struct.unpack_from(self._e + "I", self._b, self._o + pos)[0]
@@ -624,7 +603,7 @@ class PcLnTab:
         """The i-th funcdata as an offset from go:func.* (None when absent)."""
         if i < 0 or i >= f.nfuncdata:
             return None
-        pos = f._off + self._func_fixed_size() + 4 * f.npcdata + 4 * i
+        pos = f._off + self._func_size + 4 * f.npcdata + 4 * i
         if pos + 4 > self._size:
             return None
         off = struct.unpack_from(self._e + "I", self._b, self._o + pos)[0]
@@ -662,17 +641,14 @@ class PcLnTab:
         """(raw funcID, nameOff, parentPc, startLine) of inline tree entry idx."""
         if self._reader is None or idx < 0:
             return None
-        if self.magic == MAGIC_120:
-            v = self._reader.file_view(tree + 16 * idx, 16)
-            if v is None:
-                return None
-            raw_id, _a, _b, _c, name_off, parent_pc, start_line = struct.unpack_from(self._e + "4Biii", v, 0)
-            return raw_id, name_off, parent_pc, start_line
-        v = self._reader.file_view(tree + 20 * idx, 20)
+        size, at = self.format.inlined_call_size, self.format.inlined_call
+        v = self._reader.file_view(tree + size * idx, size)
         if v is None:
             return None
-        _parent, raw_id, _pad, _file, _line, name_off, parent_pc = struct.unpack_from(self._e + "hBBiiii", v, 0)
-        return raw_id, name_off, parent_pc, None
+        i32 = self._e + "i"
+        start_line = struct.unpack_from(i32, v, at["startLine"])[0] if "startLine" in at else None
+        return (v[at["funcID"]], struct.unpack_from(i32, v, at["nameOff"])[0],
+                struct.unpack_from(i32, v, at["parentPc"])[0], start_line)
 
     def frames_at(self, pc: int, is_return_address: bool = True) -> List[Frame]:
         """Logical frames at pc, innermost first: inlined calls (inlined=True), then the physical
@@ -818,7 +794,8 @@ def locate_pclntab(binary, use_sections: bool = True, use_symbols: bool = True) 
         if avail:
             return addr, avail
     # Bounded scan of the read-only data (and .data.rel.ro, where PIE links put it).
-    magics = (struct.pack(binary._end + "I", MAGIC_120), struct.pack(binary._end + "I", MAGIC_118))
+    magics = [struct.pack(binary._end + "I", f.magic)
+              for f in sorted(PCLNTAB_FORMATS.values(), key=lambda f: GoVersion.parse(f.go), reverse=True)]
     regions = [s for s in binary.readonly_data_sections()]
     regions += [s for s in binary.writable_sections() if s.name.startswith(".data.rel.ro")]
     budget = 1 << 30
@@ -855,25 +832,18 @@ class ModuleData:
 
     @property
     def text(self) -> Optional[int]:
-        return self.word(22)
+        return self.word(moduledata_word("text"))
 
     @property
     def minpc(self) -> Optional[int]:
-        return self.word(20)
+        return self.word(moduledata_word("minpc"))
 
     def gofunc(self, magic: int, go_version: Optional[str]) -> Optional[int]:
-        # Word index of gofunc: Go 1.18/1.19: 38; 1.20-1.26: 40 (covctrs added); 1.27+: 43
-        # (typedesclen, itaboffset, itabsize added before it). rodata is the word before.
-        minor = go_minor(go_version)
-        if magic == MAGIC_118:
-            order = [38]
-        elif minor is not None:
-            order = [43] if minor >= 27 else [40]
-        else:
-            order = [43, 40]
-        for idx in order:
-            rodata = self.word(idx - 1)
-            gofunc = self.word(idx)
+        """go:func.*, from the moduledata layout of the release (layouts.MODULEDATA; each layout of the
+        pclntab's format in turn when the release is unknown), checked against rodata before it."""
+        for row in moduledata_rows(magic, go_version):
+            rodata = self.word(row["rodata"])
+            gofunc = self.word(row["gofunc"])
             if rodata is None or gofunc is None:
                 continue
             if (self.binary.section_at(rodata) is not None and rodata <= gofunc
@@ -889,6 +859,7 @@ def find_moduledata(binary, pchdr: int, funcnametab: int, use_symbols: bool = Tr
     if addr:
         return ModuleData(binary, addr)
     p = binary.ptr_size
+    at_pchdr, at_names = moduledata_word("pcHeader") * p, moduledata_word("funcnametab") * p
     want = struct.pack(binary._ptrfmt, pchdr)
     buf = binary._map
     cands: List[int] = []
@@ -898,14 +869,14 @@ def find_moduledata(binary, pchdr: int, funcnametab: int, use_symbols: bool = Tr
         while pos >= 0 and guard < 10000:
             guard += 1
             if (pos - s.offset) % p == 0:
-                cands.append(s.addr + pos - s.offset)
+                cands.append(s.addr + pos - s.offset - at_pchdr)
             pos = buf.find(want, pos + 1, s.offset + s.size)
     relocs = binary.relocations()
     if relocs:
-        cands += [a for a, v in relocs.items() if v == pchdr]
+        cands += [a - at_pchdr for a, v in relocs.items() if v == pchdr]
     for a in cands:
         try:
-            if binary.read_ptr_static(a + p) == funcnametab:
+            if binary.read_ptr_static(a + at_names) == funcnametab:
                 return ModuleData(binary, a)
         except UserError:
             continue

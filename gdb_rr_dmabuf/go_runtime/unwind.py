@@ -66,6 +66,7 @@ class GoUnwind:
     stopped: str = ""                # why the unwind ended ('goexit', 'depth', 'unreadable stack at 0x..', ...)
     complete: bool = False           # reached goexit at the stack's top / the thread's first frame on g0
     end_checked: bool = False        # the final frame's sp was checked against the stack's top
+    at_depth_limit: bool = False     # stopped at the frame limit the caller gave (not by the stack)
     warnings: List[str] = field(default_factory=list)
 
 
@@ -142,7 +143,8 @@ class GoUnwinder:
     def unwind(self, pc: int, sp: int, lr: Optional[int], lo: Optional[int], hi: Optional[int],
                depth: int = DEFAULT_DEPTH, innermost_exact: bool = True, from_sched: bool = False,
                system_stack: bool = False) -> GoUnwind:
-        """Walk Go frames from (pc, sp); lo/hi bound the stack.
+        """Walk Go frames from (pc, sp); lo/hi bound the stack. Each step: may a frame be taken here
+        (_func_for_step), its frames (_frames), does the stack end at it (_ended), its caller (_caller).
 
         from_sched: (pc, sp, lr) come from a g.sched that runtime.systemstack saved (pc is in
         runtime.systemstack_switch, a frame that is unwound like any other). system_stack: mark the
@@ -153,94 +155,124 @@ class GoUnwinder:
         physical = 0
         prev_sp = -1
         leaf_step = False  # the last step left an arm64 frameless leaf: its caller has the same sp
-        while True:
-            if physical >= depth:
-                res.stopped = "depth limit (%d frames; --depth raises it)" % depth
-                return res
-            f = self.func_at(pc)
-            if f is None:
-                res.stopped = "pc 0x%x is not in a Go function" % pc
-                return res
-            if lo is not None and hi is not None and not (lo <= sp <= hi):
-                res.stopped = "sp 0x%x left the goroutine stack [0x%x, 0x%x)" % (sp, lo, hi)
-                return res
-            if sp < prev_sp or (sp == prev_sp and not leaf_step):
-                res.stopped = "sp did not grow (0x%x after 0x%x): stopped to avoid a loop" % (sp, prev_sp)
-                return res
-            prev_sp = sp
-            frs = self.go_frames_at(pc, sp, is_return_address=not exact, keep_wrappers=exact)
-            if system_stack:
-                for fr in frs:
-                    fr.system_stack = True
-            res.frames.extend(frs)
-            physical += 1
-            if f.name == "runtime.goexit":
-                res.stopped = f.name
-                goexit_off = self.arch_facts.go_goexit_sp_offset if self.arch_facts is not None else None
-                want = hi - goexit_off if hi is not None and goexit_off is not None else None
-                if want is None:
-                    res.complete = True
-                    res.warnings.append("the unwind ends in runtime.goexit but the stack's top is unknown, so "
-                                        "its sp (0x%x) could not be checked" % sp)
-                elif sp == want:
-                    res.complete = True
-                    res.end_checked = True
-                else:
-                    res.warnings.append("the unwind reached runtime.goexit at sp 0x%x, not at the stack's top "
-                                        "(0x%x = stack.hi 0x%x - %d): frames may be missing or made up"
-                                        % (sp, want, hi, goexit_off))
-                return res
-            if f.name in _END_NORMAL:
-                res.complete = True
-                res.stopped = f.name
-                return res
-            if f.name == "runtime.systemstack_switch" and from_sched and physical == 1:
-                pass  # the frame systemstack left at the bottom of the goroutine's stack: go on through it
-            elif f.name in _STACK_TOP:
-                res.stopped = "%s switches stacks" % f.name
-                return res
-            if self.arch_facts is not None and f.name in self.arch_facts.go_sp_saving_stubs and not exact:
-                # These runtime stubs (sys_linux_amd64.s) call C with SP aligned down to 16 and the SP
-                # their frame had saved at 0(SP): the pcsp table describes that saved SP.
-                try:
-                    saved = mem.u64(sp)
-                except UserError:
-                    saved = None
-                if saved is None or not sp <= saved <= sp + 16:
-                    res.stopped = "%s: its saved stack pointer is not readable" % f.name
+        try:
+            while True:
+                if physical >= depth:
+                    res.at_depth_limit = True
+                    raise _Stop("depth limit (%d frames; --depth raises it)" % depth)
+                f = self._func_for_step(pc, sp, lo, hi, prev_sp, leaf_step)
+                prev_sp = sp
+                res.frames.extend(self._frames(pc, sp, exact, system_stack))
+                physical += 1
+                if self._ended(res, f, sp, hi, through_switch=from_sched and physical == 1):
                     return res
-                sp = saved
-            delta = self.pcln.sp_delta(f, pc - self.bias)
-            if delta is None or delta < 0 or delta > (1 << 24):
-                res.stopped = "no frame size (pcsp) for %s at 0x%x" % (f.name, pc)
-                return res
+                pc, sp, leaf_step = self._caller(mem, f, pc, sp, lr, exact, leaf_step)
+                lr, exact = None, False
+        except _Stop as e:
+            res.stopped = e.why
+            return res
+
+    def _func_for_step(self, pc: int, sp: int, lo: Optional[int], hi: Optional[int], prev_sp: int,
+                       leaf_step: bool):
+        """The Go function at pc, when a frame may be taken at (pc, sp): pc in Go code, sp on the stack and
+        grown since the last frame (or the same, past an arm64 frameless leaf)."""
+        f = self.func_at(pc)
+        if f is None:
+            raise _Stop("pc 0x%x is not in a Go function" % pc)
+        if lo is not None and hi is not None and not (lo <= sp <= hi):
+            raise _Stop("sp 0x%x left the goroutine stack [0x%x, 0x%x)" % (sp, lo, hi))
+        if sp < prev_sp or (sp == prev_sp and not leaf_step):
+            raise _Stop("sp did not grow (0x%x after 0x%x): stopped to avoid a loop" % (sp, prev_sp))
+        return f
+
+    def _frames(self, pc: int, sp: int, exact: bool, system_stack: bool) -> List[StackFrame]:
+        """The frames (inlined ones too) of one physical frame."""
+        frs = self.go_frames_at(pc, sp, is_return_address=not exact, keep_wrappers=exact)
+        if system_stack:
+            for fr in frs:
+                fr.system_stack = True
+        return frs
+
+    def _ended(self, res: GoUnwind, f, sp: int, hi: Optional[int], through_switch: bool) -> bool:
+        """Does the stack end at f's frame (goexit, the thread's first frame: True, res says how)? A function
+        that switches stacks stops the unwind, except the systemstack_switch frame a g.sched starts in."""
+        if f.name == "runtime.goexit":
+            res.stopped = f.name
+            self._at_goexit(res, sp, hi)
+            return True
+        if f.name in _END_NORMAL:
+            res.complete = True
+            res.stopped = f.name
+            return True
+        if f.name == "runtime.systemstack_switch" and through_switch:
+            pass  # the frame systemstack left at the bottom of the goroutine's stack: go on through it
+        elif f.name in _STACK_TOP:
+            raise _Stop("%s switches stacks" % f.name)
+        return False
+
+    def _at_goexit(self, res: GoUnwind, sp: int, hi: Optional[int]) -> None:
+        """The unwind reached runtime.goexit: complete when at the sp newproc1 gave it (or the top is unknown)."""
+        goexit_off = self.arch_facts.go_goexit_sp_offset if self.arch_facts is not None else None
+        want = hi - goexit_off if hi is not None and goexit_off is not None else None
+        if want is None:
+            res.complete = True
+            res.warnings.append("the unwind ends in runtime.goexit but the stack's top is unknown, so "
+                                "its sp (0x%x) could not be checked" % sp)
+        elif sp == want:
+            res.complete = True
+            res.end_checked = True
+        else:
+            res.warnings.append("the unwind reached runtime.goexit at sp 0x%x, not at the stack's top "
+                                "(0x%x = stack.hi 0x%x - %d): frames may be missing or made up"
+                                % (sp, want, hi, goexit_off))
+
+    def _caller(self, mem: StackMemory, f, pc: int, sp: int, lr: Optional[int], exact: bool,
+                leaf_step: bool) -> Tuple[int, int, bool]:
+        """One step out of f's frame at (pc, sp): (the return address, the caller's sp, whether the step
+        left an arm64 frameless leaf, so that the caller has the same sp)."""
+        if self.arch_facts is not None and f.name in self.arch_facts.go_sp_saving_stubs and not exact:
+            # These runtime stubs (sys_linux_amd64.s) call C with SP aligned down to 16 and the SP
+            # their frame had saved at 0(SP): the pcsp table describes that saved SP.
             try:
-                if self.arch_facts is None:
-                    res.stopped = "unsupported architecture %s" % self.arch
-                    return res
-                if self.arch_facts.link_reg is None:   # `call` pushed the return address
-                    ret = mem.u64(sp + delta)
-                    nsp = sp + delta + self.arch_facts.ptr_size
-                else:
-                    # Go's arm64 frames keep the return address (LR) at 0(RSP) once the prologue ran;
-                    # a frameless leaf (pcsp 0) still has it in LR, and its caller's sp is the same.
-                    if delta == 0:
-                        if lr is None or leaf_step:
-                            res.stopped = "leaf frame without LR"
-                            return res
-                        ret = lr
-                    else:
-                        ret = mem.u64(sp)
-                    nsp = sp + delta
+                saved = mem.u64(sp)
             except UserError:
-                res.stopped = "stack unreadable at 0x%x" % (sp + delta)
-                return res
-            if ret == 0:
-                res.stopped = "return address 0 after %s" % f.name
-                return res
-            leaf_step = nsp == sp
-            pc, sp, lr = ret, nsp, None
-            exact = False
+                saved = None
+            if saved is None or not sp <= saved <= sp + 16:
+                raise _Stop("%s: its saved stack pointer is not readable" % f.name)
+            sp = saved
+        delta = self.pcln.sp_delta(f, pc - self.bias)
+        if delta is None or delta < 0 or delta > (1 << 24):
+            raise _Stop("no frame size (pcsp) for %s at 0x%x" % (f.name, pc))
+        if self.arch_facts is None:
+            raise _Stop("unsupported architecture %s" % self.arch)
+        try:
+            ret, nsp = self._return_address(mem, sp, delta, lr, leaf_step)
+        except UserError:
+            raise _Stop("stack unreadable at 0x%x" % (sp + delta))
+        if ret == 0:
+            raise _Stop("return address 0 after %s" % f.name)
+        return ret, nsp, nsp == sp
+
+    def _return_address(self, mem: StackMemory, sp: int, delta: int, lr: Optional[int],
+                        leaf_step: bool) -> Tuple[int, int]:
+        """(return address, caller's sp) of a frame of `delta` bytes at sp, by the arch's calling convention."""
+        if self.arch_facts.link_reg is None:   # `call` pushed the return address
+            return mem.u64(sp + delta), sp + delta + self.arch_facts.ptr_size
+        # Go's arm64 frames keep the return address (LR) at 0(RSP) once the prologue ran;
+        # a frameless leaf (pcsp 0) still has it in LR, and its caller's sp is the same.
+        if delta == 0:
+            if lr is None or leaf_step:
+                raise _Stop("leaf frame without LR")
+            return lr, sp
+        return mem.u64(sp), sp + delta
+
+
+class _Stop(Exception):
+    """Ends an unwind early; why is GoUnwind.stopped."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
 def cut_native(frames: List[NativeFrame], unwinder: GoUnwinder) -> Tuple[List[StackFrame], Optional[NativeFrame]]:

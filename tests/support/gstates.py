@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from gdb_rr_dmabuf.go_runtime.binary import GoBinary
-from gdb_rr_dmabuf.target import CoreTarget
+from gdb_rr_dmabuf.target_core import CoreTarget
 from tests.support.cores import ioctl_stop, make_core
 from tests.support.toolchains import build_go
 

@@ -1,7 +1,8 @@
 """The tests' face of the lab: ONE real Debian trixie VM (kernel 6.12 with udmabuf, Mesa 25, gdb 16.3 +
 Python 3.13, gdbserver, strace) per pytest session, booted with qemu (KVM if it works, else TCG).
 
-The lab itself (build from Debian packages, cache, boot) lives in tools/lab/ (lablib.py; CLI tools/lab/lab).
+The lab itself (build from Debian packages, cache, boot) lives in tools/lab/ (labcore.py, labapt.py,
+labbuild.py, labvm.py; CLI tools/lab/lab).
 
 Use it from a test module of kind `lab` (named in tests/conftest.py KIND_MODULES, which marks its tests):
 
@@ -12,7 +13,7 @@ Use it from a test module of kind `lab` (named in tests/conftest.py KIND_MODULES
         rc, out, err = lab_vm.run("echo $X", env={"X": "1"}, timeout=30)
 
 The arm64 VM (fixture `lab_vm_arm64`, also marked `lab`): trixie arm64 under qemu-system-aarch64 (TCG: the
-host is x86-64); its rootfs is unpacked only (no maintainer scripts, see lablib._fix_extracted). One per
+host is x86-64); its rootfs is unpacked only (no maintainer scripts, see labbuild._fix_extracted). One per
 session, booted only when a test asks for it; both VMs may be up at once. Import it by name the same way
 (kind `lab` too):  from tests.support.lab import lab_vm_arm64  # noqa: F401
 
@@ -74,8 +75,10 @@ _LABDIR = REPO / "tools" / "lab"
 if str(_LABDIR) not in sys.path:
     sys.path.insert(0, str(_LABDIR))
 
-import lablib  # noqa: E402  (tools/lab/lablib.py, stdlib only)
-from lablib import GdbServer, LabError, StraceResult, Vm  # noqa: E402,F401
+import labbuild  # noqa: E402,F401  (tools/lab/: labcore, labapt, labbuild, labvm; stdlib only)
+import labvm  # noqa: E402
+from labcore import LabError  # noqa: E402,F401
+from labvm import GdbServer, StraceResult, Vm  # noqa: E402,F401
 
 import pytest  # noqa: E402
 
@@ -99,7 +102,7 @@ def session_vm(arch: str = "x86-64") -> Vm:
     if err is not None:
         raise LabError(err)
     try:
-        vm = lablib.boot(arch=arch)
+        vm = labvm.boot(arch=arch)
     except LabError as e:
         if arch == "x86-64":
             _session_error = str(e)

@@ -1,5 +1,5 @@
 """A suggestion checked by running the program again with what its commands set (the lab's closed loop:
-tests/test_lab_loop.py, test_lab_arm64.py, test_lab_gui.py): the environment a command gives the program,
+tests/test_lab_loop.py, test_lab_stops.py, test_lab_gui.py): the environment a command gives the program,
 what a suggestion may say is lost and how the program's output shows it, and the words a suggestion that
 cannot be checked that way must carry in its source line."""
 from __future__ import annotations

@@ -12,19 +12,20 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import lablib  # noqa: E402
+from labcore import REPO, LabError  # noqa: E402
+from labvm import attach, boot  # noqa: E402
 
 
 def main(exe, scripts):
     t0 = time.time()
     arch = os.environ.get("LAB_DEMO_ARCH", "x86-64")
     try:
-        vm, ours = lablib.attach(arch), False
+        vm, ours = attach(arch), False
         print("demo: using the running lab VM (qemu pid %d)" % vm.proc.pid)
-    except lablib.LabError:
+    except LabError:
         print("demo: building (cached) and booting the lab VM (qemu; this takes a while under TCG)")
         sys.stdout.flush()
-        vm, ours = lablib.boot(arch), True
+        vm, ours = boot(arch), True
         print("demo: lab VM ready in %.1fs (%s)" % (time.time() - t0, vm.accel))
     try:
         _, uname, _ = vm.run(["uname", "-r"], timeout=60)
@@ -40,7 +41,7 @@ def main(exe, scripts):
         argv = ["gdb" if arch == "x86-64" else "gdb-multiarch", "-nx", "-q", "-batch", "-ex", "set pagination off"]
         for s in scripts:
             argv += ["-x", s]
-        rc = subprocess.call(argv + [exe], env=genv, cwd=str(lablib.REPO), timeout=600)
+        rc = subprocess.call(argv + [exe], env=genv, cwd=str(REPO), timeout=600)
         print("demo: host gdb stop and commands in %.1fs" % (time.time() - t1))
         print("demo: the program's own output in the guest (its goroutine and runtime.Stack):")
         print("      " + gs.log().strip().replace("\n", "\n      ")[:3000])
@@ -54,6 +55,6 @@ def main(exe, scripts):
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1], sys.argv[2:]))
-    except lablib.LabError as e:
+    except LabError as e:
         print(str(e), file=sys.stderr)
         sys.exit(1)
