@@ -75,6 +75,9 @@ def _add_check(sub, p) -> None:
     options.add(c, "rules")
     c.add_argument("--timeout", type=float, metavar="S", help="kill the program after S seconds (exit status 2 "
                    "when no abort was seen by then)")
+    c.add_argument("--until", metavar="CMD", help="for a program that runs until closed (a GUI, a server): end each "
+                   "run with no abort once the shell command CMD succeeds (run every %s s, one at a time; $CHECK_PID "
+                   "is the program's pid), e.g. once its window is mapped" % 0.25)
     c.add_argument("program", nargs=argparse.REMAINDER, metavar="-- PROG [ARGS...] | -- rr record [OPTIONS] PROG [ARGS...]")
 
 

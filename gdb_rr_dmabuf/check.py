@@ -225,7 +225,7 @@ class Stop:
 
 @dataclass
 class RunResult:
-    how: str = "running"            # exited | signalled | timeout | interrupted | stopped | lost
+    how: str = "running"            # exited | signalled | timeout | interrupted | stopped | lost | until
     status: Optional[int] = None    # the program's exit status
     signal: Optional[str] = None    # the signal that ended it
     stop: Optional[Stop] = None
@@ -239,6 +239,7 @@ class RunResult:
     leftover: int = 0               # processes still there when the program's first process ended
     seconds: float = 0.0
     notes: List[str] = field(default_factory=list)
+    until_seconds: Optional[float] = None  # --until: when its command first succeeded
 
     def ended(self) -> str:
         if self.how == "exited":
@@ -247,11 +248,21 @@ class RunResult:
             return "was killed by %s" % self.signal
         if self.how == "stopped":
             return "was stopped by check at the call"
+        if self.how == "until":
+            return "was still running when --until's command succeeded (after %.1f s); check ended it" % (
+                self.until_seconds or 0.0)
         return self.how
 
 
 class _Timeout(Exception):
     pass
+
+
+class _UntilHeld(Exception):
+    pass
+
+
+UNTIL_PERIOD = 0.25   # --until: a new run of its command at most this often (one at a time)
 
 
 class _Thread:
@@ -269,11 +280,15 @@ class _Thread:
 
 class Engine:
     def __init__(self, prog: Program, version: RRVersion, *, mode: str = "stop",
-                 timeout: Optional[float] = None, stdout_fd: Optional[int] = None, extra_env=()):
+                 timeout: Optional[float] = None, stdout_fd: Optional[int] = None, extra_env=(),
+                 until: Optional[str] = None):
         self.prog = prog
         self.version = version
         self.mode = mode                # 'stop': the first call rr `version` aborts on; 'all': every one
         self.timeout = timeout
+        self.until = until              # a shell command: end the run (no abort) once it succeeds
+        self._poll_pid = 0              # its run in progress
+        self._next_poll = 0.0
         self.stdout_fd = stdout_fd
         self.arch = pt.machine_arch()
         if self.arch is None:
@@ -363,31 +378,52 @@ class Engine:
             raise _Timeout()
 
         old[signal.SIGALRM] = signal.signal(signal.SIGALRM, on_alarm)
+        mask = None
         try:
             self.start()
+            if self.until:  # _wait takes SIGCHLD with sigtimedwait between --until's polls
+                mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
             if self.timeout:
                 signal.setitimer(signal.ITIMER_REAL, self.timeout)
             self._loop()
         except _Timeout:
             self.res.how = "timeout"
+        except _UntilHeld:
+            self.res.how, self.res.until_seconds = "until", time.monotonic() - t0
         except KeyboardInterrupt:
             self.res.how = "interrupted"
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            if mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for s, h in old.items():
                 signal.signal(s, h)
             self.res.seconds = time.monotonic() - t0
-        if self.res.how in ("timeout", "interrupted"):
+        if self.res.how in ("timeout", "interrupted", "until"):
             self.kill_all()
         return self.res
 
     def _wait(self) -> Optional[Tuple[int, int]]:
-        """The next stop of a traced thread (pid, status); exits are noted on the way; None: no tracee left."""
+        """The next stop of a traced thread (pid, status); exits are noted on the way; None: no tracee left.
+        With --until, its command's runs are started and reaped here too (_UntilHeld once one succeeds)."""
+        polling = self._next_poll > 0 or bool(self.until)
         while True:
+            if self.until and not self._poll_pid and time.monotonic() >= self._next_poll:
+                self._start_poll()
+                self._next_poll = time.monotonic() + UNTIL_PERIOD
             try:
-                wpid, status = os.waitpid(-1, pt.WALL)
+                wpid, status = os.waitpid(-1, pt.WALL | (os.WNOHANG if polling else 0))
             except ChildProcessError:
                 return None
+            if wpid == 0:  # nothing yet: sleep until a child changes state (SIGCHLD, blocked) or the next poll
+                signal.sigtimedwait([signal.SIGCHLD], max(0.01, self._next_poll - time.monotonic())
+                                    if self.until and not self._poll_pid else UNTIL_PERIOD)
+                continue
+            if wpid == self._poll_pid and wpid:
+                self._poll_pid = 0
+                if self.until and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+                    raise _UntilHeld()
+                continue
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
                 self._gone(wpid, status)
                 if not self.threads:
@@ -414,6 +450,15 @@ class Engine:
                 if e.errno == 3:  # ESRCH: killed meanwhile (another thread's exit_group)
                     continue
                 raise
+
+    def _start_poll(self) -> None:
+        """One run of --until's command (sh -c, its own process group, no input or output; $CHECK_PID is the
+        program's pid); reaped by _wait like the program's processes."""
+        null = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, 1, 2)]
+        env = dict(os.environ, CHECK_PID=str(self.root))
+        self._poll_pid = os.posix_spawn("/bin/sh", ["sh", "-c", self.until], env, file_actions=null, setpgroup=0,
+                                        setsigmask=())
 
     def _new(self, tid: int) -> _Thread:
         tgid = tid
@@ -587,6 +632,7 @@ class Engine:
     def _at_stop(self, tid: int, th: _Thread, req: int, result: int, fd: int, ethtool: Optional[int]) -> None:
         self.res.stop = self._stop_info(tid, th, req, result, fd)
         self.res.how = "stopped"
+        self.until = None  # no more --until polls: the program stays at the call
         self.freeze(tid, th.tgid)
 
     def _record(self, tid: int, th: _Thread, req: int, result: int, fd: int, ethtool: Optional[int]) -> None:
@@ -693,6 +739,12 @@ class Engine:
         if self.killed:
             return 0
         self.killed = True
+        self.until = None
+        if self._poll_pid:   # a run of --until's command in progress
+            try:
+                os.killpg(self._poll_pid, signal.SIGKILL)
+            except OSError:
+                pass
         pids = set(t.tgid for t in self.threads.values()) | set(self.tgids)
         n = 0
         if self.root > 0:
@@ -854,8 +906,8 @@ def _shell(argv: List[str]) -> str:
 
 def run_once(prog: Program, version, mode: str, timeout: Optional[float], stdout_fd: Optional[int],
              extra_env=(), engines: Optional[List["Engine"]] = None, rules: Optional[str] = None,
-             want_advice: bool = False) -> Tuple[Engine, RunResult, Optional[str]]:
-    eng = Engine(prog, version, mode=mode, timeout=timeout, stdout_fd=stdout_fd, extra_env=extra_env)
+             want_advice: bool = False, until: Optional[str] = None) -> Tuple[Engine, RunResult, Optional[str]]:
+    eng = Engine(prog, version, mode=mode, timeout=timeout, stdout_fd=stdout_fd, extra_env=extra_env, until=until)
     eng.rules = rules
     eng.want_advice = want_advice
     if engines is not None:
@@ -868,13 +920,14 @@ def run_once(prog: Program, version, mode: str, timeout: Optional[float], stdout
 
 
 def verify(prog: Program, version, knobs: List[Tuple[str, str, str]], timeout: Optional[float],
-           engines: Optional[List["Engine"]] = None) -> List[Dict[str, Any]]:
+           engines: Optional[List["Engine"]] = None, until: Optional[str] = None) -> List[Dict[str, Any]]:
     """Each environment setting in a new run (stop mode, no gdb): is the abort gone, how did it end."""
     import tempfile
     out = []
     for k, v, rule in knobs:
         with tempfile.TemporaryFile() as f:
-            eng, res, err = run_once(prog, version, "stop", timeout, f.fileno(), extra_env=[(k, v)], engines=engines)
+            eng, res, err = run_once(prog, version, "stop", timeout, f.fileno(), extra_env=[(k, v)], engines=engines,
+                                     until=until)
             if res.how == "stopped":
                 eng.kill_all()
             f.seek(0)
@@ -918,8 +971,11 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     colour = (not args.json) and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     stdout_fd = 2 if args.json else None
     mode = "all" if args.all else "stop"
+    until = getattr(args, "until", None)
+    if until is not None and not until.strip():
+        raise UserError("--until needs a shell command", "e.g. --until 'xwininfo -name \"My window\"'")
     eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines, rules=rules,
-                             want_advice=bool(args.verify))
+                             want_advice=bool(args.verify), until=until)
     if err is not None:
         raise UserError("cannot run %s (%s)" % (prog.argv[0], err), "give a program this machine can execute")
     obj, lines = _run_header(prog, ver, vsource, res)
@@ -1087,7 +1143,9 @@ def _end_report(args, res: RunResult, mode: str, ver: str, status: int, obj: Dic
     Returns the exit status: 2 when the run could not tell (timeout, interrupted) and nothing aborted."""
     say = lines.append
     end = res.ended()
-    if res.how in ("exited", "signalled"):
+    if res.how == "until":
+        obj["until"] = {"command": getattr(args, "until", None), "seconds": round(res.until_seconds or 0.0, 2)}
+    if res.how in ("exited", "signalled", "until"):
         extra = (" (%d process%s still running then; check followed them to their end)" % (
             res.leftover, "" if res.leftover == 1 else "es")) if res.leftover else ""
         say("check: the program %s%s; %d ioctl%s seen, %d followed to their return, %d process%s, %d thread%s, "
@@ -1095,7 +1153,8 @@ def _end_report(args, res: RunResult, mode: str, ver: str, status: int, obj: Dic
                         "" if res.processes == 1 else "es", res.threads, "" if res.threads == 1 else "s",
                         res.seconds))
         if mode == "stop":
-            say("check: rr %s would record this run as far as ioctls go: no ioctl it aborts on" % ver)
+            say("check: rr %s would record this run as far as ioctls go%s: no ioctl it aborts on" % (
+                ver, " (up to --until's condition)" if res.how == "until" else ""))
     elif res.how == "timeout":
         say("check: the program was still running after %g s (--timeout): killed its process group; %s" % (
             args.timeout, "no ioctl rr %s aborts on up to then" % ver if status == 0 else "see above"))
@@ -1121,7 +1180,7 @@ def _verify_report(args, prog: Program, version, ver: str, suggestions: List[Dic
             else "check --verify: nothing to verify (no abort)")
         obj["verify"] = []
         return
-    ver_res = verify(prog, version, knobs, args.timeout, engines)
+    ver_res = verify(prog, version, knobs, args.timeout, engines, getattr(args, "until", None))
     obj["verify"] = ver_res
     for v in ver_res:
         if v["abort_gone"] is None:
@@ -1200,4 +1259,6 @@ examples:
   python3 -m gdb_rr_dmabuf check -- ./prog --flag
   python3 -m gdb_rr_dmabuf check -- rr record -v GALLIUM_DRIVER=softpipe ./prog
   python3 -m gdb_rr_dmabuf check --rr-version 5.8.0 --all --json -- ./prog
-  python3 -m gdb_rr_dmabuf check --verify -- ./prog       also re-run with each setting the advice names"""
+  python3 -m gdb_rr_dmabuf check --verify -- ./prog       also re-run with each setting the advice names
+  python3 -m gdb_rr_dmabuf check --until 'xwininfo -name "My window"' -- ./gui-prog
+                                  a program that runs until closed: end each run once the command succeeds"""

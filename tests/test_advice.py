@@ -136,6 +136,12 @@ def test_gtk3_rules_name_the_program_and_gtks_own_switch():
     assert top.commands == ["rr record -v GDK_GL=disable /usr/bin/nwg-look",
                             "rr record -v GALLIUM_DRIVER=softpipe /usr/bin/nwg-look"]
     assert "gdk_x11_screen_init_gl" in top.source and "tests/test_lab_gui.py" in top.source
+    # The probe belongs to the first GTK 3 client of the display (GDK caches its GL visuals on the root window):
+    # the title says when it comes and when not; the source names GDK's cache (tests/test_lab_gui.py proves both).
+    assert "as the first GTK 3 client on its X display (the root window has no GDK_VISUALS property yet)" in top.title
+    assert "on a display where another GTK 3 program already ran, this start-up probe (and rr's abort here) does " \
+        "not come" in top.title, top.title
+    assert "get_cached_gl_visuals" in top.source and "save_cached_gl_visuals" in top.source
     assert top.missing.endswith("recognised from libGLX_mesa.so.0 + driCreateNewScreen3"), top.missing
     # The same stack without Go (a C GTK 3 program): the generic rule, with the same switches.
     c = advise(ev_from("lab_nwg-look_remote.json", go_frames=[], go_caller=None))

@@ -364,6 +364,32 @@ def test_timeout_kills_group(prog):
     assert not _alive(pid)
 
 
+def test_until_ends_a_program_that_runs_until_closed(prog, tmp_path):
+    """--until CMD (a GUI program's window, tests/test_lab_check.py): the run ends with no abort once CMD
+    succeeds; CMD sees the program's pid as $CHECK_PID (the program's own line names it), and the program is
+    killed. The condition holds only after the program has printed its line, so check polled more than once."""
+    seen = tmp_path / "pid"
+    cond = 'test -d /proc/$CHECK_PID/fd && grep -q "CHECKPROG HANG $CHECK_PID" %s && echo $CHECK_PID > %s' % (
+        tmp_path / "out", seen)
+    with open(str(tmp_path / "out"), "w") as out:
+        p = subprocess.run([sys.executable, "-m", "gdb_rr_dmabuf", "check", "--json", "--rr-version", "5.9.0",
+                            "--until", cond, "--", str(prog), "hang"], cwd=str(REPO), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=out, universal_newlines=True, env=gdb_env(), timeout=300)
+    d = json.loads(p.stdout)
+    assert p.returncode == 0 and d["verdict"] == "records", p.stdout
+    assert d["program_end"] == {"how": "until", "status": None, "signal": None}
+    pid = int(re.search(r"^CHECKPROG HANG (\d+)$", (tmp_path / "out").read_text(), re.M).group(1))
+    assert int(seen.read_text()) == pid and not _alive(pid)
+    assert d["until"]["command"] == cond and d["until"]["seconds"] > 0
+    text = run_check("--rr-version", "5.9.0", "--until", "true", "--", prog, "hang").stdout
+    assert re.search(r"the program was still running when --until's command succeeded \(after [\d.]+ s\); check "
+                     r"ended it;", text), text
+    assert "would record this run as far as ioctls go (up to --until's condition)" in text, text
+    bad = run_check("--until", " ", "--", prog, "hang")
+    assert bad.returncode == 2 and "--until needs a shell command" in bad.stderr + bad.stdout, bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_orphan_in_another_group_is_killed(prog):
     """A child that left the program's process group (setsid) and outlives it: check follows it to the end, as
     rr does, and at --timeout kills it by its pid too."""

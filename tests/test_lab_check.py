@@ -19,8 +19,9 @@ import time
 
 import pytest
 
-from tests.fixtures.lab import stops
+from tests.fixtures.lab import gui, stops
 from tests.support.gdbrun import REPO
+from tests.support.gotraceback import parse_traceback
 from tests.support.lab import lab_vm, lab_vm_arm64  # noqa: F401  (the session fixtures)
 
 NAMES = list(stops.PROGRAMS)  # demo, eglgo, vkgo, egl_c
@@ -147,9 +148,113 @@ def test_arm64_rr_58_stops_at_export_sync_file(lab_vm_arm64, name):
         assert st["tid"] == own["tid"]
 
 
+# ---------------------------------------------------------------------------------------------
+# Go GUI programs others built (tests/fixtures/lab/gui.py): Debian's nwg-look, ymuse and nwg-bar on Xvfb
+
+GUI = gui.NAMES
+GTK_RULE = "go-gotk3-gtk3-glx"
+GTK_KNOBS = ["GDK_GL=disable", "GALLIUM_DRIVER=softpipe"]
+
+
+def run_gui_check(vm, name, *opts):
+    """check --json --until (the program's window is mapped: gui.until_window) in the guest, the program started
+    as the first GTK 3 client on Xvfb; (exit status, JSON, the program's output, seconds, windows): windows are
+    the --until command's lines, one per run that mapped its window: (pid, whether GDK had set up GLX, i.e. the
+    root window had GDK_VISUALS). Memoised."""
+    key = (id(vm), name, opts)
+    if key in _runs:
+        return _runs[key]
+    gui.xserver(vm)
+    gui.first_gtk_client(vm)
+    log = "/tmp/lab-check-gui-%s-%d.windows" % (name, int(time.time() * 1000))
+    env = {"DISPLAY": gui.DISPLAY, "GOTRACEBACK": "all", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO)}
+    t0 = time.time()
+    rc, out, err = vm.run(["python3", "-m", "gdb_rr_dmabuf", "check", "--json", "--timeout", str(gui.WINDOW_LIMIT),
+                           "--until", gui.until_window(name, log)] + list(opts) + ["--", gui.PROGRAMS[name].exe],
+                          env=env, cwd=str(REPO), timeout=4 * gui.WINDOW_LIMIT + 600)
+    secs = time.time() - t0
+    _, wins, _ = vm.run(["sh", "-c", 'cat "$1" 2>/dev/null; rm -f "$1"', "sh", log], timeout=60)
+    assert out.startswith("{"), (rc, out[-2000:], err[-3000:])
+    windows = []
+    for ln in wins.splitlines():
+        m = re.match(r"^(\d+) GDK_VISUALS(?:\(INTEGER\) = \d+, \d+|:\s+not found\.)$", ln)
+        assert m, wins
+        windows.append((int(m.group(1)), "not found" not in ln))
+    _runs[key] = (rc, json.loads(out), err, secs, windows)
+    return _runs[key]
+
+
+def gui_own_traceback(vm, name):
+    """The program's own traceback at its probe (tests/test_lab_gui.py's remote stop: SIGQUIT delivered there)."""
+    tb = gui.remote(vm, name).extra["traceback"]
+    at = tb.find("SIGQUIT: quit")
+    assert at >= 0 and "signal arrived during cgo execution" in tb[at:], tb[-4000:]
+    return parse_traceback(tb[at:])
+
+
+@pytest.mark.parametrize("name", GUI)
+def test_gui_rr_58_stops_at_the_probe_and_verifies_the_gtk_knobs(lab_vm, name):
+    """rr 5.8.0: check stops at the probe strace sees (the first GTK 3 client: gui.FIRST_GTK_CLIENT), go-callers
+    names the goroutine and frames of the program's own traceback, the GTK rule comes first, and --verify runs
+    the program again with each of its settings: no abort, and the program came up (its window mapped: the
+    --until command saw it; without GL for GDK_GL=disable, through GLX with softpipe for GALLIUM_DRIVER)."""
+    rc, d, log, _, windows = run_gui_check(lab_vm, name, "--verify", "--rr-version", "5.8.0")
+    t = gui.truth(lab_vm, name)
+    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.truth.trace[-2000:]
+    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
+    st, why, c = d["stop"], d["dmabuf_why"], d["go_callers"]
+    assert (st["request"], st["result"]) == (stops.EXPORT, t.exports[0]["result"])
+    assert st["executable"] == gui.PROGRAMS[name].exe
+    assert why["request"]["names"] == [stops.EXPORT_NAME] and why["syscall"]["state"] == "exit"
+    assert why["rr"]["would_stop"] is True and why["rr"]["rr_version"] == "5.8.0"
+    assert why["fd"]["target"].startswith("/dmabuf:") and t.exports[0]["fd_path"].startswith("/dmabuf:"), why["fd"]
+    assert "registers_mismatch" not in d and "gdb_error" not in d, d
+    own = gui_own_traceback(lab_vm, name)
+    assert c["goroutine"]["id"] == own.goid and c["goroutine"]["created_by"] is None is own.created_by
+    ours = [f["function"] for f in c["frames"] if f["kind"] == "go" and f["function"] != "runtime.goexit"]
+    assert ours == [f.function for f in own.frames if f.function != "runtime.goexit"], (ours, own.frames)
+    p = gui.PROGRAMS[name]
+    assert c["caller"]["function"] == p.gtk_call or c["caller"]["function"].startswith(p.gtk_call + ".func")
+    assert [s["rule_id"] for s in why["suggestions"]][0] == GTK_RULE, why["suggestions"]
+    # --verify: the GTK rule's settings (the Mesa rule's softpipe is the same setting), in the rule's order
+    assert [v["env"] for v in d["verify"]] == GTK_KNOBS, d["verify"]
+    for v in d["verify"]:
+        assert v["abort_gone"] is True, v
+        assert v["program"].startswith("was still running when --until's command succeeded"), v
+    # the stop run ended at the probe, before any window; each --verify run mapped its window
+    assert [gl for _, gl in windows] == [False, True], windows
+
+
+@pytest.mark.parametrize("name", GUI)
+def test_gui_verify_runs_match_strace(lab_vm, name):
+    """Each setting check --verify proved, run again under strace as the first GTK 3 client (gui.run): no
+    probe exactly when check said so, and the window mapped."""
+    rc, d, log, _, _ = run_gui_check(lab_vm, name, "--verify", "--rr-version", "5.8.0")
+    for v in d["verify"]:
+        r = gui.run(lab_vm, name, dict([v["env"].split("=", 1)]))
+        assert v["abort_gone"] is (len(r.exports) == 0), (v, r.truth.trace[-2000:])
+        assert r.came_up, (v, r.window, r.rc, r.log[-2000:])
+
+
+@pytest.mark.parametrize("name", GUI)
+def test_gui_rr_59_reports_no_abort(lab_vm, name):
+    rc, d, log, _, windows = run_gui_check(lab_vm, name, "--rr-version", "5.9.0")
+    assert rc == 0 and d["verdict"] == "records", (d, log[-2000:])
+    assert d["program_end"] == {"how": "until", "status": None, "signal": None}, d["program_end"]
+    assert [gl for _, gl in windows] == [True], windows     # it came up through GLX (llvmpipe, the probe)
+    assert d["counts"]["ioctls"] > 0
+
+
 def test_check_figures(lab_vm, capsys):
     """Not an assertion about speed: what each check run in the guest took (TCG)."""
-    rows = ["%-12s %-40s rc=%d %.1fs" % (k[1], " ".join(k[2]), v[0], v[3])
-            for k, v in sorted(_runs.items(), key=lambda kv: kv[0][1:])]
+    rows = []
+    for k, v in sorted(_runs.items(), key=lambda kv: kv[0][1:]):
+        rows.append("%-12s %-40s rc=%d %.1fs" % (k[1], " ".join(k[2]), v[0], v[3]))
+        if k[1] in gui.PROGRAMS:   # the GUI programs: what check said
+            d, c = v[1], v[1].get("go_callers") or {}
+            rows[-1] += "  %s%s%s; windows mapped %d" % (
+                d["verdict"], ", goroutine %s, caller %s" % ((c.get("goroutine") or {}).get("id"),
+                                                            (c.get("caller") or {}).get("function")) if c else "",
+                "".join("; %s: abort gone %s" % (x["env"], x["abort_gone"]) for x in d.get("verify", [])), len(v[4]))
     with capsys.disabled():
         print("\ncheck in the lab:\n  " + "\n  ".join(rows or ["(none: run with the other lab-check tests)"]))

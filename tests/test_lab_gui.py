@@ -265,6 +265,19 @@ def test_the_gtk_rules_knobs_on_nwg_bar(lab_vm):
         assert r.came_up, (env, r.window, r.rc, r.log[-2000:], r.truth.trace[-1000:])
 
 
+def test_a_later_gtk_client_makes_no_probe(lab_vm):
+    """The GTK rule's wording: the start-up probe belongs to the first GTK 3 client of an X display. After a
+    first run has left GDK_VISUALS on the root window (xprop shows it), the same program started again makes no
+    probe (strace: not even /dev/udmabuf is opened) and maps its window; started as the first client, it does."""
+    assert len(gui.truth(lab_vm, "nwg-bar").exports) == 1
+    prop, r = gui.run_as_second_client(lab_vm, "nwg-bar")
+    assert re.match(r"GDK_VISUALS\(INTEGER\) = \d+, \d+$", prop), prop
+    assert len(r.exports) == 0 and not r.truth.opened("/dev/udmabuf"), r.truth.trace[-3000:]
+    assert r.came_up, (r.window, r.rc, r.log[-2000:])
+    rule = next(x for x in advice.load_rules() if x.id == GTK_RULE)
+    assert "first GTK 3 client" in rule.title and "GDK_VISUALS" in rule.title
+
+
 RECORDED = [("remote", "nwg-look"), ("native", "ymuse")]
 
 
@@ -287,6 +300,7 @@ def test_gui_figures(lab_vm, capsys):
                 continue
             if kind == "run":
                 env = " ".join("%s=%s" % kv for kv in rest[1]) or "(rr's environment)"
+                env += " (second GTK client)" if len(rest) > 2 else ""
                 rows.append("%-8s run %-26s exports=%d window=%s up in %.1fs, run %.1fs" % (
                     name, env, len(v.exports), "yes" if v.came_up else "NO", v.up_seconds, v.seconds))
             elif kind in gui.MODES:
