@@ -147,6 +147,8 @@ def test_gtk3_rules_name_the_program_and_gtks_own_switch():
     c = advise(ev_from("lab_nwg-look_remote.json", go_frames=[], go_caller=None))
     assert ids(c)[:2] == ["gtk3-x11-glx", "mesa-llvmpipe-fence-probe"]
     assert c[0].commands == top.commands
+    assert "as the first GTK 3 client there (the root window has no GDK_VISUALS property yet)" in c[0].title
+    assert "get_cached_gl_visuals" in c[0].source, c[0].source
     # In module mode the program's own function is the innermost frame of the main module.
     mine = GoFrameEv("example.com/app/ui.Start", "example.com/app/ui", "example.com/app", None, "example.com/app/ui/ui.go", 12)
     fr = list(ev.go_frames)
