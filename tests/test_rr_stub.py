@@ -197,3 +197,26 @@ def test_packet_helpers():
     assert rrstub.parse_thread_id("p1a.1b", 0) == (0x1a, 0x1b)
     assert rrstub.parse_thread_id("p-1.-1", 0) == (-1, -1)
     assert rrstub.parse_thread_id("1b", 7) == (7, 0x1b)
+
+
+def test_fresh_meets_the_same_stop_in_another_flavour_over_the_same_connection():
+    """RRStub.fresh(): one drive to the stop, each flavour in turn; the connection to the real stub is the first
+    imitation's (a fresh one's close() leaves it open), and each writes rr's stop lines at its own tag."""
+    import socket
+    with pytest.raises(ValueError):
+        RRStub(None, driver=False).fresh("5.9.0")
+    a, b = socket.socketpair()
+    first = RRStub(None, driver=False)
+    first.up, first.stop_pid, first.stop_tid, first.ioctl_text = rrstub.Conn(a), PID, STOP, "Unknown ioctl(0x1)"
+    first._announced.set()
+    for flavour, strict in [("5.7.0", True), ("5.9.0", False)]:
+        one = first.fresh(flavour, strict)
+        assert one.up is first.up and (one.stop_pid, one.stop_tid) == (PID, STOP)
+        assert (one.flavour, one.strict) == (flavour, strict)
+        assert "record_syscall.cc:%d:" % rrstub.IOCTL_ASSERT_LINE[flavour] in one.log[0]
+        assert one.log.count("Launch debugger with") == 1 and one.address != first.address
+        one.close()
+        assert a.fileno() >= 0      # still open for the next flavour
+    first.close()
+    assert a.fileno() == -1
+    b.close()

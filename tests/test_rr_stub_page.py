@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.support.gdbrun import gdbserver, run_gdb
-from tests.support.rrstub import RRStub
+from tests.support.rrstub import FLAVOURS, RRStub
 from tests.support.toolchains import build_go
 
 MAPS_CMD = ("python print('GDBT-MAPS', [l.split()[0] for l in open('/proc/%d/maps' % gdb.selected_inferior().pid) "
@@ -61,15 +61,20 @@ def test_native_stop_in_rrs_page(exe):
 
 
 def test_rr_stub_stop_in_rrs_page(exe, tmp_path):
-    """The same stop served by the imitation of rr 5.7.0's gdbserver in its strict mode (reading another
-    thread would end the session; 5.8.0 and later end it at connect for any Go program)."""
+    """The same stop served by the imitation of rr's gdbserver, driven there once and met through each flavour:
+    5.7.0 in its strict mode (reading another thread would end the session; 5.8.0 and later end it at connect
+    for any Go program, so they run without it)."""
     log = tmp_path / "program.log"
+    got = []
     with gdbserver(exe, log=log) as addr:
-        with RRStub(addr, flavour="5.7.0", strict=True, exe=str(exe)) as stub:
+        with RRStub(addr, exe=str(exe)) as stub:
             run_gdb(["remote_stop_ioctl_exit", "rr_stub_disconnect"], exe,
                     env={"GDBT_REQUEST": "0xc0086202", "GDBT_REMOTE": stub.address}, timeout=120)
-            res = run_gdb(["rr_connect", "load_plugin", "run_commands"], exe,
-                          env={"GDBT_REMOTE": stub.address, "GDBT_REMOTETIMEOUT": "60"}, commands=COMMANDS,
-                          timeout=120)
-    assert not stub.asserted, "\n".join(stub.log)
-    _checks(res, log.read_text(errors="replace"))
+            for flavour in FLAVOURS:
+                with stub.fresh(flavour, strict=flavour == "5.7.0") as one:
+                    got.append((flavour, one, run_gdb(["rr_connect", "load_plugin", "run_commands"], exe,
+                                                      env={"GDBT_REMOTE": one.address, "GDBT_REMOTETIMEOUT": "60"},
+                                                      commands=COMMANDS, timeout=120)))
+    for flavour, one, res in got:
+        assert not one.asserted, (flavour, "\n".join(one.log))
+        _checks(res, log.read_text(errors="replace"))

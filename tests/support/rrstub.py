@@ -13,6 +13,10 @@ How a test uses it:
      `disconnect`s. The real stub keeps the program stopped (its connection is the proxy's, still open).
   3. Every later gdb meets rr's emergency stub at that stop (the thread of the last stop reply is the
      thread that "failed rr's assertion"); `stub.log` holds what rr would have written to its stderr.
+  4. `stub.fresh(flavour, strict)` is another imitation at the same stop (a new listener in front of the same
+     real stub, no driver): the program is driven to the stop once (under TCG that is the costly part) and
+     each flavour is met there in turn, each with its own log and packets. rr serves one session; so does
+     each imitation (gdb's detach at its end ends it), which is why each flavour gets a fresh one.
 
 What is imitated (rr's behaviour -> here):
   - qSupported: rr's reply, the same in 5.7.0-5.9.0 (GdbConnection.cc / GdbServerConnection.cc
@@ -300,6 +304,7 @@ class RRStub:
         self.exe = exe
         self.ioctl_text = ioctl_text
         self.up: Optional[Conn] = None
+        self._own_up = True        # False for fresh(): the connection to the real stub is the first one's
         if upstream is not None:
             host, _, port = upstream.rpartition(":")
             self.up = Conn(socket.create_connection((host or "127.0.0.1", int(port)), timeout=60))
@@ -324,6 +329,7 @@ class RRStub:
         self._hung: List[socket.socket] = []
         self._clients: List[socket.socket] = []
         self._stop = False
+        self._announced = threading.Event()   # the driver left and rr's stop lines are written
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     # -- life cycle
@@ -331,11 +337,28 @@ class RRStub:
         self._thread.start()
         return self
 
+    def fresh(self, flavour: str, strict: bool = False, on_assert: str = "close") -> "RRStub":
+        """Another imitation of rr's stub at this one's stop, in `flavour`: a new listener in front of the same
+        real stub (over this one's connection, which this one closes), no driver phase, rr's stop lines
+        written again in its log. Call it after the driver disconnected; start() it (or use `with`)."""
+        if self.up is None or not self.stop_tid:
+            raise ValueError("fresh(): no stop yet (the driver gdb has not brought the program to it)")
+        if not self._announced.wait(timeout=60):   # the relay sees the driver's disconnect within its 1 s select
+            raise ValueError("fresh(): the driver gdb is still connected")
+        other = RRStub(None, flavour=flavour, strict=strict, arch=self.arch, on_assert=on_assert, driver=False,
+                       exe=self.exe, ioctl_text=self.ioctl_text)
+        other.up, other._own_up, other._up_lock = self.up, False, self._up_lock
+        other.stop_pid, other.stop_tid, other.up_multiprocess = self.stop_pid, self.stop_tid, self.up_multiprocess
+        other._tdesc = self._tdesc
+        other._announce()
+        return other
+
     def close(self) -> None:
         self._stop = True
         # shutdown() first: close() alone does not wake a thread blocked in accept() or recv() on Linux, and
         # the serving thread would hold close() for the whole join timeout (30 s per stub, every test).
-        for s in [self.listener] + ([self.up.sock] if self.up is not None else []) + self._hung + self._clients:
+        own = [self.up.sock] if self.up is not None and self._own_up else []
+        for s in [self.listener] + own + self._hung + self._clients:
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -368,6 +391,7 @@ class RRStub:
                     self.driver_pending = False
                     self._relay(client)
                     self._announce()
+                    self._announced.set()
                 else:
                     self._rr_session(client)
             except StubEnded:
@@ -789,10 +813,24 @@ def _free_port() -> int:
 def session(program: str, *, flavour: str, strict: bool = False, gdb: str = "gdb", commands=(),
             request: str = "0xc0086202", env: Optional[Dict[str, str]] = None, stop_script: str = "remote_stop_ioctl_exit",
             timeout: float = 300) -> Tuple[str, List[str], "RRStub"]:
-    """gdbserver on program, the imitation in front of it, a driver gdb to the ioctl's return, then the
-    user's gdb as rr's "Launch debugger with" line starts it, with gdbinit.py sourced and `commands` run
-    between BEGIN/END markers. Returns (the user's gdb output, the imitation's log, the stub). Runs on the
-    host and, with the guest's Python and gdb, in the lab VM (stdlib only)."""
+    """One stop through one flavour: sessions() with one run. Returns (the user's gdb output, the imitation's
+    log, the stub)."""
+    return sessions(program, runs=[(flavour, strict)], gdb=gdb, commands=commands, request=request, env=env,
+                    stop_script=stop_script, timeout=timeout)[0]
+
+
+def sessions(program: str, *, runs=(("5.8.0", False),), gdb: str = "gdb", commands=(),
+             request: str = "0xc0086202", env: Optional[Dict[str, str]] = None,
+             stop_script: str = "remote_stop_ioctl_exit", timeout: float = 300,
+             plain: bool = False) -> List[Tuple[str, List[str], "RRStub"]]:
+    """gdbserver on program, the imitation in front of it, a driver gdb to the ioctl's return (once), then for
+    each (flavour, strict) of runs the user's gdb as rr's "Launch debugger with" line starts it, with
+    gdbinit.py sourced and `commands` run between BEGIN/END markers, through a fresh imitation in that flavour
+    at the same stop. Returns [(the user's gdb output, that imitation's log, that stub)], in runs' order; the
+    program's output up to the end is each stub's program_output. plain: the driver sources gdbinit.py and runs
+    the commands too before it leaves, relayed unchanged (gdbserver's own answers at the same stop): each
+    stub's plain_output. Runs on the host and, with the guest's
+    Python and gdb, in the lab VM (stdlib only)."""
     import os
     import subprocess
     import time
@@ -821,7 +859,7 @@ def session(program: str, *, flavour: str, strict: bool = False, gdb: str = "gdb
         stub = None
         for _ in range(6000):  # gdbserver listens once it has started the program (300 s: a hang guard)
             try:
-                stub = RRStub("127.0.0.1:%d" % port, flavour=flavour, strict=strict, exe=program)
+                stub = RRStub("127.0.0.1:%d" % port, flavour=runs[0][0], strict=runs[0][1], exe=program)
                 break
             except OSError:
                 if server.poll() is not None:
@@ -829,15 +867,25 @@ def session(program: str, *, flavour: str, strict: bool = False, gdb: str = "gdb
                 time.sleep(0.05)
         if stub is None:
             raise RuntimeError("gdbserver did not listen")
+        got = []
         with stub:
             genv["GDBT_REMOTE"] = stub.address
-            drv = run([stop_script, "rr_stub_disconnect"])
+            t0 = time.time()
+            drv = run([stop_script] + (["load_plugin", "run_commands"] if plain else []) + ["rr_stub_disconnect"])
             if not stub.stop_tid:
                 raise RuntimeError("the driver gdb never stopped the program:\n" + drv[-3000:])
-            out = run(["rr_connect", "load_plugin", "run_commands"])
+            drive = time.time() - t0
+            for flavour, strict in runs:
+                t0 = time.time()
+                with stub.fresh(flavour, strict) as one:
+                    genv["GDBT_REMOTE"] = one.address
+                    got.append((run(["rr_connect", "load_plugin", "run_commands"]), list(one.log), one))
+                one.seconds, one.drive_seconds, one.plain_output = time.time() - t0, drive, drv if plain else ""
         plog.seek(0)
-        stub.program_output = plog.read().decode("utf-8", "replace")
-        return out, list(stub.log), stub
+        output = plog.read().decode("utf-8", "replace")
+        for _, _, one in got:
+            one.program_output = output
+        return got
     finally:
         try:
             os.killpg(server.pid, 9)
@@ -847,31 +895,59 @@ def session(program: str, *, flavour: str, strict: bool = False, gdb: str = "gdb
         plog.close()
 
 
+def _run_spec(text: str) -> Tuple[str, bool]:
+    flavour, _, mode = text.partition(":")
+    if flavour not in FLAVOURS or mode not in ("", "strict"):
+        raise ValueError("a run is FLAVOUR or FLAVOUR:strict, FLAVOUR one of %s: %r" % (", ".join(FLAVOURS), text))
+    return flavour, mode == "strict"
+
+
 def main(argv=None) -> int:
-    """python3 -m tests.support.rrstub PROGRAM --flavour 5.8.0 [--strict] [--gdb GDB] [--env K=V]... -- CMD;;CMD"""
+    """python3 -m tests.support.rrstub PROGRAM [--flavour 5.8.0[:strict]]... [--strict] [--gdb GDB] [--env K=V]...
+    --commands 'CMD;;CMD': the program driven to the stop once, then met through each flavour given (default
+    5.8.0) in turn; each run's output between `RRSTUB RUN FLAVOUR[:strict] BEGIN` and `... END`."""
     import argparse
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("program")
-    p.add_argument("--flavour", choices=FLAVOURS, default="5.8.0")
-    p.add_argument("--strict", action="store_true")
+    p.add_argument("--flavour", action="append", default=[], metavar="FLAVOUR[:strict]",
+                   help="%s, with ':strict' for the mode in which touching another thread ends the session; "
+                        "repeat for several runs at the one stop" % ", ".join(FLAVOURS))
+    p.add_argument("--strict", action="store_true", help="every run strict")
     p.add_argument("--gdb", default="gdb")
     p.add_argument("--request", default="0xc0086202")
     p.add_argument("--env", action="append", default=[], metavar="K=V")
     p.add_argument("--commands", default="", help="';;'-separated gdb commands")
+    p.add_argument("--plain", action="store_true", help="the driver runs the commands too (gdbserver's answers)")
     a = p.parse_args(argv)
+    try:
+        runs = [_run_spec(f) for f in a.flavour or ["5.8.0"]]
+    except ValueError as e:
+        p.error(str(e))
+    runs = [(f, s or a.strict) for f, s in runs]
     env = dict(kv.split("=", 1) for kv in a.env)
-    out, log, stub = session(a.program, flavour=a.flavour, strict=a.strict, gdb=a.gdb, request=a.request, env=env,
-                             commands=[c for c in a.commands.split(";;") if c.strip()])
-    print(out)
-    sent = [p for d, p in stub.packets if d == "<"]
-    print("RRSTUB QSUPPORTED %s" % next((p.decode(errors="replace") for p in sent if p.startswith(b"qSupported")), ""))
-    print("RRSTUB X-PACKETS %d M-PACKETS %d" % (sum(p[:1] == b"x" for p in sent), sum(p[:1] == b"m" for p in sent)))
+    got = sessions(a.program, runs=runs, gdb=a.gdb, request=a.request, env=env, plain=a.plain,
+                   commands=[c for c in a.commands.split(";;") if c.strip()])
+    if a.plain:
+        print("RRSTUB PLAIN BEGIN")
+        print(got[0][2].plain_output)
+        print("RRSTUB PLAIN END")
+    for (flavour, strict), (out, log, stub) in zip(runs, got):
+        name = flavour + (":strict" if strict else "")
+        print("RRSTUB RUN %s BEGIN" % name)
+        print(out)
+        sent = [q for d, q in stub.packets if d == "<"]
+        print("RRSTUB QSUPPORTED %s" % next((q.decode(errors="replace") for q in sent if q.startswith(b"qSupported")),
+                                             ""))
+        print("RRSTUB X-PACKETS %d M-PACKETS %d" % (sum(q[:1] == b"x" for q in sent), sum(q[:1] == b"m" for q in sent)))
+        print("RRSTUB LOG BEGIN")
+        print("\n".join(log))
+        print("RRSTUB LOG END")
+        print("RRSTUB SECONDS %.1f" % stub.seconds)
+        print("RRSTUB RUN %s END" % name)
+    print("RRSTUB DRIVE SECONDS %.1f" % got[0][2].drive_seconds)
     print("RRSTUB PROGRAM BEGIN")
-    print(getattr(stub, "program_output", ""))
+    print(getattr(got[0][2], "program_output", ""))
     print("RRSTUB PROGRAM END")
-    print("RRSTUB LOG BEGIN")
-    print("\n".join(log))
-    print("RRSTUB LOG END")
     return 0
 
 
