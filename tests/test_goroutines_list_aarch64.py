@@ -36,8 +36,9 @@ from tests.support.toolchains import DEFAULT_GO, SUPPORTED_GO
 pytestmark = NEEDS_QEMU
 
 # (release, stripped, cgo): cgo builds go through bookworm's cross gcc and run dynamically linked
-VERSIONS = [(SUPPORTED_GO[0], False, False), (DEFAULT_GO, False, False), (SUPPORTED_GO[-1], False, False),
-            (DEFAULT_GO, True, False), (DEFAULT_GO, False, True)]
+# every supported release (issue 19: the list agrees with the traceback for every release), stripped and cgo
+# for the default one
+VERSIONS = ([(v, False, False) for v in SUPPORTED_GO] + [(DEFAULT_GO, True, False), (DEFAULT_GO, False, True)])
 
 
 def _build(version: str, stripped: bool, cgo: bool):
