@@ -14,6 +14,13 @@ turn: a fresh imitation in front of the same gdbserver, whose program stays stop
 - The lab's stops over the host's gdb (the tunnelled remote without /proc, tests/fixtures/lab/stops.py's
   "remote" mode), the four lab programs and the GUI programs others built (tests/fixtures/lab/gui.py:
   nwg-look, ymuse, nwg-bar), served through each flavour: the same answers as through plain gdbserver.
+- The arm64 lab's stops (qemu-system-aarch64 TCG; gdb-multiarch on the host over the guest's gdbserver):
+  rr serves core + fpu with no tpidr, so go-callers finds g from R28 (demo) or from the g that
+  runtime.asmcgocall saved (eglgo) and says so; 5.7.0 strict, 5.8.0 and 5.9.0, compared with gdbserver's
+  own answers at the very stop (the driver gdb's, tpidr served). Measured under TCG on the loaded 2-core
+  host (drive, then each flavour's session): demo 14 s + 2-4 s each, demo-direct 15 s + 2-6 s, eglgo 23-31 s
+  + 2-6 s, vkgo 42 s + 5 s, egl_c 15 s + 4-5 s: by default demo and eglgo (the two ways g is found),
+  LAB_ARM64_RRSTUB=all (or a comma list) for demo-direct, vkgo and egl_c too.
 
 Ground truth as in test_lab_stops.py and test_lab_gui.py: strace -yy in the guest, the guest's /proc at the
 very stop the imitation serves, the program's own goroutine (printed before the call), and the answers
