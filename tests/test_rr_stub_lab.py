@@ -19,8 +19,9 @@ turn: a fresh imitation in front of the same gdbserver, whose program stays stop
   runtime.asmcgocall saved (eglgo) and says so; 5.7.0 strict, 5.8.0 and 5.9.0, compared with gdbserver's
   own answers at the very stop (the driver gdb's, tpidr served). Measured under TCG on the loaded 2-core
   host (drive, then each flavour's session): demo 14 s + 2-4 s each, demo-direct 15 s + 2-6 s, eglgo 23-31 s
-  + 2-6 s, vkgo 42 s + 5 s, egl_c 15 s + 4-5 s: by default demo and eglgo (the two ways g is found),
-  LAB_ARM64_RRSTUB=all (or a comma list) for demo-direct, vkgo and egl_c too.
+  + 2-6 s, vkgo 42 s + 5 s, egl_c 15 s + 4-5 s, demo stripped / PIE 12-13 s + 2-5 s, eglgo stripped / PIE
+  20-29 s + 1-7 s: by default demo and eglgo (the two ways g is found, about 70 s), LAB_ARM64_RRSTUB=all (or
+  a comma list) for demo-direct, vkgo, egl_c and the stripped / PIE builds too (about 4 minutes more).
 
 Ground truth as in test_lab_stops.py and test_lab_gui.py: strace -yy in the guest, the guest's /proc at the
 very stop the imitation serves, the program's own goroutine (printed before the call), and the answers
@@ -270,8 +271,10 @@ def test_gui_stop_through_rrs_stub(lab_vm, name, flavour):
 # how. 5.7.0 runs strict (reading another thread ends rr's session); 5.8.0+ strict would end it at gdb's
 # first packet for any threaded program (tests/test_rr_stub_e2e.py), so there every packet that names a
 # thread is checked instead. A drive costs minutes under TCG: by default demo (Go -> cgo -> C) and eglgo
-# (Go -> cgo -> Mesa); LAB_ARM64_RRSTUB=all (or a comma list) for demo-direct, vkgo and egl_c too.
-ARM64_ALL = ["demo", "demo-direct", "eglgo", "vkgo", "egl_c"]
+# (Go -> cgo -> Mesa); LAB_ARM64_RRSTUB=all (or a comma list) for demo-direct, vkgo, egl_c and the stripped
+# and PIE builds of demo and eglgo too.
+ARM64_ALL = ["demo", "demo-direct", "eglgo", "vkgo", "egl_c", "demo-stripped", "demo-pie", "eglgo-stripped",
+             "eglgo-pie"]
 _arm64_env = os.environ.get("LAB_ARM64_RRSTUB", "demo,eglgo")
 ARM64_NAMES = ARM64_ALL if _arm64_env == "all" else [n for n in ARM64_ALL if n in _arm64_env.split(",")]
 ARM64_RUNS = [("5.7.0", True), ("5.8.0", False), ("5.9.0", False)]
@@ -307,7 +310,10 @@ def _threads_named(sent: List[bytes], pid: int) -> List[int]:
 @pytest.mark.parametrize("name", ARM64_NAMES)
 def test_arm64_lab_remote_stop_through_rrs_stub(lab_vm_arm64, name, flavour):
     vm = lab_vm_arm64
-    t = stops.truth(vm, name)                                 # strace -yy in the guest
+    p = stops.program(vm, name)
+    # strace -yy in the guest; a stripped / PIE build's is its default build's, as in test_lab_stops.py (the
+    # same program: the same fds; the guest's /proc at the variant's own stop confirms them)
+    t = stops.truth(vm, name if p.kind == "default" else name[:-len("-" + p.kind)])
     st = arm64_stops(vm, name)
     run = st.runs[flavour]
     one = _check_flavour_run(st, name, flavour, ARM64_COMMANDS)   # the guest's /proc at the stop, no writes
@@ -325,7 +331,7 @@ def test_arm64_lab_remote_stop_through_rrs_stub(lab_vm_arm64, name, flavour):
     # rr's stub touched no other thread: strict 5.7.0 did not assert, and no packet named another thread
     assert not run.asserted, run.log
     assert set(_threads_named(run.sent, 0)) <= {run.stop_tid}, [p for p in run.sent if p[:1] in (b"H", b"T")]
-    if stops.program(vm, name).go:
+    if p.go:
         m = re.search(r"^(?:LAB|DEMO) goroutine (\d+) \[", st.log, re.M)
         assert m and callers["goroutine"]["id"] == int(m.group(1)) == ref.callers["goroutine"]["id"], st.log[-2000:]
         via = callers["thread"]["found_via"]
@@ -344,7 +350,7 @@ def test_rr_stub_lab_arm64_figures(lab_vm_arm64, capsys):
     for name in ARM64_NAMES:
         st = _memo.get((id(lab_vm_arm64), "arm64", name))
         if st is not None:
-            lines.append("rr-stub arm64 lab %-11s drive %5.1f s  %s" % (name, st.drive_seconds, "  ".join(
+            lines.append("rr-stub arm64 lab %-14s drive %5.1f s  %s" % (name, st.drive_seconds, "  ".join(
                 "%s%s %5.1f s" % (f, ":strict" if s else "", st.runs[f].seconds) for f, s in ARM64_RUNS)))
     with capsys.disabled():
         print("\n" + "\n".join(lines))
