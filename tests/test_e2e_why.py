@@ -26,6 +26,7 @@ import pytest
 
 from tests.support.cores import EXPORT_SYNC_FILE_EXIT, make_core
 from tests.support.gdbrun import GdbResult, gdbserver, run_gdb
+from tests.support.rrstub import FLAVOURS, meet_each_flavour
 from tests.support.toolchains import build_c, build_go
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
@@ -460,13 +461,40 @@ def test_go_demo_core(demo_exe):
 # ---------------------------------------------------------------------------------------------------
 # gdbserver + target extended-remote (rr's situation)
 
+REMOTE_CMDS = ["dmabuf-why --json", "dmabuf-why", FDS_CMD, REGS_CMD]
+
+
 def test_remote_demo_simulated_kernel(demo_exe):
     """Result 0 and a new fd, through gdbserver in all-stop mode, as with rr's gdbserver (the
     simulated kernel is an untraced child, so stopping every thread does not disturb it)."""
     with gdbserver(demo_exe, env={"DMADEMO_PATH": "cgo", "DMADEMO_KERNEL": "simulate"}) as addr:
         res = run_gdb(["remote_stop_ioctl_exit", "load_plugin", "run_commands"], demo_exe,
-                      env={"GDBT_REQUEST": "0xc0086202", "GDBT_REMOTE": addr},
-                      commands=["dmabuf-why --json", "dmabuf-why", FDS_CMD, REGS_CMD], timeout=60)
+                      env={"GDBT_REQUEST": "0xc0086202", "GDBT_REMOTE": addr}, commands=REMOTE_CMDS, timeout=60)
+    _check_remote_demo_simulated(res)
+
+
+def test_remote_demo_simulated_kernel_through_rrs_stub(demo_exe):
+    """The same stop (result 0: rr's assertion fires there) met through the imitation of rr's stub
+    (tests/support/rrstub.py) in each of its 5.7.0, 5.8.0 and 5.9.0 flavours, the demo driven there once: the
+    same answers, the same ground truth. (The real kernel's ENOTTY below is no rr stop: rr accepts -ENOTTY at
+    an unknown ioctl's exit. The interrupted call's result-0 stop is served through every flavour by
+    tests/test_rr_stub_e2e.py's C program; its -ERESTARTSYS return is never one of rr's stops.)"""
+    with gdbserver(demo_exe, env={"DMADEMO_PATH": "cgo", "DMADEMO_KERNEL": "simulate"}) as addr:
+        got = meet_each_flavour(
+            addr, demo_exe,
+            lambda a: run_gdb(["remote_stop_ioctl_exit", "rr_stub_disconnect"], demo_exe,
+                              env={"GDBT_REQUEST": "0xc0086202", "GDBT_REMOTE": a}, timeout=120),
+            lambda a: run_gdb(["rr_connect", "load_plugin", "run_commands"], demo_exe,
+                              env={"GDBT_REMOTE": a, "GDBT_REMOTETIMEOUT": "60"}, commands=REMOTE_CMDS, timeout=120))
+    for flavour, (res, stub) in got.items():
+        assert "Traceback" not in res.output, (flavour, res.output[-3000:])
+        _check_remote_demo_simulated(res)
+        assert json_only(res, "c0") == json_only(got[FLAVOURS[0]][0], "c0"), flavour
+        sent = [p for d, p in stub.packets if d == "<"]
+        assert b"?" in sent and not any(p[:1] in (b"M", b"X", b"G", b"P", b"Z") for p in sent), sent[:40]
+
+
+def _check_remote_demo_simulated(res: GdbResult) -> None:
     links = fds(res)  # the stub runs here: /proc of the remote pid is the tracee
     news = [fd for fd, link in links.items() if link == DEMO_SIM_LINK]
     assert len(news) == 1, links

@@ -24,6 +24,7 @@ import pytest
 
 from tests.support.gdbrun import REPO, SCRIPTS, gdb_env, gdbserver, run_gdb
 from tests.support.reports import steps as _steps  # the numbered items under "What to do"
+from tests.support.rrstub import FLAVOURS, meet_each_flavour
 from tests.support.toolchains import build_go
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed")
@@ -203,14 +204,42 @@ def test_remote_stop_names_the_executable_where_the_program_runs(tmp_path):
     log = tmp_path / "program.log"
     with gdbserver(exe, env=DEMO_ENV, log=log) as addr:
         res = run_gdb(["remote_stop_ioctl_exit", "load_plugin", "run_commands"], copy,
-                      env={"GDBT_REMOTE": addr, "GDBT_REQUEST": EXPORT_SYNC_FILE},
-                      commands=["info inferiors", "dmabuf-why --json", "go-callers --json", "dmabuf-why",
-                                "python print('EXE-LINK', __import__('os').readlink('/proc/%d/exe' % "
-                                "gdb.selected_inferior().pid))",
-                                # gdb 12 has no send_packet: the `maint packet` path must say the same
-                                "python import gdb_rr_dmabuf.commands.gdbtarget as g; inf_ = gdb.selected_inferior(); "
-                                "old = type('Old', (), {'pid': inf_.pid, 'connection': type('C', (), {'num': -1})()}); "
-                                "print('MAINT', g.remote_exec_file(old()))"])
+                      env={"GDBT_REMOTE": addr, "GDBT_REQUEST": EXPORT_SYNC_FILE}, commands=EXE_CMDS)
+    _check_names_where_it_runs(res, exe, copy)
+
+
+def test_remote_stop_names_the_executable_where_the_program_runs_through_rrs_stub(tmp_path):
+    """The same, at rr's emergency stop: the imitation of rr's stub (tests/support/rrstub.py) in each of its
+    5.7.0, 5.8.0 and 5.9.0 flavours, the demo driven to the stop once. rr serves qXfer:exec-file from the
+    task's exe (here gdbserver's own reply, passed on) and its real pid, so the answers are gdbserver's."""
+    exe = build_go("demo")
+    copy = tmp_path / "local copy" / "demo"
+    copy.parent.mkdir()
+    shutil.copy2(str(exe), str(copy))
+    with gdbserver(exe, env=DEMO_ENV, log=tmp_path / "program.log") as addr:
+        got = meet_each_flavour(
+            addr, exe,
+            lambda a: run_gdb(["remote_stop_ioctl_exit", "rr_stub_disconnect"], copy,
+                              env={"GDBT_REMOTE": a, "GDBT_REQUEST": EXPORT_SYNC_FILE}),
+            lambda a: run_gdb(["rr_connect", "load_plugin", "run_commands"], copy,
+                              env={"GDBT_REMOTE": a, "GDBT_REMOTETIMEOUT": "60"}, commands=EXE_CMDS))
+    for flavour, (res, stub) in got.items():
+        assert "Traceback" not in res.output, (flavour, res.output[-3000:])
+        _check_names_where_it_runs(res, exe, copy)
+        sent = [q for d, q in stub.packets if d == "<"]
+        assert b"?" in sent and any(q.startswith(b"qXfer:exec-file:read:") for q in sent), sent[:40]  # rr's serving
+        assert [res.json("c1"), res.json("c2")] == [got[FLAVOURS[0]][0].json(c) for c in ("c1", "c2")], flavour
+
+
+EXE_CMDS = ["info inferiors", "dmabuf-why --json", "go-callers --json", "dmabuf-why",
+            "python print('EXE-LINK', __import__('os').readlink('/proc/%d/exe' % gdb.selected_inferior().pid))",
+            # gdb 12 has no send_packet: the `maint packet` path must say the same
+            "python import gdb_rr_dmabuf.commands.gdbtarget as g; inf_ = gdb.selected_inferior(); "
+            "old = type('Old', (), {'pid': inf_.pid, 'connection': type('C', (), {'num': -1})()}); "
+            "print('MAINT', g.remote_exec_file(old()))"]
+
+
+def _check_names_where_it_runs(res, exe, copy) -> None:
     assert str(copy) in res.section("c0"), res.section("c0")  # gdb's own view: the copy
     running = re.search(r"^EXE-LINK (.*)$", res.section("c4"), re.M).group(1)
     assert os.path.realpath(running) == os.path.realpath(str(exe))  # the kernel's view: the original

@@ -14,6 +14,14 @@ turn: a fresh imitation in front of the same gdbserver, whose program stays stop
 - The lab's stops over the host's gdb (the tunnelled remote without /proc, tests/fixtures/lab/stops.py's
   "remote" mode), the four lab programs and the GUI programs others built (tests/fixtures/lab/gui.py:
   nwg-look, ymuse, nwg-bar), served through each flavour: the same answers as through plain gdbserver.
+- The arm64 lab's stops (qemu-system-aarch64 TCG; gdb-multiarch on the host over the guest's gdbserver):
+  rr serves core + fpu with no tpidr, so go-callers finds g from R28 (demo) or from the g that
+  runtime.asmcgocall saved (eglgo) and says so; 5.7.0 strict, 5.8.0 and 5.9.0, compared with gdbserver's
+  own answers at the very stop (the driver gdb's, tpidr served). Measured under TCG on the loaded 2-core
+  host (drive, then each flavour's session): demo 14 s + 2-4 s each, demo-direct 15 s + 2-6 s, eglgo 23-31 s
+  + 2-6 s, vkgo 42 s + 5 s, egl_c 15 s + 4-5 s, demo stripped / PIE 12-13 s + 2-5 s, eglgo stripped / PIE
+  20-29 s + 1-7 s: by default demo and eglgo (the two ways g is found, about 70 s), LAB_ARM64_RRSTUB=all (or
+  a comma list) for demo-direct, vkgo, egl_c and the stripped / PIE builds too (about 4 minutes more).
 
 Ground truth as in test_lab_stops.py and test_lab_gui.py: strace -yy in the guest, the guest's /proc at the
 very stop the imitation serves, the program's own goroutine (printed before the call), and the answers
@@ -21,6 +29,7 @@ through the guest's plain gdbserver for the comparison (stops.remote / gui.remot
 checks against the GUI program's own SIGQUIT traceback; for nwg-bar, which test_lab_gui.py does not stop,
 the driver gdb's own answers at the same stop, relayed unchanged)."""
 import json
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -30,8 +39,8 @@ import pytest
 
 from tests.fixtures.lab import gui, stops
 from tests.support.gdbrun import REPO, GdbResult
-from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
-from tests.support.rrstub import FLAVOURS, RRStub
+from tests.support.lab import lab_vm, lab_vm_arm64  # noqa: F401  (the session fixtures)
+from tests.support.rrstub import FLAVOURS, RRStub, parse_thread_id
 
 CMDS = ["python print('GDBT-VERSION', gdb.VERSION)", "x/2gx $sp", "dmabuf-why --json", "go-callers --json"]
 # In the guest: rr 5.7.0 strict (nothing may read another thread), 5.8.0 and 5.9.0 (strict would end the
@@ -122,6 +131,8 @@ class FlavourRun:
     sent: List[bytes]          # what gdb sent to the imitation
     log: List[str]             # what rr would have printed
     seconds: float
+    stop_tid: int = 0          # the thread rr stopped in
+    asserted: bool = False     # strict: gdb touched another thread (rr's assertion)
 
 
 @dataclass
@@ -134,29 +145,36 @@ class StubStops:
     log: str                   # the program's output up to the end
 
 
-def _through_each_flavour(vm, argv, exe_host, env, driver_commands=()) -> StubStops:
-    """gdbserver in the guest on argv, the imitation in front of it, a driver gdb (host, lab_remote_stop.gdb)
-    to the probe's return (with driver_commands run there, relayed unchanged: gdbserver's own answers), then
-    each flavour's fresh imitation with the user's gdb (rr_connect.gdb, gdbinit.py, stops.COMMANDS)."""
+def _through_each_flavour(vm, argv, exe_host, env, driver_commands=(), flavours=None,
+                          commands=None) -> StubStops:
+    """gdbserver in the guest on argv, the imitation in front of it, a driver gdb (host, lab_remote_stop.gdb;
+    on aarch64 gdb-multiarch, lab_arm64_remote_stop.gdb) to the probe's return (with driver_commands run
+    there, relayed unchanged: gdbserver's own answers), then each flavour's fresh imitation with the user's
+    gdb (rr_connect.gdb, gdbinit.py, stops.COMMANDS or commands). flavours: [(flavour, strict)], default
+    each of FLAVOURS not strict; runs are keyed by flavour."""
     genv = {"GDBT_REQUEST": stops.EXPORT, "LABT_SYSROOT": str(vm.rootfs), "GDBT_REMOTETIMEOUT": "60"}
+    arch = getattr(vm, "arch", "x86-64")
+    gdb = stops.host_gdb(vm)
     runs: Dict[str, FlavourRun] = {}
     t0 = time.time()
     with vm.gdbserver(argv, env=env) as gs:
-        with RRStub(gs.address, exe=str(exe_host)) as stub:
+        with RRStub(gs.address, exe=str(exe_host), arch=arch) as stub:
             genv["GDBT_REMOTE"] = stub.address
-            scripts = ["lab_remote_stop"] + (["load_plugin", "run_commands"] if driver_commands else [])
+            scripts = ["lab_arm64_remote_stop" if arch == "aarch64" else "lab_remote_stop"]
+            scripts += ["load_plugin", "run_commands"] if driver_commands else []
             drv = stops._gdb_held(scripts + ["rr_stub_disconnect"], exe_host, genv, list(driver_commands), None, None,
-                                  timeout=600)
+                                  timeout=900 if arch == "aarch64" else 600, gdb=gdb)
             assert stub.stop_tid, drv.output[-3000:]
             drive = time.time() - t0
             fds = stops._proc_fds(vm, gs.pid)
-            for flavour in FLAVOURS:
+            for flavour, strict in flavours or [(f, False) for f in FLAVOURS]:
                 t1 = time.time()
-                with stub.fresh(flavour) as one:
+                with stub.fresh(flavour, strict=strict) as one:
                     res = stops._gdb_held(["rr_connect", "load_plugin", "run_commands"], exe_host,
-                                          dict(genv, GDBT_REMOTE=one.address), stops.COMMANDS, None, None, timeout=300)
+                                          dict(genv, GDBT_REMOTE=one.address), list(commands or stops.COMMANDS),
+                                          None, None, timeout=600 if arch == "aarch64" else 300, gdb=gdb)
                 runs[flavour] = FlavourRun(res, [p for d, p in one.packets if d == "<"], list(one.log),
-                                           time.time() - t1)
+                                           time.time() - t1, stub.stop_tid, one.asserted)
         log = gs.log()
     return StubStops(runs, drv, drive, fds, log)
 
@@ -191,10 +209,11 @@ def _key(why, callers):
     return k
 
 
-def _check_flavour_run(st: StubStops, name: str, flavour: str) -> stops.Stop:
+def _check_flavour_run(st: StubStops, name: str, flavour: str, commands=None) -> stops.Stop:
     run = st.runs[flavour]
     assert "Traceback" not in run.result.output, run.result.output[-3000:]
-    one = stops.Stop("remote-rr-%s" % flavour, name, run.result, run.seconds)
+    one = stops.Stop("remote-rr-%s" % flavour, name, run.result, run.seconds,
+                     commands=list(commands or stops.COMMANDS))
     why = one.why
     # the stop the imitation serves, by the guest's /proc at that stop: the fd is the dma-buf
     assert why["syscall"]["result"] == 0
@@ -243,6 +262,98 @@ def test_gui_stop_through_rrs_stub(lab_vm, name, flavour):
     f = callers["caller"]["function"]
     assert f == gtk_call or f.startswith(gtk_call + ".func"), callers["caller"]
     assert callers["goroutine"]["id"] == ref.callers["goroutine"]["id"]
+
+
+# ------------------------------------------------------------------------------ the arm64 lab, each flavour
+
+# aarch64 (qemu-system-aarch64 TCG): gdb-multiarch on the host over the guest's gdbserver, through each
+# flavour; rr serves core + fpu, no tpidr (tests/support/rrstub.py), so go-callers finds g otherwise and says
+# how. 5.7.0 runs strict (reading another thread ends rr's session); 5.8.0+ strict would end it at gdb's
+# first packet for any threaded program (tests/test_rr_stub_e2e.py), so there every packet that names a
+# thread is checked instead. A drive costs minutes under TCG: by default demo (Go -> cgo -> C) and eglgo
+# (Go -> cgo -> Mesa); LAB_ARM64_RRSTUB=all (or a comma list) for demo-direct, vkgo, egl_c and the stripped
+# and PIE builds of demo and eglgo too.
+ARM64_ALL = ["demo", "demo-direct", "eglgo", "vkgo", "egl_c", "demo-stripped", "demo-pie", "eglgo-stripped",
+             "eglgo-pie"]
+_arm64_env = os.environ.get("LAB_ARM64_RRSTUB", "demo,eglgo")
+ARM64_NAMES = ARM64_ALL if _arm64_env == "all" else [n for n in ARM64_ALL if n in _arm64_env.split(",")]
+ARM64_RUNS = [("5.7.0", True), ("5.8.0", False), ("5.9.0", False)]
+# JSON answers and gdb's own word on tpidr (the text forms are checked by test_lab_stops.py's remote stops)
+ARM64_COMMANDS = ["dmabuf-why --json", "go-callers --json", "info registers tpidr"]
+
+
+def arm64_stops(vm, name) -> StubStops:
+    """The program driven once by gdb-multiarch through the relay (which runs ARM64_COMMANDS there: plain
+    gdbserver's answers, tpidr served, at the very stop), then met through each of ARM64_RUNS."""
+    k = (id(vm), "arm64", name)
+    if k not in _memo:
+        x = stops.exe(name, vm)
+        _memo[k] = _through_each_flavour(vm, [vm.to_guest(x)], x, stops.program(vm, name).env,
+                                         driver_commands=ARM64_COMMANDS, flavours=ARM64_RUNS,
+                                         commands=ARM64_COMMANDS)
+    return _memo[k]
+
+
+def _threads_named(sent: List[bytes], pid: int) -> List[int]:
+    """The threads the packets gdb sent name (H, T, qThreadExtraInfo; 0 and -1 left out)."""
+    out = []
+    for p in sent:
+        m = re.match(rb"(?:H[a-z]|T|qThreadExtraInfo,)(p?[-0-9a-fA-F.]+)$", p)
+        if m:
+            tid = parse_thread_id(m.group(1).decode(), pid)[1]
+            if tid > 0:
+                out.append(tid)
+    return out
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("name", ARM64_NAMES)
+def test_arm64_lab_remote_stop_through_rrs_stub(lab_vm_arm64, name, flavour):
+    vm = lab_vm_arm64
+    p = stops.program(vm, name)
+    # strace -yy in the guest; a stripped / PIE build's is its default build's, as in test_lab_stops.py (the
+    # same program: the same fds; the guest's /proc at the variant's own stop confirms them)
+    t = stops.truth(vm, name if p.kind == "default" else name[:-len("-" + p.kind)])
+    st = arm64_stops(vm, name)
+    run = st.runs[flavour]
+    one = _check_flavour_run(st, name, flavour, ARM64_COMMANDS)   # the guest's /proc at the stop, no writes
+    ref = stops.Stop("remote", name, st.driver, st.drive_seconds, commands=list(ARM64_COMMANDS))
+    assert "Traceback" not in st.driver.output, st.driver.output[-3000:]
+    why, callers = one.why, one.callers
+    # gdb's own word: rr serves no tpidr, the guest's gdbserver does
+    assert "Invalid register `tpidr'" in one.text("info registers tpidr"), one.text("info registers tpidr")
+    assert re.search(r"^tpidr\s+0x[0-9a-f]+", ref.text("info registers tpidr"), re.M), ref.text("info registers tpidr")
+    assert why["arch"] == "aarch64" and why["request"]["hex"] == stops.EXPORT
+    assert why["syscall"]["result"] == t.exports[0]["result"] == 0
+    assert why["fd"]["number"] == t.exports[0]["fd"], (why["fd"], t.exports)
+    assert _key(why, callers) == _key(ref.why, ref.callers)
+    assert why["thread"]["tid"] == ref.why["thread"]["tid"] == run.stop_tid
+    # rr's stub touched no other thread: strict 5.7.0 did not assert, and no packet named another thread
+    assert not run.asserted, run.log
+    assert set(_threads_named(run.sent, 0)) <= {run.stop_tid}, [p for p in run.sent if p[:1] in (b"H", b"T")]
+    if p.go:
+        m = re.search(r"^(?:LAB|DEMO) goroutine (\d+) \[", st.log, re.M)
+        assert m and callers["goroutine"]["id"] == int(m.group(1)) == ref.callers["goroutine"]["id"], st.log[-2000:]
+        via = callers["thread"]["found_via"]
+        how = {"r28": "g found from R28", "stack": "g found from the g runtime.asmcgocall saved"}
+        assert via in how, callers["thread"]
+        assert any("serves no tpidr" in n and how[via] in n for n in callers["notes"]), callers["notes"]
+        assert not any("serves no tpidr" in n for n in ref.callers["notes"]), ref.callers["notes"]
+    else:
+        assert "not a Go program" in callers["error"]["what"], callers
+
+
+def test_rr_stub_lab_arm64_figures(lab_vm_arm64, capsys):
+    """Per arm64 program: the drive to the stop once (gdbserver's own answers there included), then each
+    flavour's session (printed, not asserted)."""
+    lines = []
+    for name in ARM64_NAMES:
+        st = _memo.get((id(lab_vm_arm64), "arm64", name))
+        if st is not None:
+            lines.append("rr-stub arm64 lab %-14s drive %5.1f s  %s" % (name, st.drive_seconds, "  ".join(
+                "%s%s %5.1f s" % (f, ":strict" if s else "", st.runs[f].seconds) for f, s in ARM64_RUNS)))
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
 
 
 def test_rr_stub_lab_figures(lab_vm, capsys):

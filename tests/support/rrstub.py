@@ -802,6 +802,23 @@ class RRStub:
         return raw.hex().encode() if raw is not None else b"xx" * (AARCH64_SIZES[names[num]] // 8)
 
 
+def meet_each_flavour(upstream: str, exe: str, drive, meet, runs=None, arch: str = "x86-64"):
+    """The program behind the real stub at `upstream` driven to its stop once, by drive(address) (a gdb through
+    the relay that ends with rr_stub_disconnect.gdb), then met through a fresh imitation in each of runs
+    ([(flavour, strict)]; default: each flavour, not strict) by meet(address): {flavour: (what meet returned,
+    that imitation)}."""
+    got = {}
+    with RRStub(upstream, exe=str(exe), arch=arch) as stub:
+        drv = drive(stub.address)
+        if not stub.stop_tid:
+            raise AssertionError("the driver gdb did not bring the program to a stop:\n%s"
+                                 % str(getattr(drv, "output", drv))[-3000:])
+        for flavour, strict in runs or [(f, False) for f in FLAVOURS]:
+            with stub.fresh(flavour, strict=strict) as one:
+                got[flavour] = (meet(one.address), one)
+    return got
+
+
 # ------------------------------------------------------------------------- a whole stop, one command
 
 def _free_port() -> int:
