@@ -187,7 +187,8 @@ def test_strict_580_fails_at_connect_and_rrs_log_still_explains(demo_exe, tmp_pa
     """rr 5.8.0+ reads every task's registers in its reply to gdb's first `?`; a Go program always has
     threads blocked in system calls, so rr asserts before gdb has a stop. What the user sees: gdb's connect
     fails (with rr itself it waits for its -l 10000 timeout) and the commands find no process; rr's output
-    holds the ioctl's assertion and a second "Launch debugger with". `explain` reads that output."""
+    holds the ioctl's assertion and a second "Launch debugger with". `explain` reads that output, and `check`
+    reproduces the stop without rr."""
     tmp = tmp_path_factory.mktemp("strict" + flavour)
     res, stub, _ = stub_stop(demo_exe, tmp, flavour, strict=True)
     assert stub.asserted
@@ -215,6 +216,18 @@ def test_strict_580_fails_at_connect_and_rrs_log_still_explains(demo_exe, tmp_pa
     assert "rr release: rr %s, inferred from the log's record_syscall.cc:%s" % (flavour, line) in notes, notes
     if flavour == "5.9.0":
         assert "rr's log shows this rr aborting on the call, yet" in notes and not j.get("suggestions"), j
+        return
+    # And `check` (no rr, no rr debugger) reproduces the stop: the same call, result and Go caller as the
+    # user's gdb would have seen at rr's stop (the demo's goroutine line is the program's own runtime.Stack).
+    from tests.support.gdbrun import gdb_env
+    p = subprocess.run([sys.executable, "-m", "gdb_rr_dmabuf", "check", "--json", "--all", "--rr-version", flavour,
+                        "--", str(demo_exe)], cwd=str(REPO), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, env=gdb_env(IENV), timeout=300)
+    assert p.returncode == 1 and p.stdout.startswith("{"), p.stdout + p.stderr
+    dma = {f["request"]: f for f in json.loads(p.stdout)["all"]}[EXPORT]
+    gid = int(re.search(r"^DEMO goroutine (\d+) ", p.stderr, re.M).group(1))
+    assert dma["result"] == 0 and dma["goroutine"] == gid, dma
+    assert dma["go_caller"].startswith("example.com/dmademo/internal/gpu.ExportSyncFile"), dma
 
 
 def test_c_program_through_rrs_stub(tmp_path_factory):
