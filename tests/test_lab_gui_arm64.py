@@ -1,0 +1,142 @@
+"""Go GUI programs others built, in the arm64 lab: Debian trixie's own arm64 builds of nwg-look, ymuse and
+nwg-bar (Go 1.24.4, -trimpath, cgo, gotk3 on GTK 3), installed by name from trixie's arm64 archive into the
+arm64 rootfs (tools/lab/labbuild.py GUI_PACKAGES; nothing of theirs is built here), run on Xvfb in the
+arm64 guest (qemu-system-aarch64, TCG) with rr's environment: GTK 3's start-up reaches GLX, Mesa's llvmpipe
+and its DMA_BUF_IOCTL_EXPORT_SYNC_FILE probe, as on x86-64 (tests/test_lab_gui.py, whose fixtures
+tests/fixtures/lab/gui.py serve both architectures).
+
+Ground truth from outside our code: strace -f -yy in the guest (the probe's request, result and its
+/dmabuf: fd), the guest's /proc at the stop, gdb's own frames for the C side, and the program's own
+traceback (GOTRACEBACK=all; gdb delivers SIGQUIT at the stop and passes it). The stop is remote (rr's
+emergency layout): the host's gdb-multiarch over the guest's gdbserver, `catch syscall ioctl` with
+x1 == the request (tests/gdb_scripts/lab_arm64_remote_stop.gdb).
+
+Under arm64 TCG a GTK start-up costs 7-30 s and a remote stop 40-70 s. By default: all three programs'
+strace runs, the remote stops of nwg-look (gtk.Init) and ymuse (PIE, GApplication), and the knobs' closed
+loop on nwg-bar (re-run with GDK_GL=disable and with GALLIUM_DRIVER=softpipe: no probe, its window still
+mapped). LAB_GUI_ARM64=all runs the closed loop on every program.
+"""
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.fixtures.lab import gui, gui_checks, stops
+from tests.fixtures.lab.gui_checks import GTK_RULE, own_traceback, theirs
+from tests.support.lab import lab_vm_arm64  # noqa: F401  (the session fixture)
+from tests.support.suggestions import env_of_command
+from tests.support.toolchains import go_root
+
+ALL = os.environ.get("LAB_GUI_ARM64") == "all"
+NAMES = gui.NAMES
+STOPPED = gui.STOPPED
+# The knobs' closed loop: by default on nwg-bar (its start-ups are the shortest: 7-13 s each under TCG).
+KNOB_NAMES = gui.NAMES if ALL else ["nwg-bar"]
+
+
+@pytest.fixture(params=STOPPED)
+def case(request, lab_vm_arm64):  # noqa: F811
+    name = request.param
+    return name, gui.remote(lab_vm_arm64, name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_program_is_debians_arm64_go_build(lab_vm_arm64, name):  # noqa: F811
+    p = gui.PROGRAMS[name]
+    exe = gui.host_exe(lab_vm_arm64, name)
+    manifest = (lab_vm_arm64.rootfs / ".lab-manifest").read_text()
+    assert re.search(r"^%s=\S+$" % re.escape(p.package), manifest, re.M), "not installed from trixie"
+    head = subprocess.run(["readelf", "-h", str(exe)], stdout=subprocess.PIPE, universal_newlines=True,
+                          check=True, timeout=60).stdout
+    assert re.search(r"Machine:\s+AArch64", head), head
+    goroot = go_root(gui_checks.GO_TOOLS)
+    out = subprocess.run([str(goroot / "bin" / "go"), "version", "-m", str(exe)], stdout=subprocess.PIPE,
+                         universal_newlines=True, check=True, timeout=60,
+                         env=dict(os.environ, GOROOT=str(goroot))).stdout
+    assert out.splitlines()[0].endswith(": go1.24.4"), out
+    assert "\tpath\t%s\n" % p.path in out and "\tbuild\tGOARCH=arm64\n" in out, out
+    assert "\tbuild\t-trimpath=true\n" in out and "\tbuild\tCGO_ENABLED=1\n" in out, out
+    assert ("\tbuild\t-buildmode=pie\n" in out) == p.pie, out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_program_reaches_the_probe_under_xvfb(lab_vm_arm64, name):  # noqa: F811
+    gui_checks.reaches_the_probe(gui.truth(lab_vm_arm64, name))
+
+
+def test_why_matches_strace_and_proc(case, lab_vm_arm64):  # noqa: F811
+    name, st = case
+    t = gui.truth(lab_vm_arm64, name)
+    assert "Traceback" not in st.result.output, st.result.output[-4000:]
+    why = st.why
+    assert why["syscall"]["name"] == "ioctl" and why["syscall"]["state"] == "exit", why["syscall"]
+    assert why["syscall"]["result"] == t.exports[0]["result"] == 0
+    assert why["request"]["hex"] == stops.EXPORT and stops.EXPORT_NAME in why["request"]["names"], why["request"]
+    links = {int(k): v for k, v in st.proc["fd"].items()}
+    # the same fd number strace saw for the probe (the same start-up, the same order of opens), a /dmabuf: one
+    assert why["fd"]["number"] == t.exports[0]["fd"], (why["fd"], t.exports)
+    assert links[why["fd"]["number"]].startswith("/dmabuf:"), links
+    assert links[why["argument"]["fields"]["fd"]["value"]] == "anon_inode:sync_file", links
+    assert why["fd"]["target"] is None, why["fd"]          # a remote without /proc
+    assert why["rr"]["would_stop"] is True and why["rr"]["supported_since"] == "5.9.0"
+
+
+def test_callers_match_the_programs_own_traceback(case):
+    gui_checks.callers_match_traceback(case[1])
+
+
+def test_caller_and_the_gotk3_rule(case):
+    name, st = case
+    c = st.callers
+    p = gui.PROGRAMS[name]
+    assert c["caller"]["function"] == p.gtk_call or c["caller"]["function"].startswith(p.gtk_call + ".func"), c["caller"]
+    assert c["caller"]["package"].startswith("github.com/gotk3/gotk3/")
+    sugs = st.why["suggestions"]
+    assert [s["rule_id"] for s in sugs] == [GTK_RULE, "mesa-llvmpipe-fence-probe", "rr-upgrade"], sugs
+    assert st.callers["suggestions"] == sugs
+    own = next(t for t in theirs(own_traceback(st)) if t.function.startswith("main."))
+    top = sugs[0]
+    assert "for %s (%s:%d, through gotk3)" % (own.function, own.file, own.line) in top["title"], top["title"]
+    assert top["commands"] == ["rr record -v GDK_GL=disable %s" % p.exe, "rr record -v GALLIUM_DRIVER=softpipe %s" % p.exe]
+
+
+def test_native_frames_are_gdbs_own(case):
+    gui_checks.native_path(case[1], ("drmIoctl", "driCreateNewScreen3", "gdk_display_manager_open_display",
+                                     "gtk_init_check"))
+
+
+KNOBS = [{"GDK_GL": "disable"}, {"GALLIUM_DRIVER": "softpipe"}]
+
+
+@pytest.mark.parametrize("name", KNOB_NAMES)
+def test_the_gtk_rules_knobs(lab_vm_arm64, name):  # noqa: F811
+    from gdb_rr_dmabuf import advice
+    rule = next(r for r in advice.load_rules() if r.id == GTK_RULE)
+    envs = [env_of_command(c.format(exe=gui.PROGRAMS[name].exe, args="")) for c in rule.commands]
+    assert envs == KNOBS
+    assert len(gui.truth(lab_vm_arm64, name).exports) == 1
+    for env in envs:
+        r = gui.run(lab_vm_arm64, name, env)
+        assert len(r.exports) == 0, (env, r.truth.trace[-2000:])
+        assert r.came_up, (env, r.window, r.rc, r.log[-2000:])
+
+
+def test_gui_arm64_figures(lab_vm_arm64, capsys):  # noqa: F811
+    """Not an assertion: per run and per stop, the seconds it took, and what go-callers named."""
+    rows = []
+    for (vmid, kind, *rest), v in sorted(gui._memo.items(), key=lambda kv: str(kv[0])):
+        if vmid != id(lab_vm_arm64) or not rest:
+            continue
+        if kind == "run":
+            env = " ".join("%s=%s" % kv for kv in rest[1]) or "(rr's environment)"
+            rows.append("%-8s run %-26s exports=%d window=%s up in %.1fs, run %.1fs" % (
+                rest[0], env, len(v.exports), "yes" if v.came_up else "NO", v.up_seconds, v.seconds))
+        elif kind == "remote":
+            c = v.callers
+            rows.append("%-8s remote %6.1fs to the stop and its commands, %.1fs with SIGQUIT; goroutine %s, caller %s, "
+                        "advice %s" % (rest[0], v.seconds, v.extra["total_seconds"], (c.get("goroutine") or {}).get("id"),
+                                       (c.get("caller") or {}).get("function"),
+                                       ",".join(s["rule_id"] for s in v.why["suggestions"])))
+    with capsys.disabled():
+        print("\nlab GUI programs (arm64):\n  " + "\n  ".join(rows or ["(none: run with the other tests)"]))
