@@ -14,7 +14,9 @@ x1 == the request (tests/gdb_scripts/lab_arm64_remote_stop.gdb).
 Under arm64 TCG a GTK start-up costs 7-30 s and a remote stop 40-70 s. By default: all three programs'
 strace runs, the remote stops of nwg-look (gtk.Init) and ymuse (PIE, GApplication), and the knobs' closed
 loop on nwg-bar (re-run with GDK_GL=disable and with GALLIUM_DRIVER=softpipe: no probe, its window still
-mapped). LAB_GUI_ARM64=all runs the closed loop on every program.
+mapped). LAB_GUI_ARM64=all runs the closed loop on every program and adds the other lab modes of both
+stops: gdb 16.3 in the guest (both programs in one gdb, tests/gdb_scripts/lab_gui_native_batch.gdb; /proc
+read there) and a core of each stop, read by the host's gdb-multiarch.
 """
 import os
 import re
@@ -22,7 +24,7 @@ import subprocess
 
 import pytest
 
-from tests.fixtures.lab import gui, gui_checks, stops
+from tests.fixtures.lab import gui, gui_checks
 from tests.fixtures.lab.gui_checks import GTK_RULE, own_traceback, theirs
 from tests.support.lab import lab_vm_arm64  # noqa: F401  (the session fixture)
 from tests.support.suggestions import env_of_command
@@ -33,12 +35,20 @@ NAMES = gui.NAMES
 STOPPED = gui.STOPPED
 # The knobs' closed loop: by default on nwg-bar (its start-ups are the shortest: 7-13 s each under TCG).
 KNOB_NAMES = gui.NAMES if ALL else ["nwg-bar"]
+# The stops: remote by default; LAB_GUI_ARM64=all adds gdb 16.3 in the guest (both programs in one gdb, a
+# core of each stop written there) and those cores read by the host's gdb-multiarch.
+MODES = ["remote", "native", "core"] if ALL else ["remote"]
+CASES = [(m, n) for n in STOPPED for m in MODES]
 
 
-@pytest.fixture(params=STOPPED)
+@pytest.fixture(params=CASES, ids=["%s-%s" % c for c in CASES])
 def case(request, lab_vm_arm64):  # noqa: F811
-    name = request.param
-    return name, gui.remote(lab_vm_arm64, name)
+    mode, name = request.param
+    if mode != "remote":
+        # one guest gdb per program: the arm64 root disk has room for one GUI core at a time in the guest's
+        # /tmp (two in one batch left ymuse's truncated: "not a core dump")
+        gui.native_batch(lab_vm_arm64, [name])
+    return mode, name, gui.stop(lab_vm_arm64, mode, name)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -66,28 +76,16 @@ def test_the_program_reaches_the_probe_under_xvfb(lab_vm_arm64, name):  # noqa: 
 
 
 def test_why_matches_strace_and_proc(case, lab_vm_arm64):  # noqa: F811
-    name, st = case
-    t = gui.truth(lab_vm_arm64, name)
-    assert "Traceback" not in st.result.output, st.result.output[-4000:]
-    why = st.why
-    assert why["syscall"]["name"] == "ioctl" and why["syscall"]["state"] == "exit", why["syscall"]
-    assert why["syscall"]["result"] == t.exports[0]["result"] == 0
-    assert why["request"]["hex"] == stops.EXPORT and stops.EXPORT_NAME in why["request"]["names"], why["request"]
-    links = {int(k): v for k, v in st.proc["fd"].items()}
-    # the same fd number strace saw for the probe (the same start-up, the same order of opens), a /dmabuf: one
-    assert why["fd"]["number"] == t.exports[0]["fd"], (why["fd"], t.exports)
-    assert links[why["fd"]["number"]].startswith("/dmabuf:"), links
-    assert links[why["argument"]["fields"]["fd"]["value"]] == "anon_inode:sync_file", links
-    assert why["fd"]["target"] is None, why["fd"]          # a remote without /proc
-    assert why["rr"]["would_stop"] is True and why["rr"]["supported_since"] == "5.9.0"
+    mode, name, st = case
+    gui_checks.why_matches(mode, st, gui.truth(lab_vm_arm64, name))
 
 
 def test_callers_match_the_programs_own_traceback(case):
-    gui_checks.callers_match_traceback(case[1])
+    gui_checks.callers_match_traceback(case[2])
 
 
-def test_caller_and_the_gotk3_rule(case):
-    name, st = case
+def test_caller_and_the_gotk3_rule(case, lab_vm_arm64):  # noqa: F811
+    mode, name, st = case
     c = st.callers
     p = gui.PROGRAMS[name]
     assert c["caller"]["function"] == p.gtk_call or c["caller"]["function"].startswith(p.gtk_call + ".func"), c["caller"]
@@ -98,11 +96,12 @@ def test_caller_and_the_gotk3_rule(case):
     own = next(t for t in theirs(own_traceback(st)) if t.function.startswith("main."))
     top = sugs[0]
     assert "for %s (%s:%d, through gotk3)" % (own.function, own.file, own.line) in top["title"], top["title"]
-    assert top["commands"] == ["rr record -v GDK_GL=disable %s" % p.exe, "rr record -v GALLIUM_DRIVER=softpipe %s" % p.exe]
+    exe = p.exe if mode != "core" else str(gui.host_exe(lab_vm_arm64, name))   # as gdb knows the program
+    assert top["commands"] == ["rr record -v GDK_GL=disable %s" % exe, "rr record -v GALLIUM_DRIVER=softpipe %s" % exe]
 
 
 def test_native_frames_are_gdbs_own(case):
-    gui_checks.native_path(case[1], ("drmIoctl", "driCreateNewScreen3", "gdk_display_manager_open_display",
+    gui_checks.native_path(case[2], ("drmIoctl", "driCreateNewScreen3", "gdk_display_manager_open_display",
                                      "gtk_init_check"))
 
 
@@ -122,6 +121,15 @@ def test_the_gtk_rules_knobs(lab_vm_arm64, name):  # noqa: F811
         assert r.came_up, (env, r.window, r.rc, r.log[-2000:])
 
 
+def _more(st, kind: str) -> str:
+    if kind == "remote":
+        return "to the stop and its commands; %.1fs with SIGQUIT" % st.extra["total_seconds"]
+    if kind == "native":
+        return "to the stop, the commands, gcore, SIGQUIT; gdb's start-up %.0fs, the core copied out in %.0fs" % (
+            st.extra["batch_startup_seconds"], st.extra["core_copy_seconds"])
+    return "the core (%d MB) read on the host" % (st.extra["core_bytes"] >> 20)
+
+
 def test_gui_arm64_figures(lab_vm_arm64, capsys):  # noqa: F811
     """Not an assertion: per run and per stop, the seconds it took, and what go-callers named."""
     rows = []
@@ -132,10 +140,10 @@ def test_gui_arm64_figures(lab_vm_arm64, capsys):  # noqa: F811
             env = " ".join("%s=%s" % kv for kv in rest[1]) or "(rr's environment)"
             rows.append("%-8s run %-26s exports=%d window=%s up in %.1fs, run %.1fs" % (
                 rest[0], env, len(v.exports), "yes" if v.came_up else "NO", v.up_seconds, v.seconds))
-        elif kind == "remote":
+        elif kind in gui.MODES:
             c = v.callers
-            rows.append("%-8s remote %6.1fs to the stop and its commands, %.1fs with SIGQUIT; goroutine %s, caller %s, "
-                        "advice %s" % (rest[0], v.seconds, v.extra["total_seconds"], (c.get("goroutine") or {}).get("id"),
+            rows.append("%-8s %-6s %6.1fs (%s); goroutine %s, caller %s, "
+                        "advice %s" % (rest[0], kind, v.seconds, _more(v, kind), (c.get("goroutine") or {}).get("id"),
                                        (c.get("caller") or {}).get("function"),
                                        ",".join(s["rule_id"] for s in v.why["suggestions"])))
     with capsys.disabled():
