@@ -70,6 +70,26 @@ def test_the_program_is_debians_arm64_go_build(lab_vm_arm64, name):  # noqa: F81
     assert ("\tbuild\t-buildmode=pie\n" in out) == p.pie, out
 
 
+def _entries(cache: str):
+    return [line for line in cache.splitlines() if line and not line.startswith("#")]
+
+
+def test_the_unpacked_rootfs_has_what_the_gui_triggers_make(lab_vm_arm64):  # noqa: F811
+    """labbuild._guest_gui_caches ran the guest's tools under qemu-user on host paths and rewrote them: the
+    same tools run in the guest itself give the same caches, byte for byte."""
+    lib = "/usr/lib/aarch64-linux-gnu"
+    for tool, cache in (("gdk-pixbuf-2.0/gdk-pixbuf-query-loaders", "gdk-pixbuf-2.0/2.10.0/loaders.cache"),
+                        ("libgtk-3-0t64/gtk-query-immodules-3.0", "gtk-3.0/3.0.0/immodules.cache")):
+        rc, out, err = lab_vm_arm64.run("%s/%s" % (lib, tool), timeout=300)
+        assert rc == 0, err
+        made = (lab_vm_arm64.rootfs / lib.lstrip("/") / cache).read_text()
+        # (run without arguments, the tools add a comment naming the paths they searched)
+        assert _entries(out) == _entries(made) and len(_entries(made)) > 5, (tool, out[:1000], made[:1000])
+    for f in ("usr/share/glib-2.0/schemas/gschemas.compiled", "usr/share/mime/mime.cache",
+              "usr/share/icons/hicolor/icon-theme.cache", "usr/share/icons/Adwaita/icon-theme.cache"):
+        assert (lab_vm_arm64.rootfs / f).is_file(), f
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_program_reaches_the_probe_under_xvfb(lab_vm_arm64, name):  # noqa: F811
     gui_checks.reaches_the_probe(gui.truth(lab_vm_arm64, name))
