@@ -46,7 +46,8 @@ KIND_MODULES: Dict[str, Tuple[str, ...]] = {
         "test_fuzz_binaries", "test_fuzz_cores", "test_fuzz_goroutines", "test_fuzz_text", "test_rr_logs_fuzz",
     ),
     "lab": (
-        "test_lab_arm64_fd", "test_lab_check", "test_lab_gui", "test_lab_goroutines_arm64", "test_lab_infra",
+        "test_lab_arm64_fd", "test_lab_check", "test_lab_gui", "test_lab_gui_arm64", "test_lab_goroutines_arm64",
+        "test_lab_infra",
         "test_lab_loop", "test_lab_rr_page_arm64", "test_lab_stops", "test_rr_stub_lab",
     ),
 }

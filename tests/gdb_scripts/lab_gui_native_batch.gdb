@@ -1,4 +1,4 @@
-# In the x86-64 lab VM (gdb 16.3, Python 3.13), after load_plugin.gdb: several GUI programs in ONE gdb
+# In the lab VM (x86-64; aarch64: x1 and x0 below) (gdb 16.3, Python 3.13), after load_plugin.gdb: several GUI programs in ONE gdb
 # (gdb's start-up and the plugin's import are paid once). For each program of $LABT_PROGRAMS (JSON
 # [{name, exe, env, out, core, before}]), between `BEGIN prog NAME` and `END prog NAME`: run BEFORE (a shell
 # command, if given), then the program with its
@@ -16,7 +16,9 @@ handle SIGQUIT nostop noprint pass
 catch syscall ioctl
 python
 import json, os, time
-gdb.execute("condition $bpnum $rsi == %s" % os.environ.get("GDBT_REQUEST", "0xc0086202"))
+# the arm64 lab (tests/test_lab_gui_arm64.py): the request is x1, the result x0
+_labt_a64 = "aarch64" in gdb.execute("show architecture", to_string=True)
+gdb.execute("condition $bpnum %s == %s" % ("$x1" if _labt_a64 else "$rsi", os.environ.get("GDBT_REQUEST", "0xc0086202")))
 _labt_bp = gdb.breakpoints()[-1]
 _labt_cmds = [c for c in os.environ.get("GDBT_CMDS", "").split(";;") if c.strip()]
 _labt_keys = []
@@ -37,7 +39,8 @@ for _labt_p in json.loads(os.environ["LABT_PROGRAMS"]):
         gdb.execute("run > %s 2>&1" % _labt_p["out"])
         gdb.execute("continue")
         for _ in range(3):
-            if int(gdb.parse_and_eval("$rax")) not in (-512, -513, -514, -516):
+            _r = gdb.selected_frame().read_register("x0") if _labt_a64 else gdb.parse_and_eval("$rax")
+            if int(_r) not in (-512, -513, -514, -516):
                 break
             gdb.execute("continue")
             gdb.execute("continue")

@@ -29,7 +29,7 @@ from labapt import Apt
 from labcore import ARCHES, CACHE, GUEST_VENV, HERE, LabError, _run, _say, _sha, _tail
 
 RECIPE = "lab-recipe-1"  # bump when the rootfs recipe (not the packages) changes
-EXTRACT_RECIPE = "extract-2"  # the same for an unpacked-only (foreign-arch) rootfs: _fix_extracted
+EXTRACT_RECIPE = "extract-3"  # the same for an unpacked-only (foreign-arch) rootfs: _fix_extracted
 
 # The guest's packages (trixie). gdb 16.3 embeds Python 3.13 (libpython3.13); python3-minimal gives the
 # agent its interpreter; pyelftools and pygments let the project's gdbinit.py load in the guest's gdb.
@@ -41,8 +41,9 @@ PACKAGES = [
 ]
 # Go GUI programs others built (Debian's own builds: Go 1.24.4, cgo, gotk3/GTK3) and an X server to run them
 # under (Xvfb), with xwininfo (x11-utils) to see their windows; dbus-x11 stands for the session bus that
-# dconf-service needs (the other choice, dbus-user-session, brings systemd). x86-64 only: the arm64 lab's
-# TCG is too slow for GTK start-ups within CI's budget (tests/test_lab_gui.py).
+# dconf-service needs (the other choice, dbus-user-session, brings systemd). Both arches (ARCHES' "gui"):
+# tests/test_lab_gui.py (x86-64) and tests/test_lab_gui_arm64.py; in the unpacked-only arm64 rootfs
+# _guest_gui_caches makes what the packages' triggers would.
 GUI_PACKAGES = ["xvfb", "x11-utils", "dbus-x11", "nwg-look", "ymuse", "nwg-bar"]
 EXCLUDES = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*", "/usr/share/locale/*",
             "/usr/share/lintian/*", "/usr/share/bug/*"]
@@ -300,6 +301,7 @@ def _fix_extracted(root: Path, arch: str) -> None:
             os.symlink("/etc/alternatives/" + name, str(link))
     _guest_ldconfig(root, arch)
     _guest_pycompile(root, arch)
+    _guest_gui_caches(root, arch)
 
 
 def _qemu_user(arch: str) -> str:
@@ -397,6 +399,43 @@ def _guest_pycompile(root: Path, arch: str) -> None:
             if line.startswith("not compiled"):
                 _say(line)
     _say("byte-compiled the guest's Python in %.1fs: %d of %d files" % (time.time() - t, done, len(files)))
+
+
+def _guest_gui_caches(root: Path, arch: str) -> None:
+    """The caches the GUI packages' triggers make (GUI_PACKAGES in an unpacked-only rootfs), by the guest's
+    own tools under qemu-user, every path given as the host's (under root) and the cache files' paths
+    rewritten to the guest's: GSettings' compiled schemas, GIO's module list, gdk-pixbuf's loaders (GTK 3
+    aborts when it cannot load its theme's icons), GTK 3's input methods and icon caches, the MIME database and
+    fontconfig's cache (both also spare a TCG guest's start-ups a scan). The x86-64 rootfs, whose scripts ran,
+    holds the same files."""
+    trip = {"aarch64": "aarch64-linux-gnu", "x86-64": "x86_64-linux-gnu"}[arch]
+    lib = root / "usr" / "lib" / trip
+    if not (lib / "libgtk-3.so.0").exists():
+        return
+    t = time.time()
+    q = [_qemu_user(arch)] + ARCHES[arch]["user_cpu"] + ["-L", str(root)]
+    r = str(root)
+
+    def guest(tool: Path, *args: str, what: str) -> str:
+        p = _run(q + [str(tool)] + list(args), "making the guest's %s" % what, "check qemu-user and the rootfs", 600)
+        return p.stdout
+
+    guest(lib / "glib-2.0" / "glib-compile-schemas", r + "/usr/share/glib-2.0/schemas", what="GSettings schemas")
+    guest(lib / "glib-2.0" / "gio-querymodules", str(lib / "gio" / "modules"), what="GIO module list")
+    loaders = sorted(str(p) for p in (lib / "gdk-pixbuf-2.0" / "2.10.0" / "loaders").glob("*.so"))
+    text = guest(lib / "gdk-pixbuf-2.0" / "gdk-pixbuf-query-loaders", *loaders, what="gdk-pixbuf loaders.cache")
+    (lib / "gdk-pixbuf-2.0" / "2.10.0" / "loaders.cache").write_text(text.replace(r + "/", "/"))
+    ims = sorted(str(p) for p in (lib / "gtk-3.0" / "3.0.0" / "immodules").glob("*.so"))
+    text = guest(lib / "libgtk-3-0t64" / "gtk-query-immodules-3.0", *ims, what="GTK 3 immodules.cache")
+    (lib / "gtk-3.0" / "3.0.0" / "immodules.cache").write_text(text.replace(r + "/", "/"))
+    for theme in sorted((root / "usr" / "share" / "icons").glob("*/index.theme")):
+        guest(root / "usr" / "bin" / "gtk-update-icon-cache", "-q", "-f", "-t", str(theme.parent),
+              what="icon cache of %s" % theme.parent.name)
+    if (root / "usr" / "bin" / "update-mime-database").exists():
+        guest(root / "usr" / "bin" / "update-mime-database", r + "/usr/share/mime", what="MIME database")
+    if (root / "usr" / "bin" / "fc-cache").exists():
+        guest(root / "usr" / "bin" / "fc-cache", "-s", "-y", r, what="fontconfig cache")
+    _say("GUI caches in %.1fs" % (time.time() - t))
 
 
 def _foreign(arch: str) -> bool:

@@ -40,7 +40,7 @@ ARCHES = {
         "machine": ["-M", "virt"], "tcg_cpu": ["-cpu", os.environ.get("LAB_ARM64_CPU") or "cortex-a76"],
         "kvm_cpu": ["-cpu", "host"],
         "kernel_meta": "linux-image-arm64", "kernel_re": r"^linux-image-6\.12\.[0-9]+\+deb13-arm64$",
-        "nic": "virtio-net-pci", "p9": "virtio-9p-pci", "user_cpu": ["-cpu", "max,pauth-impdef=on"],
+        "nic": "virtio-net-pci", "p9": "virtio-9p-pci", "user_cpu": ["-cpu", "max,pauth-impdef=on"], "gui": True,
     },
 }
 GUEST_VENV = "/opt/gdb-rr-dmabuf-venv"
