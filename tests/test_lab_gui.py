@@ -18,38 +18,23 @@ import subprocess
 import pytest
 
 from gdb_rr_dmabuf import advice
-from tests.fixtures.lab import gui, stops
+from tests.fixtures.lab import gui, gui_checks, stops
+from tests.fixtures.lab.gui_checks import own_traceback, theirs as _theirs
 from tests.support.gdbrun import physical_frames
-from tests.support.gotraceback import parse_traceback
 from tests.support.lab import lab_vm  # noqa: F401  (the session fixture)
 from tests.support.suggestions import NOT_CHECKABLE, env_of_command
 from tests.support.toolchains import go_root
 
 MODES = list(gui.MODES)
 CASES = [(m, n) for n in gui.STOPPED for m in MODES]
-# Debian built these with Go 1.24.4; Go's addr2line from 1.24 on reads them.
-ADDR2LINE_GO = "1.24.11"
-GTK_RULE = "go-gotk3-gtk3-glx"
+ADDR2LINE_GO = gui_checks.GO_TOOLS      # Debian built these with Go 1.24.4; Go's addr2line from 1.24 on reads them
+GTK_RULE = gui_checks.GTK_RULE
 
 
 @pytest.fixture(params=CASES, ids=["%s-%s" % c for c in CASES])
 def case(request, lab_vm):
     mode, name = request.param
     return mode, name, gui.stop(lab_vm, mode, name)
-
-
-def own_traceback(st):
-    """The program's own traceback after the SIGQUIT gdb delivered at the stop: the first goroutine is the
-    one running on the thread that took the signal (the stopped thread), as Go's runtime says."""
-    tb = st.extra["traceback"]
-    at = tb.find("SIGQUIT: quit")
-    assert at >= 0, "no SIGQUIT traceback:\n" + tb[-4000:]
-    assert "signal arrived during cgo execution" in tb[at:], tb[at:at + 2000]
-    return parse_traceback(tb[at:])
-
-
-def _theirs(tb):
-    return [f for f in tb.frames if f.function != "runtime.goexit"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,13 +57,7 @@ def test_the_program_is_debians_go_build(lab_vm, name):
 
 @pytest.mark.parametrize("name", gui.NAMES)
 def test_the_program_reaches_the_probe_under_xvfb(lab_vm, name):
-    r = gui.truth(lab_vm, name)
-    assert r.came_up, (r.window, r.rc, r.log[-2000:])
-    assert len(r.exports) == 1, r.truth.trace[-3000:]
-    e = r.exports[0]
-    assert e["result"] == 0 and e["fd_path"].startswith("/dmabuf:"), e
-    assert [c for c in r.truth.opened("/dev/udmabuf") if c.result is not None and c.result >= 0], r.truth.trace[-3000:]
-    assert r.truth.memfds("lp_dma_buf"), r.truth.trace[-3000:]
+    gui_checks.reaches_the_probe(gui.truth(lab_vm, name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,22 +65,7 @@ def test_the_program_reaches_the_probe_under_xvfb(lab_vm, name):
 
 def test_why_matches_strace_and_proc(case, lab_vm):
     mode, name, st = case
-    t = gui.truth(lab_vm, name)
-    assert "Traceback" not in st.result.output, st.result.output[-4000:]
-    why = st.why
-    assert why["syscall"]["name"] == "ioctl" and why["syscall"]["state"] == "exit", why["syscall"]
-    assert why["syscall"]["result"] == t.exports[0]["result"] == 0
-    assert why["request"]["hex"] == stops.EXPORT
-    links = {int(k): v for k, v in st.proc["fd"].items()}
-    assert links[why["fd"]["number"]].startswith("/dmabuf:"), links
-    new_fd = why["argument"]["fields"]["fd"]["value"]
-    assert links[new_fd] == "anon_inode:sync_file", links
-    if mode == "native":
-        assert why["fd"]["target"] == links[why["fd"]["number"]]
-        assert why["thread"]["tid"] == st.proc["tid"]
-    else:
-        assert why["fd"]["target"] is None, why["fd"]
-    assert why["rr"]["would_stop"] is True and why["rr"]["supported_since"] == "5.9.0"
+    gui_checks.why_matches(mode, st, gui.truth(lab_vm, name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,18 +73,7 @@ def test_why_matches_strace_and_proc(case, lab_vm):
 
 def test_callers_match_the_programs_own_traceback(case):
     mode, name, st = case
-    c = st.callers
-    assert "error" not in c, c
-    tb = own_traceback(st)
-    assert c["goroutine"]["id"] == tb.goid and tb.status.startswith("syscall"), (c["goroutine"], tb.goid, tb.status)
-    assert c["goroutine"]["created_by"] is None and tb.created_by is None     # the main goroutine
-    assert c["thread"]["in_cgo"] is True and c["unwind"]["complete"] is True, (c["thread"], c["unwind"])
-    ours = [f for f in c["frames"] if f["kind"] == "go" and f["function"] != "runtime.goexit"]
-    theirs = _theirs(tb)
-    assert [f["function"] for f in ours] == [t.function for t in theirs]
-    assert [(f["file"], f["line"]) for f in ours] == [(t.file, t.line) for t in theirs]
-    assert [f["inlined"] for f in ours] == [t.inlined for t in theirs]
-    assert [f["pc"] for f in ours if not f["inlined"]] == [t.pc for t in theirs if not t.inlined]
+    gui_checks.callers_match_traceback(st)
 
 
 def test_caller_and_the_programs_own_function(case):
@@ -184,32 +137,11 @@ def test_go_frames_agree_with_go_tool_addr2line(lab_vm, mode, name):
         assert fl == "%s:%d" % (g[0]["file"], g[0]["line"]), (fl, g)  # the innermost (inlined) code's line
 
 
-# Where GTK 3's start-up goes, innermost first, as gdb shows the shared objects (Debian strips them: the
-# exported names only).
-PATH_OBJS = [r"libc\.so\.6", r"libdrm\.so\.2", r"libgallium-[\d.]+.*\.so", r"libGLX_mesa\.so\.0", r"libepoxy\.so\.0",
-             r"libgdk-3\.so\.0", r"libgtk-3\.so\.0"]
-
-
 def test_native_frames_are_gdbs_own(case):
+    """go-callers' native frames are gdb's own, from the ioctl out to gtk through gui_checks.PATH_OBJS."""
     mode, name, st = case
-    native = [f for f in st.callers["frames"] if f["kind"] == "native"]
-    gdbs = st.frames[:len(native)]
-    assert [f["function"] for f in native] == [f for f, _ in gdbs]
-    assert [os.path.basename(f["objfile"] or "") for f in native] == [os.path.basename(o or "") for _, o in gdbs]
-    objs = []
-    for f in native:
-        b = os.path.basename(f["objfile"] or "")
-        if not objs or objs[-1] != b:
-            objs.append(b)
-    at = 0
-    for pat in PATH_OBJS:          # in this order, from the ioctl out to gtk
-        hit = [i for i, b in enumerate(objs) if i >= at and re.fullmatch(pat, b)]
-        assert hit, (pat, objs)
-        at = hit[0] + 1
-    names = [f["function"] for f in native if f["function"]]
-    for fn in ("drmIoctl", "driCreateNewScreen3", "epoxy_glx_version", "gdk_display_manager_open_display",
-               "gtk_init_check"):
-        assert fn in names, (fn, names)
+    gui_checks.native_path(st, ("drmIoctl", "driCreateNewScreen3", "epoxy_glx_version",
+                                "gdk_display_manager_open_display", "gtk_init_check"))
 
 
 # ---------------------------------------------------------------------------------------------
