@@ -343,12 +343,59 @@ def test_arm64_lab_remote_stop_through_rrs_stub(lab_vm_arm64, name, flavour):
         assert "not a Go program" in callers["error"]["what"], callers
 
 
+# Debian's arm64 GUI programs (tests/test_lab_gui_arm64.py) at GTK's GLX probe, through each flavour: ymuse by
+# default (the quicker start-up under arm64 TCG), nwg-look too with LAB_GUI_ARM64=all.
+GUI_ARM64_NAMES = gui.STOPPED if os.environ.get("LAB_GUI_ARM64") == "all" else ["ymuse"]
+
+
+def gui_arm64_stops(vm, name) -> StubStops:
+    """The arm64 GUI program, first GTK 3 client on Xvfb, driven once by gdb-multiarch through the relay (which
+    runs ARM64_COMMANDS there: gdbserver's own answers, tpidr served), then met through each of ARM64_RUNS."""
+    k = (id(vm), "gui-arm64", name)
+    if k not in _memo:
+        gui.xserver(vm)
+        gui.first_gtk_client(vm)
+        _memo[k] = _through_each_flavour(vm, [gui.PROGRAMS[name].exe], gui.host_exe(vm, name), gui.ENV,
+                                         driver_commands=ARM64_COMMANDS, flavours=ARM64_RUNS,
+                                         commands=ARM64_COMMANDS)
+    return _memo[k]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("name", GUI_ARM64_NAMES)
+def test_arm64_gui_stop_through_rrs_stub(lab_vm_arm64, name, flavour):
+    """The same answers as the guest's gdbserver at the same stop, without tpidr, touching no other thread;
+    the call is the one strace saw in the guest, and the caller gotk3's function that calls GTK."""
+    vm = lab_vm_arm64
+    t = gui.truth(vm, name)
+    st = gui_arm64_stops(vm, name)
+    run = st.runs[flavour]
+    one = _check_flavour_run(st, name, flavour, ARM64_COMMANDS)
+    ref = stops.Stop("remote", name, st.driver, st.drive_seconds, commands=list(ARM64_COMMANDS))
+    assert "Traceback" not in st.driver.output, st.driver.output[-3000:]
+    why, callers = one.why, one.callers
+    assert "Invalid register `tpidr'" in one.text("info registers tpidr"), one.text("info registers tpidr")
+    assert why["arch"] == "aarch64" and why["request"]["hex"] == stops.EXPORT
+    assert t.exports and why["syscall"]["result"] == t.exports[0]["result"] == 0, t.exports
+    assert why["fd"]["number"] == t.exports[0]["fd"], (why["fd"], t.exports)
+    assert _key(why, callers) == _key(ref.why, ref.callers)
+    assert why["thread"]["tid"] == ref.why["thread"]["tid"] == run.stop_tid
+    assert not run.asserted, run.log
+    assert set(_threads_named(run.sent, 0)) <= {run.stop_tid}, [p for p in run.sent if p[:1] in (b"H", b"T")]
+    gtk_call = gui.PROGRAMS[name].gtk_call
+    f = callers["caller"]["function"]
+    assert f == gtk_call or f.startswith(gtk_call + ".func"), callers["caller"]
+    assert callers["goroutine"]["id"] == ref.callers["goroutine"]["id"]
+    assert why["suggestions"][0]["rule_id"] == "go-gotk3-gtk3-glx", [x["rule_id"] for x in why["suggestions"]]
+    assert any("serves no tpidr" in n for n in callers["notes"]), callers["notes"]
+
+
 def test_rr_stub_lab_arm64_figures(lab_vm_arm64, capsys):
     """Per arm64 program: the drive to the stop once (gdbserver's own answers there included), then each
     flavour's session (printed, not asserted)."""
     lines = []
-    for name in ARM64_NAMES:
-        st = _memo.get((id(lab_vm_arm64), "arm64", name))
+    for kind, name in [("arm64", n) for n in ARM64_NAMES] + [("gui-arm64", n) for n in GUI_ARM64_NAMES]:
+        st = _memo.get((id(lab_vm_arm64), kind, name))
         if st is not None:
             lines.append("rr-stub arm64 lab %-14s drive %5.1f s  %s" % (name, st.drive_seconds, "  ".join(
                 "%s%s %5.1f s" % (f, ":strict" if s else "", st.runs[f].seconds) for f, s in ARM64_RUNS)))
