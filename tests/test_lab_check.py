@@ -14,6 +14,7 @@ Cost: one `check --rr-version 5.8.0` per program (the stop, gdb attached in the 
 and vkgo: one re-run per environment setting the advice names, each run again under strace) and one
 `check --rr-version 5.9.0` per program."""
 import json
+import os
 import re
 import time
 
@@ -243,6 +244,41 @@ def test_gui_rr_59_reports_no_abort(lab_vm, name):
     assert d["program_end"] == {"how": "until", "status": None, "signal": None}, d["program_end"]
     assert [gl for _, gl in windows] == [True], windows     # it came up through GLX (llvmpipe, the probe)
     assert d["counts"]["ioctls"] > 0
+
+
+# The arm64 lab's GUI programs (tests/test_lab_gui_arm64.py): ymuse by default (arm64 TCG: a GTK start-up under
+# check costs a minute or more), nwg-look with --verify too under LAB_GUI_ARM64=all.
+GUI_ARM64 = ["ymuse", "nwg-look"] if os.environ.get("LAB_GUI_ARM64") == "all" else ["ymuse"]
+
+
+@pytest.mark.parametrize("name", GUI_ARM64)
+def test_arm64_gui_rr_58_stops_at_the_probe(lab_vm_arm64, name):
+    """As on x86-64: rr 5.8.0 stops at the probe strace sees in the arm64 guest, go-callers names the goroutine
+    and Go frames of the program's own traceback, the GTK rule comes first; with LAB_GUI_ARM64=all, --verify
+    proves the GTK rule's settings there too."""
+    vm = lab_vm_arm64
+    full = os.environ.get("LAB_GUI_ARM64") == "all"
+    rc, d, log, _, windows = run_gui_check(vm, name, *((["--verify"] if full else []) + ["--rr-version", "5.8.0"]))
+    t = gui.truth(vm, name)
+    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.truth.trace[-2000:]
+    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
+    st, why, c = d["stop"], d["dmabuf_why"], d["go_callers"]
+    assert (st["request"], st["result"]) == (stops.EXPORT, 0) and st["executable"] == gui.PROGRAMS[name].exe
+    assert why["syscall"]["number"] == 29 and why["syscall"]["state"] == "exit", why["syscall"]
+    assert why["fd"]["target"].startswith("/dmabuf:") and why["fd"]["number"] == t.exports[0]["fd"], why["fd"]
+    assert "registers_mismatch" not in d and "gdb_error" not in d, d
+    own = gui_own_traceback(vm, name)
+    assert c["goroutine"]["id"] == own.goid and c["goroutine"]["created_by"] is None is own.created_by
+    ours = [f["function"] for f in c["frames"] if f["kind"] == "go" and f["function"] != "runtime.goexit"]
+    assert ours == [f.function for f in own.frames if f.function != "runtime.goexit"], (ours, own.frames)
+    p = gui.PROGRAMS[name]
+    assert c["caller"]["function"] == p.gtk_call or c["caller"]["function"].startswith(p.gtk_call + ".func")
+    assert [s["rule_id"] for s in why["suggestions"]][0] == GTK_RULE, why["suggestions"]
+    if full:
+        assert [v["env"] for v in d["verify"]] == GTK_KNOBS and all(v["abort_gone"] for v in d["verify"]), d["verify"]
+        assert [gl for _, gl in windows] == [False, True], windows
+    else:
+        assert windows == [], windows          # the run ended at the probe, before any window
 
 
 def test_check_figures(lab_vm, capsys):
