@@ -193,6 +193,27 @@ def gui_own_traceback(vm, name):
     return parse_traceback(tb[at:])
 
 
+def _gui_stop_agrees(vm, name, rc, d, log):
+    """check's stop at rr 5.8.0 on a GUI program against strace in the guest and the program's own traceback:
+    the probe (result 0 on a /dmabuf: fd), goroutine 1 and its Go frames, gotk3's caller, the GTK rule first.
+    Returns strace's run and dmabuf-why's JSON."""
+    t = gui.truth(vm, name)
+    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.truth.trace[-2000:]
+    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
+    st, why, c = d["stop"], d["dmabuf_why"], d["go_callers"]
+    assert (st["request"], st["result"]) == (stops.EXPORT, 0) and st["executable"] == gui.PROGRAMS[name].exe, st
+    assert why["syscall"]["state"] == "exit" and why["fd"]["target"].startswith("/dmabuf:"), (why["syscall"], why["fd"])
+    assert "registers_mismatch" not in d and "gdb_error" not in d, d
+    own = gui_own_traceback(vm, name)
+    assert c["goroutine"]["id"] == own.goid and c["goroutine"]["created_by"] is None is own.created_by
+    ours = [f["function"] for f in c["frames"] if f["kind"] == "go" and f["function"] != "runtime.goexit"]
+    assert ours == [f.function for f in own.frames if f.function != "runtime.goexit"], (ours, own.frames)
+    p = gui.PROGRAMS[name]
+    assert c["caller"]["function"] == p.gtk_call or c["caller"]["function"].startswith(p.gtk_call + ".func")
+    assert [x["rule_id"] for x in why["suggestions"]][0] == GTK_RULE, why["suggestions"]
+    return t, why
+
+
 @pytest.mark.parametrize("name", GUI)
 def test_gui_rr_58_stops_at_the_probe_and_verifies_the_gtk_knobs(lab_vm, name):
     """rr 5.8.0: check stops at the probe strace sees (the first GTK 3 client: gui.FIRST_GTK_CLIENT), go-callers
@@ -200,23 +221,10 @@ def test_gui_rr_58_stops_at_the_probe_and_verifies_the_gtk_knobs(lab_vm, name):
     the program again with each of its settings: no abort, and the program came up (its window mapped: the
     --until command saw it; without GL for GDK_GL=disable, through GLX with softpipe for GALLIUM_DRIVER)."""
     rc, d, log, _, windows = run_gui_check(lab_vm, name, "--verify", "--rr-version", "5.8.0")
-    t = gui.truth(lab_vm, name)
-    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.truth.trace[-2000:]
-    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
-    st, why, c = d["stop"], d["dmabuf_why"], d["go_callers"]
-    assert (st["request"], st["result"]) == (stops.EXPORT, t.exports[0]["result"])
-    assert st["executable"] == gui.PROGRAMS[name].exe
-    assert why["request"]["names"] == [stops.EXPORT_NAME] and why["syscall"]["state"] == "exit"
+    t, why = _gui_stop_agrees(lab_vm, name, rc, d, log)
+    assert why["request"]["names"] == [stops.EXPORT_NAME]
     assert why["rr"]["would_stop"] is True and why["rr"]["rr_version"] == "5.8.0"
-    assert why["fd"]["target"].startswith("/dmabuf:") and t.exports[0]["fd_path"].startswith("/dmabuf:"), why["fd"]
-    assert "registers_mismatch" not in d and "gdb_error" not in d, d
-    own = gui_own_traceback(lab_vm, name)
-    assert c["goroutine"]["id"] == own.goid and c["goroutine"]["created_by"] is None is own.created_by
-    ours = [f["function"] for f in c["frames"] if f["kind"] == "go" and f["function"] != "runtime.goexit"]
-    assert ours == [f.function for f in own.frames if f.function != "runtime.goexit"], (ours, own.frames)
-    p = gui.PROGRAMS[name]
-    assert c["caller"]["function"] == p.gtk_call or c["caller"]["function"].startswith(p.gtk_call + ".func")
-    assert [s["rule_id"] for s in why["suggestions"]][0] == GTK_RULE, why["suggestions"]
+    assert t.exports[0]["fd_path"].startswith("/dmabuf:"), t.exports
     # --verify: the GTK rule's settings (the Mesa rule's softpipe is the same setting), in the rule's order
     assert [v["env"] for v in d["verify"]] == GTK_KNOBS, d["verify"]
     for v in d["verify"]:
@@ -259,21 +267,8 @@ def test_arm64_gui_rr_58_stops_at_the_probe(lab_vm_arm64, name):
     vm = lab_vm_arm64
     full = os.environ.get("LAB_GUI_ARM64") == "all"
     rc, d, log, _, windows = run_gui_check(vm, name, *((["--verify"] if full else []) + ["--rr-version", "5.8.0"]))
-    t = gui.truth(vm, name)
-    assert len(t.exports) == 1 and t.exports[0]["result"] == 0, t.truth.trace[-2000:]
-    assert rc == 1 and d["verdict"] == "aborts", (d, log[-2000:])
-    st, why, c = d["stop"], d["dmabuf_why"], d["go_callers"]
-    assert (st["request"], st["result"]) == (stops.EXPORT, 0) and st["executable"] == gui.PROGRAMS[name].exe
-    assert why["syscall"]["number"] == 29 and why["syscall"]["state"] == "exit", why["syscall"]
-    assert why["fd"]["target"].startswith("/dmabuf:") and why["fd"]["number"] == t.exports[0]["fd"], why["fd"]
-    assert "registers_mismatch" not in d and "gdb_error" not in d, d
-    own = gui_own_traceback(vm, name)
-    assert c["goroutine"]["id"] == own.goid and c["goroutine"]["created_by"] is None is own.created_by
-    ours = [f["function"] for f in c["frames"] if f["kind"] == "go" and f["function"] != "runtime.goexit"]
-    assert ours == [f.function for f in own.frames if f.function != "runtime.goexit"], (ours, own.frames)
-    p = gui.PROGRAMS[name]
-    assert c["caller"]["function"] == p.gtk_call or c["caller"]["function"].startswith(p.gtk_call + ".func")
-    assert [s["rule_id"] for s in why["suggestions"]][0] == GTK_RULE, why["suggestions"]
+    t, why = _gui_stop_agrees(vm, name, rc, d, log)
+    assert why["syscall"]["number"] == 29 and why["fd"]["number"] == t.exports[0]["fd"], (why["syscall"], why["fd"])
     if full:
         assert [v["env"] for v in d["verify"]] == GTK_KNOBS and all(v["abort_gone"] for v in d["verify"]), d["verify"]
         assert [gl for _, gl in windows] == [False, True], windows
