@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from . import ptrace as pt
 from . import rr as rrfacts
+from . import wording
 from .errnos import describe_result
 from .errors import NOT_GO_PROGRAM, NotGoProgram, UserError
 from .arch import arch_of
@@ -653,7 +654,7 @@ class Engine:
         stopping = [r for r in t.releases if r not in rec]
         f = Finding(request=req, names=list(names), result=result, errno=st.errno, count=1, pid=th.tgid, tid=tid,
                     executable=st.executable, fd=fd, fd_link=link, records_in=rec,
-                    stops_in=rrfacts._span(stopping, t.releases) if stopping else "none", ethtool_cmd=ethtool)
+                    stops_in=wording.releases(rrfacts.release_span(stopping, t.releases)) if stopping else "none", ethtool_cmd=ethtool)
         target = PtraceTarget(th.tgid, tid, self.arch, st.registers)
         nf = target.native_frames()[0]
         f.native_frame = "%s (%s)" % (nf.function or "0x%x" % nf.pc, os.path.basename(nf.objfile or "?"))
@@ -1228,7 +1229,7 @@ def _releases_text(rec: List[str]) -> str:
         return "every release"
     if not rel:
         return "master only" if rec else "none"
-    span = rrfacts._span(rel, t.releases)
+    span = wording.releases(rrfacts.release_span(rel, t.releases))
     span = re.sub(r"^(\S+) to \1$", r"\1", span)
     return span + (" and master" if "master" in rec else "")
 

@@ -422,11 +422,6 @@ def release_span(checking: List[str], releases: List[str]) -> ReleaseSpan:
     return ReleaseSpan("range", tags)
 
 
-def _span(checking: List[str], releases: List[str]) -> str:
-    """The release tags in `checking` as words (check.py's): 'every release', 'before 5.9.0', '4.3.0 to 5.6.0' ..."""
-    return wording.releases(release_span(checking, releases))
-
-
 def _generic(r: int, d) -> RrHandling:
     """prepare_ioctl's generic rules alone (no by-name entry)."""
     if not d.dir & IOC_READ:

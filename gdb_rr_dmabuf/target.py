@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from .errors import UserError
 
@@ -190,18 +190,3 @@ def parse_auxv(raw: bytes, limit: int = 1024) -> Dict[int, int]:
             break
         out[key] = val
     return out
-
-
-# The backends' names as this module held them before each backend had its own module: code (and tests
-# on branches) written before the split keep working; the backend module is imported on first use only.
-_MOVED = {"MemoryTarget": "target_memory", "CoreTarget": "target_core", "CoreThread": "target_core",
-          "MAX_CORE_SEGMENTS": "target_core", "MAX_NOTE_BYTES": "target_core", "MAX_NOTES": "target_core",
-          "MAX_CORE_READ": "target_core"}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError("module %r has no attribute %r" % (__name__, name))
-    import importlib
-    return getattr(importlib.import_module("." + module, __package__), name)

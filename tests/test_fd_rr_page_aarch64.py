@@ -16,7 +16,7 @@ import pytest
 from gdb_rr_dmabuf import fdrecover as fr
 from gdb_rr_dmabuf.render import why_text
 from gdb_rr_dmabuf.report import why_json
-from gdb_rr_dmabuf.target import MemoryTarget
+from gdb_rr_dmabuf.target_memory import MemoryTarget
 from gdb_rr_dmabuf.why import analyse_thread
 from tests.support.aarch64_asm import NEEDS_AS, asm
 

@@ -18,7 +18,7 @@ core has no NT_ARM_TLS, as rr's stub serves no tpidr): main's with Go 1.22+, ano
 stub listed at the stop, the signalled thread's first, NT_PRPSINFO, NT_AUXV. Unlike a kernel's or gdb's core
 it has no NT_SIGINFO, NT_FILE, NT_PRFPREG or NT_ARM_TLS (go-goroutines needs none of them) and it leaves out
 executable mappings that start with an ELF header (the program's text: gdb reads it from the file). The
-list is read by gdb-multiarch from the core and by our own core reader (target.CoreTarget), and both are
+list is read by gdb-multiarch from the core and by our own core reader (target_core.CoreTarget), and both are
 checked against the traceback. A core that a real gdb writes on a real arm64 kernel, at the stop itself,
 is read in the arm64 lab (tests/test_lab_goroutines_arm64.py)."""
 from __future__ import annotations
@@ -142,6 +142,6 @@ def _pure(core, exe) -> dict:
     import json
     from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines
     from gdb_rr_dmabuf.report import goroutines_json
-    from gdb_rr_dmabuf.target import CoreTarget
+    from gdb_rr_dmabuf.target_core import CoreTarget
     rep = analyse_goroutines(CoreTarget(str(core), executable=str(exe)), stacks=True)
     return json.loads(json.dumps(goroutines_json(rep, frames=True)))

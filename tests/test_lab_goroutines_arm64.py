@@ -3,7 +3,7 @@
 of its ioctl(-1, 0x7a7a) on main's thread, as tests/test_goroutines_list.py stops it on x86-64. There the
 guest's gdb writes a core of the stop (gcore), lists every goroutine live, and passes SIGQUIT to the program,
 whose runtime prints every goroutine (GOTRACEBACK=all): the ground truth. The host's gdb-multiarch and our own
-core reader (target.CoreTarget) then list them from the core. Every list must agree with the traceback.
+core reader (target_core.CoreTarget) then list them from the core. Every list must agree with the traceback.
 
 The core is what a real gdb writes on a real kernel, unlike qemu-user's (tests/test_goroutines_list_aarch64.py):
 its notes are checked here (per thread NT_PRSTATUS, NT_FPREGSET and NT_ARM_TLS; NT_SIGINFO, NT_AUXV, NT_FILE),
@@ -30,7 +30,7 @@ WANT = ("running", "runnable", "syscall", "syscall, cgo", "chan receive", "chan 
 def _pure(core, exe) -> dict:
     from gdb_rr_dmabuf.go_runtime.allgs import analyse_goroutines
     from gdb_rr_dmabuf.report import goroutines_json
-    from gdb_rr_dmabuf.target import CoreTarget
+    from gdb_rr_dmabuf.target_core import CoreTarget
     rep = analyse_goroutines(CoreTarget(str(core), executable=str(exe)), stacks=True)
     return json.loads(json.dumps(goroutines_json(rep, frames=True)))
 
