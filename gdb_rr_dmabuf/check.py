@@ -972,7 +972,7 @@ def _check(args, engines: List["Engine"]) -> Tuple[str, int]:
     colour = (not args.json) and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     stdout_fd = 2 if args.json else None
     mode = "all" if args.all else "stop"
-    until = getattr(args, "until", None)
+    until = args.until
     if until is not None and not until.strip():
         raise UserError("--until needs a shell command", "e.g. --until 'xwininfo -name \"My window\"'")
     eng, res, err = run_once(prog, version, mode, args.timeout, stdout_fd, engines=engines, rules=rules,
@@ -1145,7 +1145,7 @@ def _end_report(args, res: RunResult, mode: str, ver: str, status: int, obj: Dic
     say = lines.append
     end = res.ended()
     if res.how == "until":
-        obj["until"] = {"command": getattr(args, "until", None), "seconds": round(res.until_seconds or 0.0, 2)}
+        obj["until"] = {"command": args.until, "seconds": round(res.until_seconds or 0.0, 2)}
     if res.how in ("exited", "signalled", "until"):
         extra = (" (%d process%s still running then; check followed them to their end)" % (
             res.leftover, "" if res.leftover == 1 else "es")) if res.leftover else ""
@@ -1181,7 +1181,7 @@ def _verify_report(args, prog: Program, version, ver: str, suggestions: List[Dic
             else "check --verify: nothing to verify (no abort)")
         obj["verify"] = []
         return
-    ver_res = verify(prog, version, knobs, args.timeout, engines, getattr(args, "until", None))
+    ver_res = verify(prog, version, knobs, args.timeout, engines, args.until)
     obj["verify"] = ver_res
     for v in ver_res:
         if v["abort_gone"] is None:
